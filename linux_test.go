@@ -1,0 +1,433 @@
+//go:build linux
+
+package keepalive_test
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/keepalive-go/keepalive"
+	"github.com/keepalive-go/keepalive/internal/testkit"
+)
+
+// Values no default has (Go's 15 s/15 s/9, Linux's 7200 s/75 s/9), so a
+// read-back cannot pass by accident.
+var (
+	full     = keepalive.Config{Idle: 37 * time.Second, Interval: 11 * time.Second, Count: 5, UserTimeout: 4321 * time.Millisecond}
+	noUT     = keepalive.Config{Idle: 41 * time.Second, Interval: 13 * time.Second, Count: 6}
+	rounding = keepalive.Config{Idle: 1500 * time.Millisecond, Interval: 2100 * time.Millisecond, Count: 1, UserTimeout: 1500 * time.Microsecond}
+	zero     = keepalive.Config{}
+	configs  = map[string]keepalive.Config{"full": full, "no user timeout": noUT, "rounding": rounding, "zero": zero}
+)
+
+// system is what a socket holds before anything sets it: the sysctls, read
+// from /proc independently of the package.
+func system(t *testing.T) keepalive.Config {
+	t.Helper()
+	return keepalive.Config{
+		Idle:     time.Duration(sysctl(t, "tcp_keepalive_time")) * time.Second,
+		Interval: time.Duration(sysctl(t, "tcp_keepalive_intvl")) * time.Second,
+		Count:    sysctl(t, "tcp_keepalive_probes"),
+	}
+}
+
+// goDefaults is what Go's net package sets unless told not to.
+var goDefaults = keepalive.Config{Idle: 15 * time.Second, Interval: 15 * time.Second, Count: 9}
+
+func sysctl(t *testing.T, name string) int {
+	t.Helper()
+	var v int
+	b, err := os.ReadFile(filepath.Join("/proc/sys/net/ipv4", name))
+	require.NoError(t, err)
+	_, err = fmt.Sscan(string(b), &v)
+	require.NoError(t, err)
+	return v
+}
+
+// raw reads the five options with getsockopt, independently of Inspect.
+func raw(t *testing.T, conn net.Conn) (keepalive.Config, bool) {
+	t.Helper()
+	rc, err := conn.(syscall.Conn).SyscallConn()
+	require.NoError(t, err)
+	var (
+		c  keepalive.Config
+		on int
+	)
+	require.NoError(t, rc.Control(func(fd uintptr) {
+		get := func(level, opt int) int {
+			v, err := unix.GetsockoptInt(int(fd), level, opt)
+			if opt == unix.TCP_USER_TIMEOUT && errors.Is(err, unix.EOPNOTSUPP) {
+				return 0 // a Multipath TCP socket: no user timeout
+			}
+			require.NoError(t, err)
+			return v
+		}
+		on = get(unix.SOL_SOCKET, unix.SO_KEEPALIVE)
+		c.Idle = time.Duration(get(unix.IPPROTO_TCP, unix.TCP_KEEPIDLE)) * time.Second
+		c.Interval = time.Duration(get(unix.IPPROTO_TCP, unix.TCP_KEEPINTVL)) * time.Second
+		c.Count = get(unix.IPPROTO_TCP, unix.TCP_KEEPCNT)
+		c.UserTimeout = time.Duration(get(unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT)) * time.Millisecond
+	}))
+	return c, on == 1
+}
+
+// assertHolds checks with getsockopt, and then with Inspect, that conn holds
+// c, with the system's values for zero fields.
+func assertHolds(t *testing.T, conn net.Conn, c keepalive.Config) {
+	t.Helper()
+	assertHoldsOver(t, conn, c, system(t))
+}
+
+// assertHoldsOver checks that conn holds c, rounded, with the values from
+// under (what the socket held before) for c's zero fields.
+func assertHoldsOver(t *testing.T, conn net.Conn, c, under keepalive.Config) {
+	t.Helper()
+	got, on := raw(t, conn)
+	assert.True(t, on, "SO_KEEPALIVE is off")
+	assert.Equal(t, c.Rounded().WithDefaults(under), got, "getsockopt")
+	inspected, err := keepalive.Inspect(conn)
+	assert.NoError(t, err)
+	assert.Equal(t, got, inspected, "Inspect disagrees with getsockopt")
+}
+
+func mptcp(t *testing.T, conn net.Conn) bool {
+	t.Helper()
+	rc, err := conn.(syscall.Conn).SyscallConn()
+	require.NoError(t, err)
+	var proto int
+	require.NoError(t, rc.Control(func(fd uintptr) {
+		proto, err = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PROTOCOL)
+	}))
+	require.NoError(t, err)
+	return proto == unix.IPPROTO_MPTCP
+}
+
+// plainDial dials with no keepalive of Go's, for the side under no test.
+func plainDial(ctx context.Context, network, address string) (net.Conn, error) {
+	return (&net.Dialer{KeepAlive: -1}).DialContext(ctx, network, address)
+}
+
+func TestDialedConnsHoldConfig(t *testing.T) {
+	t.Parallel()
+	userIdle := 0
+	setIdle := func(fd uintptr) { userIdle++; _ = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, 100) }
+	dialers := map[string]func(keepalive.Config) testkit.DialFunc{
+		"Dial":              func(c keepalive.Config) testkit.DialFunc { return c.Dial },
+		"Dialer(nil)":       func(c keepalive.Config) testkit.DialFunc { return c.Dialer(nil).DialContext },
+		"Dialer(Go values)": func(c keepalive.Config) testkit.DialFunc { return c.Dialer(&net.Dialer{KeepAlive: 30 * time.Second, KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: 99 * time.Second}}).DialContext },
+		"Dialer(Control)": func(c keepalive.Config) testkit.DialFunc {
+			return c.Dialer(&net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error { return rc.Control(setIdle) }}).DialContext
+		},
+		"Dialer(ControlContext)": func(c keepalive.Config) testkit.DialFunc {
+			return c.Dialer(&net.Dialer{ControlContext: func(_ context.Context, _, _ string, rc syscall.RawConn) error { return rc.Control(setIdle) }}).DialContext
+		},
+		"Dialer(MultipathTCP)": func(c keepalive.Config) testkit.DialFunc {
+			d := &net.Dialer{}
+			d.SetMultipathTCP(true)
+			return c.Dialer(d).DialContext
+		},
+	}
+	calls := 0
+	for _, lb := range testkit.Loopbacks(t) {
+		for dname, dialer := range dialers {
+			for cname, c := range configs {
+				if dname == "Dialer(MultipathTCP)" && c.UserTimeout != 0 {
+					continue // refused, see TestMultipathUserTimeout
+				}
+				t.Run(lb.Network+"/"+dname+"/"+cname, func(t *testing.T) {
+					client, _ := testkit.Pair(t, lb, mptcpListener(t, lb, true), dialer(c))
+					under := system(t)
+					if dname == "Dialer(Control)" || dname == "Dialer(ControlContext)" {
+						under.Idle = 100 * time.Second // the user's hook ran first; c wins where it sets a value
+					}
+					assertHoldsOver(t, client, c, under)
+					if dname == "Dialer(MultipathTCP)" {
+						assert.True(t, mptcp(t, client), "the user's Multipath TCP choice is kept")
+					}
+				})
+				if dname == "Dialer(Control)" || dname == "Dialer(ControlContext)" {
+					calls++
+				}
+			}
+		}
+	}
+	assert.Equal(t, calls, userIdle, "the user's Control hooks all ran")
+}
+
+func mptcpListener(t *testing.T, lb testkit.Loopback, on bool) net.Listener {
+	t.Helper()
+	lc := net.ListenConfig{KeepAlive: -1}
+	lc.SetMultipathTCP(on)
+	ln, err := lc.Listen(context.Background(), lb.Network, lb.Addr)
+	require.NoError(t, err)
+	return ln
+}
+
+func TestAcceptedConnsHoldConfig(t *testing.T) {
+	t.Parallel()
+	listeners := map[string]func(*testing.T, testkit.Loopback, keepalive.Config) net.Listener{
+		"Listen": func(t *testing.T, lb testkit.Loopback, c keepalive.Config) net.Listener {
+			ln, err := c.Listen(context.Background(), lb.Network, lb.Addr)
+			require.NoError(t, err)
+			return ln
+		},
+		"WrapListener(net.Listen)": func(t *testing.T, lb testkit.Loopback, c keepalive.Config) net.Listener {
+			ln, err := net.Listen(lb.Network, lb.Addr) // Go sets 15 s/15 s/9 first
+			require.NoError(t, err)
+			return c.WrapListener(ln)
+		},
+		"WrapListener(plain TCP)": func(t *testing.T, lb testkit.Loopback, c keepalive.Config) net.Listener {
+			return c.WrapListener(mptcpListener(t, lb, false))
+		},
+		"WrapListener(MultipathTCP)": func(t *testing.T, lb testkit.Loopback, c keepalive.Config) net.Listener {
+			return c.WrapListener(mptcpListener(t, lb, true))
+		},
+	}
+	mptcpDial := func(ctx context.Context, network, address string) (net.Conn, error) {
+		d := &net.Dialer{KeepAlive: -1}
+		d.SetMultipathTCP(true)
+		return d.DialContext(ctx, network, address)
+	}
+	for _, lb := range testkit.Loopbacks(t) {
+		for lname, listen := range listeners {
+			for cname, c := range configs {
+				under := system(t)
+				if lname == "WrapListener(net.Listen)" {
+					under = goDefaults // Go configured the conn before c was applied
+				}
+				t.Run(lb.Network+"/"+lname+"/"+cname, func(t *testing.T) {
+					_, server := testkit.Pair(t, lb, listen(t, lb, c), plainDial)
+					assertHoldsOver(t, server, c, under)
+				})
+				if c.UserTimeout == 0 {
+					// A real Multipath TCP connection, end to end.
+					t.Run(lb.Network+"/"+lname+"/"+cname+"/MultipathTCP client", func(t *testing.T) {
+						_, server := testkit.Pair(t, lb, listen(t, lb, c), mptcpDial)
+						require.Equal(t, lname != "WrapListener(plain TCP)", mptcp(t, server), "a Multipath TCP connection where both ends speak it")
+						assertHoldsOver(t, server, c, under)
+					})
+				}
+			}
+		}
+	}
+}
+
+func TestListenWithUserTimeoutAcceptsMultipathClients(t *testing.T) {
+	t.Parallel()
+	// Listen picks plain TCP when UserTimeout is set, so a Multipath TCP
+	// client falls back to TCP and its connection holds the user timeout.
+	for _, lb := range testkit.Loopbacks(t) {
+		ln, err := full.Listen(context.Background(), lb.Network, lb.Addr)
+		require.NoError(t, err)
+		_, server := testkit.Pair(t, lb, ln, func(ctx context.Context, network, address string) (net.Conn, error) {
+			d := &net.Dialer{}
+			d.SetMultipathTCP(true)
+			return d.DialContext(ctx, network, address)
+		})
+		assert.False(t, mptcp(t, server))
+		assertHolds(t, server, full)
+	}
+}
+
+func TestApplyHoldsConfig(t *testing.T) {
+	t.Parallel()
+	for _, lb := range testkit.Loopbacks(t) {
+		for cname, c := range configs {
+			t.Run(lb.Network+"/"+cname, func(t *testing.T) {
+				client, server := testkit.Pair(t, lb, nil, plainDial)
+				require.NoError(t, c.Apply(client))
+				assertHolds(t, client, c)
+				// Through a *tls.Conn (NetConn) too.
+				require.NoError(t, c.Apply(tls.Server(server, &tls.Config{})))
+				assertHolds(t, server, c)
+			})
+		}
+	}
+}
+
+func TestMultipathUserTimeout(t *testing.T) {
+	t.Parallel()
+	for _, lb := range testkit.Loopbacks(t) {
+		t.Run(lb.Network+"/Dialer dials plain TCP", func(t *testing.T) {
+			d := &net.Dialer{}
+			d.SetMultipathTCP(true)
+			kd := full.Dialer(d)
+			assert.False(t, kd.MultipathTCP())
+			assert.True(t, d.MultipathTCP(), "base is not changed")
+			client, _ := testkit.Pair(t, lb, mptcpListener(t, lb, true), kd.DialContext)
+			assert.False(t, mptcp(t, client))
+			assertHolds(t, client, full)
+		})
+		t.Run(lb.Network+"/Control refuses", func(t *testing.T) {
+			fd, err := unix.Socket(map[string]int{"tcp4": unix.AF_INET, "tcp6": unix.AF_INET6}[lb.Network], unix.SOCK_STREAM, unix.IPPROTO_MPTCP)
+			require.NoError(t, err)
+			f := os.NewFile(uintptr(fd), "mptcp")
+			defer f.Close()
+			rc, err := f.SyscallConn()
+			require.NoError(t, err)
+			err = full.Control(lb.Network, "", rc)
+			assert.ErrorIs(t, err, errors.ErrUnsupported)
+			assert.ErrorIs(t, err, unix.ENOPROTOOPT)
+			assert.ErrorContains(t, err, "TCP_USER_TIMEOUT")
+		})
+		t.Run(lb.Network+"/Apply leaves the socket untouched", func(t *testing.T) {
+			d := &net.Dialer{KeepAlive: -1}
+			d.SetMultipathTCP(true)
+			client, _ := testkit.Pair(t, lb, mptcpListener(t, lb, true), d.DialContext)
+			require.True(t, mptcp(t, client))
+			before, _ := raw(t, client)
+			err := full.Apply(client)
+			assert.ErrorIs(t, err, errors.ErrUnsupported)
+			after, on := raw(t, client)
+			assert.Equal(t, before, after, "nothing half-applied")
+			assert.False(t, on)
+		})
+	}
+}
+
+// A listener keeps serving when one accepted connection cannot take the
+// Config: here a Multipath TCP client on a Multipath TCP listener, which
+// refuses TCP_USER_TIMEOUT.
+func TestListenerSurvivesABadConnection(t *testing.T) {
+	t.Parallel()
+	for _, lb := range testkit.Loopbacks(t) {
+		t.Run(lb.Network, func(t *testing.T) {
+			ln := full.WrapListener(mptcpListener(t, lb, true)).(*keepalive.Listener)
+			var reported atomic.Pointer[error]
+			ln.OnError(func(conn net.Conn, err error) { reported.Store(&err) })
+			srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				c, err := keepalive.Inspect(r.Context().Value(connKey{}).(net.Conn))
+				if err != nil {
+					http.Error(w, err.Error(), 500)
+					return
+				}
+				fmt.Fprint(w, c.UserTimeout)
+			}), ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+				return context.WithValue(ctx, connKey{}, c)
+			}}
+			go srv.Serve(ln)
+			t.Cleanup(func() { srv.Close() })
+
+			d := &net.Dialer{}
+			d.SetMultipathTCP(true)
+			bad, err := d.Dial(lb.Network, ln.Addr().String())
+			require.NoError(t, err)
+			defer bad.Close()
+			require.NoError(t, bad.SetReadDeadline(time.Now().Add(5*time.Second)))
+			_, err = bad.Read(make([]byte, 1))
+			assert.ErrorIs(t, err, io.EOF, "the server closed the connection it could not configure")
+			if p := reported.Load(); assert.NotNil(t, p, "the failure was reported") {
+				assert.ErrorIs(t, *p, errors.ErrUnsupported)
+			}
+			assert.Equal(t, uint64(1), ln.Dropped())
+
+			client := &http.Client{Transport: &http.Transport{DialContext: plainDial}, Timeout: 5 * time.Second}
+			resp, err := client.Get("http://" + ln.Addr().String())
+			require.NoError(t, err, "the server goes on serving")
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			assert.Equal(t, full.UserTimeout.String(), string(body))
+		})
+	}
+}
+
+type connKey struct{}
+
+func TestInvalidConfigIsRefusedBeforeAnySyscall(t *testing.T) {
+	t.Parallel()
+	bad := keepalive.Config{Idle: 5 * time.Second, Count: 200}
+	lb := testkit.Loopbacks(t)[0]
+	client, _ := testkit.Pair(t, lb, nil, plainDial)
+	before, beforeOn := raw(t, client)
+
+	errs := map[string]error{"Validate": bad.Validate(), "Apply": bad.Apply(client)}
+	_, errs["Dial"] = bad.Dial(context.Background(), "tcp4", "127.0.0.1:1")
+	_, errs["Dialer"] = bad.Dialer(nil).Dial("tcp4", "127.0.0.1:1")
+	_, errs["Listen"] = bad.Listen(context.Background(), "tcp4", "127.0.0.1:0")
+	errs["Control"] = bad.Control("tcp4", "127.0.0.1:1", nil) // a nil RawConn would panic if touched
+	_, errs["WrapListener"] = bad.WrapListener(mptcpListener(t, lb, false)).Accept()
+	for name, err := range errs {
+		assert.ErrorIs(t, err, syscall.EINVAL, name)
+		assert.ErrorContains(t, err, "Count 200 outside 1..127 (TCP_KEEPCNT)", name)
+	}
+	after, afterOn := raw(t, client)
+	assert.Equal(t, before, after, "Apply changed nothing")
+	assert.Equal(t, beforeOn, afterOn)
+}
+
+func TestNonTCP(t *testing.T) {
+	t.Parallel()
+	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer udp.Close()
+	sock := filepath.Join(t.TempDir(), "s")
+	ux, err := net.Listen("unix", sock)
+	require.NoError(t, err)
+	defer ux.Close()
+
+	// One Dialer still dials UDP and unix sockets: the hook leaves them alone.
+	d := full.Dialer(nil)
+	uconn, err := d.Dial("udp4", udp.LocalAddr().String())
+	require.NoError(t, err)
+	defer uconn.Close()
+	xconn, err := d.Dial("unix", sock)
+	require.NoError(t, err)
+	defer xconn.Close()
+
+	for _, conn := range []net.Conn{uconn, xconn} {
+		assert.ErrorIs(t, full.Apply(conn), keepalive.ErrNotTCP)
+		_, err := keepalive.Inspect(conn)
+		assert.ErrorIs(t, err, keepalive.ErrNotTCP)
+	}
+	_, err = full.Dial(context.Background(), "udp4", udp.LocalAddr().String())
+	assert.ErrorIs(t, err, keepalive.ErrNotTCP)
+	_, err = full.Listen(context.Background(), "unix", filepath.Join(t.TempDir(), "l"))
+	assert.ErrorIs(t, err, keepalive.ErrNotTCP)
+	_, err = full.WrapListener(ux).Accept()
+	assert.ErrorIs(t, err, keepalive.ErrNotTCP)
+	assert.ErrorIs(t, full.Apply(nil), keepalive.ErrNotTCP)
+}
+
+func TestClosedConn(t *testing.T) {
+	t.Parallel()
+	client, _ := testkit.Pair(t, testkit.Loopbacks(t)[0], nil, plainDial)
+	require.NoError(t, client.Close())
+	assert.ErrorIs(t, full.Apply(client), net.ErrClosed)
+	_, err := keepalive.Inspect(client)
+	assert.ErrorIs(t, err, net.ErrClosed)
+}
+
+func TestInspectReportsDisabled(t *testing.T) {
+	t.Parallel()
+	client, _ := testkit.Pair(t, testkit.Loopbacks(t)[0], nil, plainDial)
+	c, err := keepalive.Inspect(client)
+	assert.ErrorIs(t, err, keepalive.ErrDisabled)
+	assert.Equal(t, system(t), c, "the values are filled in all the same")
+}
+
+func TestNoAllocations(t *testing.T) {
+	// Not parallel: AllocsPerRun counts the whole process's allocations.
+	client, _ := testkit.Pair(t, testkit.Loopbacks(t)[0], nil, plainDial)
+	rc, err := client.(*net.TCPConn).SyscallConn()
+	require.NoError(t, err)
+	var aerr, cerr error
+	assert.Zero(t, testing.AllocsPerRun(200, func() { aerr = full.Apply(client) }), "Apply")
+	assert.Zero(t, testing.AllocsPerRun(200, func() { cerr = full.Control("tcp4", "127.0.0.1:1", rc) }), "Control")
+	assert.NoError(t, aerr)
+	assert.NoError(t, cerr)
+}
