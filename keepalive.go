@@ -77,8 +77,8 @@ func (c Config) Validate() error {
 			c.Count, l.countMax, l.countOpt, syscall.EINVAL)
 	}
 	if c.UserTimeout < 0 || roundUp(c.UserTimeout, l.userTimeoutUnit) > l.userTimeoutMax {
-		return fmt.Errorf("keepalive: invalid Config: UserTimeout %v outside 0..%v (%s, counted in %v); 0 leaves it off: %w",
-			c.UserTimeout, l.userTimeoutMax, l.userTimeoOpt, l.userTimeoutUnit, syscall.EINVAL)
+		return fmt.Errorf("keepalive: invalid Config: UserTimeout %v outside 0..%v (%s counts %s, rounded up); 0 leaves it off: %w",
+			c.UserTimeout, l.userTimeoutMax, l.userTimeoOpt, unitName(l.userTimeoutUnit), syscall.EINVAL)
 	}
 	return nil
 }
@@ -88,8 +88,8 @@ func checkDuration(field, opt string, d, lo, hi, unit time.Duration) error {
 		return nil
 	}
 	if r := roundUp(d, unit); d < 0 || r < lo || r > hi {
-		return fmt.Errorf("keepalive: invalid Config: %s %v outside %s..%s (%s counts in %v, rounded up); 0 keeps the system value: %w",
-			field, d, fmtLimit(lo, unit), fmtLimit(hi, unit), opt, unit, syscall.EINVAL)
+		return fmt.Errorf("keepalive: invalid Config: %s %v outside %s..%s (%s counts %s, rounded up); 0 keeps the system value: %w",
+			field, d, fmtLimit(lo, unit), fmtLimit(hi, unit), opt, unitName(unit), syscall.EINVAL)
 	}
 	return nil
 }
@@ -116,6 +116,16 @@ func fmtLimit(d, unit time.Duration) string {
 		return fmt.Sprintf("%ds", d/time.Second)
 	}
 	return d.String()
+}
+
+func unitName(unit time.Duration) string {
+	switch unit {
+	case time.Second:
+		return "whole seconds"
+	case time.Millisecond:
+		return "whole milliseconds"
+	}
+	return "multiples of " + unit.String()
 }
 
 const maxDuration = time.Duration(1<<63 - 1)

@@ -1,0 +1,50 @@
+//go:build !linux
+
+package keepalive_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/keepalive-go/keepalive"
+)
+
+// Every call that would touch a socket or the system says, clearly, that
+// this OS is not supported yet.
+func TestUnsupportedOSSaysSo(t *testing.T) {
+	c := keepalive.Config{Idle: time.Minute}
+	check := func(name string, err error) {
+		t.Helper()
+		assert.ErrorIs(t, err, errors.ErrUnsupported, name)
+		assert.ErrorContains(t, err, runtime.GOOS, name)
+	}
+	check("Validate", c.Validate())
+	check("Control", c.Control("tcp", "127.0.0.1:1", nil))
+	_, err := c.Dial(context.Background(), "tcp", "127.0.0.1:1")
+	check("Dial", err)
+	_, err = c.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	check("Listen", err)
+	_, err = keepalive.SystemDefaults()
+	check("SystemDefaults", err)
+	_, err = keepalive.SystemRetransmission()
+	check("SystemRetransmission", err)
+	_, err = keepalive.Within(time.Minute, 0)
+	check("Within", err)
+	if ln, lerr := net.Listen("tcp", "127.0.0.1:0"); lerr == nil {
+		defer ln.Close()
+		_, err = c.WrapListener(ln).Accept()
+		check("WrapListener", err)
+		if conn, derr := net.Dial("tcp", ln.Addr().String()); derr == nil {
+			defer conn.Close()
+			check("Apply", c.Apply(conn))
+			_, err = keepalive.Inspect(conn)
+			check("Inspect", err)
+		}
+	}
+}
