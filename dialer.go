@@ -154,8 +154,8 @@ func (l *Listener) Accept() (net.Conn, error) {
 
 // OnError sets f to be called, from Accept's goroutine, with each accepted
 // connection the Config could not be applied to, and the error; the
-// connection is closed when f returns. Without it, each such failure is written to the standard
-// logger. Safe to call while Accept runs.
+// connection is closed when f returns. Without it, each such failure is
+// written to the standard logger. Safe to call while Accept runs.
 func (l *Listener) OnError(f func(conn net.Conn, err error)) {
 	if f == nil {
 		l.onError.Store(nil)

@@ -125,11 +125,16 @@ func plainDial(ctx context.Context, network, address string) (net.Conn, error) {
 func TestDialedConnsHoldConfig(t *testing.T) {
 	t.Parallel()
 	userIdle := 0
-	setIdle := func(fd uintptr) { userIdle++; _ = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, 100) }
+	setIdle := func(fd uintptr) {
+		userIdle++
+		_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, 100)
+	}
 	dialers := map[string]func(keepalive.Config) testkit.DialFunc{
-		"Dial":              func(c keepalive.Config) testkit.DialFunc { return c.Dial },
-		"Dialer(nil)":       func(c keepalive.Config) testkit.DialFunc { return c.Dialer(nil).DialContext },
-		"Dialer(Go values)": func(c keepalive.Config) testkit.DialFunc { return c.Dialer(&net.Dialer{KeepAlive: 30 * time.Second, KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: 99 * time.Second}}).DialContext },
+		"Dial":        func(c keepalive.Config) testkit.DialFunc { return c.Dial },
+		"Dialer(nil)": func(c keepalive.Config) testkit.DialFunc { return c.Dialer(nil).DialContext },
+		"Dialer(Go values)": func(c keepalive.Config) testkit.DialFunc {
+			return c.Dialer(&net.Dialer{KeepAlive: 30 * time.Second, KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: 99 * time.Second}}).DialContext
+		},
 		"Dialer(Control)": func(c keepalive.Config) testkit.DialFunc {
 			return c.Dialer(&net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error { return rc.Control(setIdle) }}).DialContext
 		},
@@ -253,8 +258,12 @@ func TestApplyHoldsConfig(t *testing.T) {
 				require.NoError(t, c.Apply(client))
 				assertHolds(t, client, c)
 				// Through a *tls.Conn (NetConn) too.
-				require.NoError(t, c.Apply(tls.Server(server, &tls.Config{})))
+				wrapped := tls.Server(server, &tls.Config{})
+				require.NoError(t, c.Apply(wrapped))
 				assertHolds(t, server, c)
+				got, err := keepalive.Inspect(wrapped)
+				require.NoError(t, err)
+				assert.Equal(t, c.Rounded().WithDefaults(system(t)), got, "Inspect through *tls.Conn")
 			})
 		}
 	}
