@@ -354,16 +354,20 @@ func timerSlack(d time.Duration) time.Duration {
 //
 // It prefers 3 probes at an interval of about a sixth of the deadline and
 // gives the rest to Idle, so probes are rare on healthy connections; neither
-// Idle nor Interval goes above nine tenths of middleboxIdle.
+// Idle nor Interval goes above nine tenths of middleboxIdle, nor above what
+// the kernel accepts (32767 s on Linux), so a very long deadline is met early.
 // UserTimeout is set to Idle + Count*Interval, which keeps Count meaningful
 // while UserTimeout is set. The shortest deadline possible on Linux is about
 // 2.2 s (Idle 1 s, Interval 1 s, Count 1, plus timer slack).
 func Within(deadline, middleboxIdle time.Duration) (Config, error) {
-	idleCap := maxDuration
+	if osLimits.idleMax == 0 {
+		return Config{}, errUnsupported()
+	}
+	idleCap := osLimits.idleMax
 	if middleboxIdle > 0 {
 		// Keep a tenth of the middlebox's timeout (at least 1 s) free for
 		// timer slack and clock differences.
-		idleCap = (middleboxIdle - max(middleboxIdle/10, time.Second)).Truncate(time.Second)
+		idleCap = min(idleCap, (middleboxIdle - max(middleboxIdle/10, time.Second)).Truncate(time.Second))
 		if idleCap < time.Second {
 			return Config{}, fmt.Errorf("keepalive: Within: middlebox idle timeout %v is too short to stay below with an Idle of at least 1s: %w",
 				middleboxIdle, syscall.EINVAL)
