@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -105,6 +106,19 @@ func assertHoldsOver(t *testing.T, conn net.Conn, c, under keepalive.Config) {
 	assert.Equal(t, got, inspected, "Inspect disagrees with getsockopt")
 }
 
+// mptcpOn says whether this kernel speaks Multipath TCP; Go falls back to
+// plain TCP where it does not.
+var mptcpOn = func() bool {
+	b, err := os.ReadFile("/proc/sys/net/mptcp/enabled")
+	return err == nil && strings.TrimSpace(string(b)) == "1"
+}()
+
+func needMPTCP(t *testing.T) {
+	if !mptcpOn {
+		t.Skip("skipping: Multipath TCP is off on this host (sysctl net.mptcp.enabled)")
+	}
+}
+
 func mptcp(t *testing.T, conn net.Conn) bool {
 	t.Helper()
 	rc, err := conn.(syscall.Conn).SyscallConn()
@@ -162,7 +176,7 @@ func TestDialedConnsHoldConfig(t *testing.T) {
 					}
 					assertHoldsOver(t, client, c, under)
 					if dname == "Dialer(MultipathTCP)" {
-						assert.True(t, mptcp(t, client), "the user's Multipath TCP choice is kept")
+						assert.Equal(t, mptcpOn, mptcp(t, client), "the user's Multipath TCP choice is kept")
 					}
 				})
 				if dname == "Dialer(Control)" || dname == "Dialer(ControlContext)" {
@@ -223,7 +237,7 @@ func TestAcceptedConnsHoldConfig(t *testing.T) {
 					// A real Multipath TCP connection, end to end.
 					t.Run(lb.Network+"/"+lname+"/"+cname+"/MultipathTCP client", func(t *testing.T) {
 						_, server := testkit.Pair(t, lb, listen(t, lb, c), mptcpDial)
-						require.Equal(t, lname != "WrapListener(plain TCP)", mptcp(t, server), "a Multipath TCP connection where both ends speak it")
+						require.Equal(t, mptcpOn && lname != "WrapListener(plain TCP)", mptcp(t, server), "a Multipath TCP connection where both ends speak it")
 						assertHoldsOver(t, server, c, under)
 					})
 				}
@@ -283,6 +297,7 @@ func TestMultipathUserTimeout(t *testing.T) {
 			assertHolds(t, client, full)
 		})
 		t.Run(lb.Network+"/Control refuses", func(t *testing.T) {
+			needMPTCP(t)
 			fd, err := unix.Socket(map[string]int{"tcp4": unix.AF_INET, "tcp6": unix.AF_INET6}[lb.Network], unix.SOCK_STREAM, unix.IPPROTO_MPTCP)
 			require.NoError(t, err)
 			f := os.NewFile(uintptr(fd), "mptcp")
@@ -295,6 +310,7 @@ func TestMultipathUserTimeout(t *testing.T) {
 			assert.ErrorContains(t, err, "TCP_USER_TIMEOUT")
 		})
 		t.Run(lb.Network+"/Apply leaves the socket untouched", func(t *testing.T) {
+			needMPTCP(t)
 			d := &net.Dialer{KeepAlive: -1}
 			d.SetMultipathTCP(true)
 			client, _ := testkit.Pair(t, lb, mptcpListener(t, lb, true), d.DialContext)
@@ -314,6 +330,7 @@ func TestMultipathUserTimeout(t *testing.T) {
 // refuses TCP_USER_TIMEOUT.
 func TestListenerSurvivesABadConnection(t *testing.T) {
 	t.Parallel()
+	needMPTCP(t)
 	for _, lb := range testkit.Loopbacks(t) {
 		t.Run(lb.Network, func(t *testing.T) {
 			ln := full.WrapListener(mptcpListener(t, lb, true)).(*keepalive.Listener)
