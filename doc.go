@@ -21,9 +21,10 @@
 //	cfg, err := keepalive.Within(30*time.Second, 350*time.Second) // AWS NLB forgets flows after 350 s
 //
 // Every path reads back what it set in its tests: Dial, Dialer, Listen,
-// WrapListener and Apply leave exactly the configured values on the socket
-// (one setsockopt per option, none of Go's defaults underneath), and Inspect
-// returns what the kernel holds.
+// WrapListener and Apply leave exactly the configured values on the socket,
+// with one setsockopt per option, and Inspect returns what the kernel holds.
+// Dial, Dialer and Listen also keep Go's own keepalive from running
+// underneath (see below).
 //
 // # Fields and zero values
 //
@@ -71,11 +72,14 @@
 //
 // (with UserTimeout set the kernel ignores Count and checks the user timeout
 // only when a probe timer fires, after at least one probe). Timers never fire
-// early but the timer wheel rounds them up: 64 ms for 0.5-4 s timers, 512 ms
-// for 4-32 s, 4.1 s for 32 s-4 min. DetectionTime is the model,
-// WorstCaseDetectionTime adds that slack. Measured on Linux 6.18 against a
+// early but the timer wheel rounds them up, by at most 8/63 of their length
+// plus a tick whatever the kernel's HZ (at HZ 1000: 64 ms for a 1 s timer).
+// DetectionTime is the model with timers on time; WorstCaseDetectionTime adds
+// the slack of every timer; EarliestDetectionTime is the model too, except
+// when UserTimeout sits just above a probe time, where a late timer can end
+// the connection one probe sooner. Measured on Linux 6.18 (HZ 250) against a
 // peer that stopped answering: Idle 1 s, Interval 1 s, Count 3 -> 4.09 s
-// (model 4 s, worst case 4.256 s).
+// (model 4 s, worst case 4.55 s).
 //
 // With data in flight keepalive does not probe. From the first
 // retransmission (one retransmission timeout, at least 200 ms, after the

@@ -1,3 +1,7 @@
+//go:build linux
+
+// The examples show Linux's values; other systems are not supported yet.
+
 package keepalive_test
 
 import (
@@ -14,17 +18,17 @@ import (
 func ExampleConfig_DetectionTime() {
 	cfg := keepalive.Config{Idle: 10 * time.Second, Interval: 5 * time.Second, Count: 3}
 	fmt.Println("idle peer:", cfg.DetectionTime())
-	fmt.Println("worst case:", cfg.WorstCaseDetectionTime())
+	fmt.Println("worst case:", cfg.WorstCaseDetectionTime().Round(time.Millisecond))
 
 	cfg.UserTimeout = 12 * time.Second // caps probing too: Idle + ceil((12-10)/5)*5
 	fmt.Println("with UserTimeout:", cfg.DetectionTime())
 	lo, hi := cfg.InFlightDetectionTime()
-	fmt.Println("data in flight:", lo, "to", hi, "after the first retransmission")
+	fmt.Println("data in flight:", lo, "to", hi.Round(time.Millisecond), "after the first retransmission")
 	// Output:
 	// idle peer: 25s
-	// worst case: 27.048s
+	// worst case: 28.215s
 	// with UserTimeout: 15s
-	// data in flight: 12s to 12.512s after the first retransmission
+	// data in flight: 12s to 13.534s after the first retransmission
 }
 
 func ExampleWithin() {
@@ -37,7 +41,7 @@ func ExampleWithin() {
 	fmt.Printf("%+v\n", cfg)
 	fmt.Println(cfg.WorstCaseDetectionTime() <= 30*time.Second)
 	// Output:
-	// {Idle:12s Interval:5s Count:3 UserTimeout:27s}
+	// {Idle:11s Interval:5s Count:3 UserTimeout:26s}
 	// true
 }
 
@@ -54,6 +58,10 @@ func ExampleConfig_Dialer() {
 		DialContext: cfg.Dialer(&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 	}}
 	_ = client // every connection the client opens detects a dead server within 30 s
+	d := cfg.Dialer(nil)
+	fmt.Println("Go's own keepalive off:", d.KeepAlive < 0, "idle detection:", cfg.DetectionTime())
+	// Output:
+	// Go's own keepalive off: true idle detection: 30s
 }
 
 func ExampleConfig_Listen() {
@@ -69,7 +77,16 @@ func ExampleConfig_Listen() {
 	})
 	srv := &http.Server{Handler: http.NotFoundHandler()}
 	go srv.Serve(ln)
-	srv.Close()
+	defer srv.Close()
+
+	resp, err := http.Get("http://" + ln.Addr().String())
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp.Body.Close()
+	fmt.Println(resp.StatusCode, "dropped:", ln.(*keepalive.Listener).Dropped())
+	// Output:
+	// 404 dropped: 0
 }
 
 func ExampleConfig_Apply() {

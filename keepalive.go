@@ -245,7 +245,7 @@ func (c Config) probes() int64 {
 
 // DetectionTime is the model time from the last segment received from a dead
 // peer to the connection failing (a blocked Read returns ETIMEDOUT), on an
-// idle connection:
+// idle connection, with the kernel's timers on time:
 //
 //	UserTimeout zero: Idle + Count*Interval
 //	UserTimeout set:  Idle + k*Interval, k = max(1, ceil((UserTimeout-Idle)/Interval))
@@ -255,18 +255,46 @@ func (c Config) probes() int64 {
 // SystemDefaults when the method is called (Linux compiled-in defaults 7200 s,
 // 75 s, 9 if they cannot be read); a zero UserTimeout is off. Call
 // c.WithDefaults(d).DetectionTime() to compute it for other defaults d without
-// reading the system. The kernel's timers fire late, never early: see
-// WorstCaseDetectionTime for the bound.
+// reading the system.
+//
+// The kernel's timers fire late, never early, so the connection fails
+// between EarliestDetectionTime and WorstCaseDetectionTime. The two ends
+// differ from DetectionTime only by timer slack, except in one case: with
+// UserTimeout set just above a probe time, a late timer can find the user
+// timeout spent one probe earlier. Setting UserTimeout to exactly
+// Idle + Count*Interval (as Within does) avoids that.
 func (c Config) DetectionTime() time.Duration {
 	m := c.modelConfig()
 	return m.Idle + time.Duration(m.probes())*m.Interval
 }
 
+// EarliestDetectionTime is the soonest an idle connection with a dead peer
+// can fail: DetectionTime, unless UserTimeout is set and the timer slack
+// accumulated by an earlier probe timer j can reach UserTimeout, in which
+// case max(UserTimeout, Idle + j*Interval) (the kernel checks the user
+// timeout whenever a probe timer fires, after the first probe).
+func (c Config) EarliestDetectionTime() time.Duration {
+	m := c.modelConfig()
+	k := m.probes()
+	if m.UserTimeout > 0 {
+		late := timerSlack(m.Idle)
+		for j := int64(1); j < k; j++ {
+			late += timerSlack(m.Interval)
+			if onTime := m.Idle + time.Duration(j)*m.Interval; onTime+late >= m.UserTimeout {
+				return max(m.UserTimeout, onTime)
+			}
+		}
+	}
+	return m.Idle + time.Duration(k)*m.Interval
+}
+
 // WorstCaseDetectionTime is DetectionTime plus the most the kernel's timer
-// wheel can delay each keepalive timer: the idle timer and every probe
-// interval are rounded up to the wheel's granularity for their length (HZ
-// 1000: 64 ms for 0.5-4 s, 512 ms for 4-32 s, 4.1 s for 32 s-4 min,
-// 32.8 s for 4-34 min). A dead idle peer is detected within this time.
+// wheel can delay each keepalive timer (the idle timer and one per probe):
+// a timer armed d ahead is rounded up to its wheel level's granularity,
+// at most 8/63 of d, plus a tick (10 ms at the lowest HZ, 100): 137 ms for a
+// 1 s timer, 2.55 s for a 20 s one. That holds for any HZ; the real rounding
+// is 64 ms for a 1 s timer at HZ 1000, and 2.05 s for a 20 s timer at HZ
+// 250. A dead idle peer is detected within this time.
 func (c Config) WorstCaseDetectionTime() time.Duration {
 	m := c.modelConfig()
 	n := m.probes()
@@ -321,10 +349,10 @@ func (r Retransmission) Timeout() (lo, hi time.Duration) {
 		rtoMax = 120 * time.Second
 	}
 	thresh := 0
-	for rtoMin<<(thresh+1) <= rtoMax {
+	for thresh < 40 && rtoMin<<(thresh+1) <= rtoMax {
 		thresh++
 	}
-	n := r.Retries2
+	n := max(r.Retries2, 0)
 	if n <= thresh {
 		lo = (time.Duration(1)<<(n+1) - 1) * rtoMin
 	} else {
@@ -333,32 +361,44 @@ func (r Retransmission) Timeout() (lo, hi time.Duration) {
 	return lo, lo + rtoMax
 }
 
-// timerSlack is the most the kernel's timer wheel (kernel/time/timer.c, HZ
-// 1000: 8 levels of 64 buckets, each level 8 times coarser) delays a timer
-// armed d ahead: the granularity of the level d falls in.
+// timerSlack bounds how late the kernel's timer wheel (kernel/time/timer.c)
+// fires a timer armed d ahead, whatever the kernel's HZ: a timer goes to
+// level n >= 1 only if it is at least 63*8^(n-1) ticks away, and is rounded
+// up to that level's granularity of 8^n ticks, so by at most 8/63 of d; plus
+// one tick, 10 ms at HZ 100. (Level 0 rounds by a single tick.)
 func timerSlack(d time.Duration) time.Duration {
-	ms := d.Milliseconds()
-	gran := time.Millisecond
-	for start := int64(63); ms >= start && gran < 1<<24*time.Millisecond; start *= 8 {
-		gran *= 8
+	const tick = 10 * time.Millisecond
+	if d <= 0 {
+		return tick
 	}
-	return gran
+	if d > maxDuration/8 {
+		return d
+	}
+	return (d*8+62)/63 + tick
 }
 
 // Within returns a Config that detects a dead peer within deadline both on
-// an idle connection (WorstCaseDetectionTime <= deadline) and with data in
-// flight (InFlightDetectionTime's hi <= deadline, counted from the first
-// retransmission), and whose Idle stays below middleboxIdle, the idle
-// timeout of a NAT or load balancer on the path (for example 350 s for AWS
-// NLB, 240 s for Azure); zero means there is none.
+// an idle connection (WorstCaseDetectionTime <= deadline, counted from the
+// last segment received) and with data in flight (InFlightDetectionTime's hi
+// <= deadline, counted from the first retransmission, which comes one
+// retransmission timeout after the write: 200 ms or more). Its Idle stays
+// below middleboxIdle, the idle timeout of a NAT or load balancer on the
+// path (for example 350 s for AWS NLB, 240 s for Azure); zero means there is
+// none.
+//
+// The two cases can follow each other: a peer that dies just before a write
+// is found only after the write's retransmission timeout and UserTimeout,
+// up to Idle + RTO + UserTimeout after its last segment. Ask for a shorter
+// deadline where that matters.
 //
 // It prefers 3 probes at an interval of about a sixth of the deadline and
 // gives the rest to Idle, so probes are rare on healthy connections; neither
 // Idle nor Interval goes above nine tenths of middleboxIdle, nor above what
 // the kernel accepts (32767 s on Linux), so a very long deadline is met early.
 // UserTimeout is set to Idle + Count*Interval, which keeps Count meaningful
-// while UserTimeout is set. The shortest deadline possible on Linux is about
-// 2.2 s (Idle 1 s, Interval 1 s, Count 1, plus timer slack).
+// and DetectionTime exact while UserTimeout is set. The shortest deadline
+// possible on Linux is about 2.3 s (Idle 1 s, Interval 1 s, Count 1, plus
+// timer slack).
 func Within(deadline, middleboxIdle time.Duration) (Config, error) {
 	if osLimits.idleMax == 0 {
 		return Config{}, errUnsupported()
@@ -390,6 +430,6 @@ func Within(deadline, middleboxIdle time.Duration) (Config, error) {
 			}
 		}
 	}
-	return Config{}, fmt.Errorf("keepalive: Within: no Config detects a dead peer within %v (the shortest is about 2.2s): %w",
+	return Config{}, fmt.Errorf("keepalive: Within: no Config detects a dead peer within %v (the shortest is about 2.3s): %w",
 		deadline, syscall.EINVAL)
 }

@@ -32,10 +32,6 @@ func setOptions(sysfd uintptr, c Config) error {
 	if c.UserTimeout > 0 {
 		ms := int(c.UserTimeout / time.Millisecond)
 		if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, ms); err != nil {
-			if errors.Is(err, unix.ENOPROTOOPT) || errors.Is(err, unix.EOPNOTSUPP) {
-				return fmt.Errorf("keepalive: TCP_USER_TIMEOUT cannot be set on this socket (Multipath TCP sockets refuse it; use plain TCP or leave UserTimeout zero): %w: %w",
-					errors.ErrUnsupported, os.NewSyscallError("setsockopt", err))
-			}
 			return setErr("TCP_USER_TIMEOUT", ms, err)
 		}
 	}
@@ -61,6 +57,12 @@ func setOptions(sysfd uintptr, c Config) error {
 }
 
 func setErr(opt string, v int, err error) error {
+	if errors.Is(err, unix.ENOPROTOOPT) || errors.Is(err, unix.EOPNOTSUPP) {
+		// Multipath TCP sockets refuse TCP_USER_TIMEOUT, and on older
+		// kernels the keepalive options too.
+		return fmt.Errorf("keepalive: %s cannot be set on this socket (is it Multipath TCP? use plain TCP, or leave the field zero): %w: %w",
+			opt, errors.ErrUnsupported, os.NewSyscallError("setsockopt", err))
+	}
 	return fmt.Errorf("keepalive: setting %s to %d: %w", opt, v, os.NewSyscallError("setsockopt", err))
 }
 

@@ -16,31 +16,73 @@ import (
 // These tests are pure: they run on every OS (the Linux rules are what they
 // check; the other systems are refused until they get their own).
 
+// slack is the documented per-timer bound: 8/63 of the timer, rounded up,
+// plus a 10 ms tick.
+func slack(d time.Duration) time.Duration { return (d*8+62)/63 + 10*time.Millisecond }
+
 func TestDetectionTime(t *testing.T) {
 	t.Parallel()
 	s := time.Second
 	ms := time.Millisecond
 	for _, tc := range []struct {
-		name      string
-		cfg       keepalive.Config
-		want      time.Duration
-		worstCase time.Duration
+		name           string
+		cfg            keepalive.Config
+		want, earliest time.Duration
+		timers         int // probe timers after the idle timer
+		rounds         bool
 	}{
-		// Idle + Count*Interval: measured 4.09-4.10 s for 1/1/3.
-		{"count", keepalive.Config{Idle: s, Interval: s, Count: 3}, 4 * s, 4*s + 4*64*ms},
-		{"linux defaults", keepalive.Config{Idle: 7200 * s, Interval: 75 * s, Count: 9}, 7875 * s,
-			7875*s + 262144*ms + 9*4096*ms},
-		{"rounded up", keepalive.Config{Idle: 1500 * ms, Interval: 1001 * ms, Count: 2}, 6 * s, 6*s + 3*64*ms},
+		// Idle + Count*Interval: measured 4.09 s for 1/1/3.
+		{name: "count", cfg: keepalive.Config{Idle: s, Interval: s, Count: 3}, want: 4 * s, timers: 3},
+		{name: "linux defaults", cfg: keepalive.Config{Idle: 7200 * s, Interval: 75 * s, Count: 9}, want: 7875 * s, timers: 9},
+		{name: "rounded up", cfg: keepalive.Config{Idle: 1500 * ms, Interval: 1001 * ms, Count: 2}, want: 6 * s, timers: 2, rounds: true},
 		// With UserTimeout: Idle + k*Interval, k = max(1, ceil((UT-Idle)/Interval)).
-		{"user timeout k=2", keepalive.Config{Idle: s, Interval: s, Count: 9, UserTimeout: 2500 * ms}, 3 * s, 3*s + 3*64*ms},
-		{"user timeout below idle", keepalive.Config{Idle: 2 * s, Interval: s, Count: 9, UserTimeout: 500 * ms}, 3 * s, 3*s + 2*64*ms},
-		{"user timeout k=2 long interval", keepalive.Config{Idle: s, Interval: 2 * s, Count: 9, UserTimeout: 4500 * ms}, 5 * s, 5*s + 3*64*ms},
-		{"user timeout exact multiple", keepalive.Config{Idle: 10 * s, Interval: 5 * s, Count: 1, UserTimeout: 25 * s}, 25 * s, 25*s + 4*512*ms},
+		{name: "user timeout k=2", cfg: keepalive.Config{Idle: s, Interval: s, Count: 9, UserTimeout: 2500 * ms}, want: 3 * s, timers: 2},
+		{name: "user timeout below idle", cfg: keepalive.Config{Idle: 2 * s, Interval: s, Count: 9, UserTimeout: 500 * ms}, want: 3 * s, timers: 1},
+		{name: "user timeout long interval", cfg: keepalive.Config{Idle: s, Interval: 2 * s, Count: 9, UserTimeout: 4500 * ms}, want: 5 * s, timers: 2},
+		{name: "user timeout on a probe", cfg: keepalive.Config{Idle: 10 * s, Interval: 5 * s, Count: 1, UserTimeout: 25 * s}, want: 25 * s, timers: 3},
+		// Just above the first probe: a late timer ends it at UserTimeout
+		// (measured 2.03-2.06 s), on time one probe later.
+		{name: "user timeout just above a probe", cfg: keepalive.Config{Idle: s, Interval: s, UserTimeout: 2010 * ms}, want: 3 * s, earliest: 2010 * ms, timers: 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.rounds && !supported(t) {
+				return
+			}
+			if tc.earliest == 0 {
+				tc.earliest = tc.want
+			}
+			r := tc.cfg.Rounded()
 			assert.Equal(t, tc.want, tc.cfg.DetectionTime())
-			assert.Equal(t, tc.worstCase, tc.cfg.WorstCaseDetectionTime())
+			assert.Equal(t, tc.earliest, tc.cfg.EarliestDetectionTime())
+			assert.Equal(t, tc.want+slack(r.Idle)+time.Duration(tc.timers)*slack(r.Interval), tc.cfg.WorstCaseDetectionTime())
 		})
+	}
+}
+
+func TestTimerSlackCoversTheWheel(t *testing.T) {
+	t.Parallel()
+	if !supported(t) {
+		return
+	}
+	// The real rounding of kernel/time/timer.c, for the HZ values Linux
+	// builds with: a timer of d ticks goes to the first level n whose range
+	// holds it (level n starts at 63*8^(n-1) ticks) and is rounded up to
+	// 8^n ticks, then fires on the next tick.
+	wheel := func(d time.Duration, hz int64) time.Duration {
+		tickNs := int64(time.Second) / hz
+		ticks := (int64(d) + tickNs - 1) / tickNs
+		gran := int64(1)
+		for start := int64(63); ticks >= start; start *= 8 {
+			gran *= 8
+		}
+		return time.Duration((gran + 1) * tickNs)
+	}
+	for _, hz := range []int64{100, 250, 300, 1000} {
+		for d := 10 * time.Millisecond; d < 100*time.Hour; d = d*9/8 + time.Millisecond {
+			c := keepalive.Config{Idle: d, Interval: d, Count: 1}.WithDefaults(keepalive.Config{})
+			worst := c.WorstCaseDetectionTime() - 2*c.Rounded().Idle
+			assert.GreaterOrEqual(t, worst, 2*wheel(c.Rounded().Idle, hz), "HZ %d, %v", hz, d)
+		}
 	}
 }
 
@@ -54,9 +96,12 @@ func TestDetectionTimeZeroFieldsTakeDefaults(t *testing.T) {
 
 func TestInFlightDetectionTimeWithUserTimeout(t *testing.T) {
 	t.Parallel()
+	if !supported(t) {
+		return
+	}
 	lo, hi := keepalive.Config{UserTimeout: 1500*time.Millisecond + 1}.InFlightDetectionTime()
 	assert.Equal(t, 1501*time.Millisecond, lo, "rounded up to whole milliseconds")
-	assert.Equal(t, 1501*time.Millisecond+64*time.Millisecond, hi)
+	assert.Equal(t, 1501*time.Millisecond+slack(1501*time.Millisecond), hi)
 }
 
 func TestRetransmissionTimeout(t *testing.T) {

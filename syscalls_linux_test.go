@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"syscall"
 	"testing"
 	"time"
 
@@ -42,6 +43,22 @@ var scenarios = map[string]func(t *testing.T, lb testkit.Loopback){
 		ln, err := noUT.Listen(context.Background(), lb.Network, lb.Addr)
 		require.NoError(t, err)
 		testkit.Pair(t, lb, ln, plainDial)
+	},
+	"keepalive dialer over a user Control": func(t *testing.T, lb testkit.Loopback) {
+		var ran bool
+		d := full.Dialer(&net.Dialer{Control: func(_, _ string, _ syscall.RawConn) error { ran = true; return nil }})
+		testkit.Pair(t, lb, nil, d.DialContext)
+		require.True(t, ran)
+	},
+	"keepalive wrap listener": func(t *testing.T, lb testkit.Loopback) {
+		lc := net.ListenConfig{KeepAlive: -1}
+		ln, err := lc.Listen(context.Background(), lb.Network, lb.Addr)
+		require.NoError(t, err)
+		testkit.Pair(t, lb, full.WrapListener(ln), plainDial)
+	},
+	"keepalive apply": func(t *testing.T, lb testkit.Loopback) {
+		client, _ := testkit.Pair(t, lb, nil, plainDial)
+		require.NoError(t, full.Apply(client))
 	},
 	"std dial": func(t *testing.T, lb testkit.Loopback) {
 		testkit.Pair(t, lb, nil, (&net.Dialer{KeepAliveConfig: stdKeepAlive}).DialContext)
@@ -93,7 +110,7 @@ func TestSetsockoptCount(t *testing.T) {
 	t.Parallel()
 	strace, err := exec.LookPath("strace")
 	if err != nil {
-		t.Skip("skipping: strace is not installed (apt-get install strace; .ci/run does)")
+		testkit.Skip(t, "skipping: strace is not installed (apt-get install strace)")
 	}
 	all := map[string]int{"SO_KEEPALIVE": 1, "TCP_KEEPIDLE": 1, "TCP_KEEPINTVL": 1, "TCP_KEEPCNT": 1, "TCP_USER_TIMEOUT": 1}
 	noUserTimeout := map[string]int{"SO_KEEPALIVE": 1, "TCP_KEEPIDLE": 1, "TCP_KEEPINTVL": 1, "TCP_KEEPCNT": 1}
@@ -103,6 +120,9 @@ func TestSetsockoptCount(t *testing.T) {
 		"keepalive dial without user timeout":   noUserTimeout,
 		"keepalive accept without user timeout": noUserTimeout,
 		"keepalive dial idle only":              {"SO_KEEPALIVE": 1, "TCP_KEEPIDLE": 1},
+		"keepalive dialer over a user Control":  all,
+		"keepalive wrap listener":               all,
+		"keepalive apply":                       all,
 		"std dial":                              noUserTimeout,
 		"std accept":                            noUserTimeout,
 	}

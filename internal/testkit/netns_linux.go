@@ -35,7 +35,7 @@ func InNetNS(t *testing.T, sysctls map[string]string) bool {
 		return true
 	}
 	if os.Geteuid() != 0 {
-		t.Skip("skipping: a private network namespace needs root (CI runs as root)")
+		Skip(t, "skipping: a private network namespace needs root")
 	}
 	parts := strings.Split(t.Name(), "/")
 	for i, p := range parts {
@@ -46,7 +46,7 @@ func InNetNS(t *testing.T, sysctls map[string]string) bool {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
 	out, err := cmd.CombinedOutput()
 	if errors.Is(err, syscall.EPERM) {
-		t.Skipf("skipping: cannot create a network namespace here: %v", err)
+		Skip(t, "skipping: cannot create a network namespace here: "+err.Error())
 	}
 	if err != nil {
 		t.Fatalf("run in a private network namespace failed: %v\n%s", err, out)

@@ -1,0 +1,5 @@
+//go:build !race
+
+package keepalive_test
+
+const raceEnabled = false
