@@ -53,7 +53,7 @@ func run(stdout, stderr io.Writer, args []string) int {
 	// Wait for the Config's worst case and a little more; the others would
 	// take minutes or hours.
 	bound := cfg.WorstCaseDetectionTime() + time.Second
-	fmt.Fprintf(stdout, "Dialing a local peer 3 times, then making it go silent like a dead host. Waiting up to %v.\n\n", bound)
+	fmt.Fprintf(stdout, "Dialing a local peer 3 times, then making it go silent like a dead host. Waiting up to %v.\n\n", bound.Round(time.Millisecond))
 
 	results := make([]string, len(rows))
 	var wg sync.WaitGroup
