@@ -79,8 +79,9 @@ func Inspect(conn net.Conn) (Config, error) {
 //
 // Used directly it is not enough: after the hook, Go's net package applies
 // its own keepalive settings (15 s, 15 s, 9) to every dialed and accepted
-// connection unless KeepAlive is negative. Use Dialer, Dial or Listen, which
-// take care of that, or set KeepAlive: -1 yourself.
+// connection unless KeepAlive is negative and KeepAliveConfig.Enable false.
+// Use Dialer, Dial or Listen, which take care of that, or set KeepAlive: -1
+// (and leave KeepAliveConfig zero) yourself.
 func (c Config) Control(network, address string, rc syscall.RawConn) error {
 	if !isTCP(network) {
 		return nil

@@ -22,9 +22,9 @@ import (
 const schedSlack = 500 * time.Millisecond
 
 // jiffy covers the kernel stamping the last received segment in whole
-// jiffies (1 ms at HZ 1000), which can put its timers up to 1 ms before
-// our wall-clock start.
-const jiffy = 2 * time.Millisecond
+// ticks (1 ms at HZ 1000, 4 ms at HZ 250, 10 ms at HZ 100), which can put
+// its timers up to a tick before our wall-clock start.
+const jiffy = 10 * time.Millisecond
 
 // Idle connection, dead peer: the Read fails with ETIMEDOUT between the
 // model and the worst case.

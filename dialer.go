@@ -108,9 +108,19 @@ func (c Config) Listen(ctx context.Context, network, address string) (net.Listen
 // If ln comes from a net.ListenConfig, give it KeepAlive: -1; otherwise Go
 // sets its own keepalive values on each connection first, only for c to
 // replace them.
+//
+// On Linux, with c.UserTimeout set, ln should be plain TCP
+// (net.ListenConfig.SetMultipathTCP(false), as Listen does): on Go's default
+// Multipath TCP listener every client that speaks Multipath TCP is dropped,
+// since its connection refuses TCP_USER_TIMEOUT. Clients that speak plain TCP
+// are served either way.
 func (c Config) WrapListener(ln net.Listener) net.Listener {
 	l := &Listener{ln: ln, cfg: c.Rounded(), err: c.Validate()}
-	if l.err == nil {
+	switch {
+	case l.err != nil:
+	case ln == nil:
+		l.err = fmt.Errorf("%w: WrapListener got a nil listener", ErrNotTCP)
+	default:
 		l.err = checkNetwork(ln.Addr().Network())
 	}
 	return l
@@ -169,10 +179,20 @@ func (l *Listener) OnError(f func(conn net.Conn, err error)) {
 func (l *Listener) Dropped() uint64 { return l.dropped.Load() }
 
 // Close closes the underlying listener.
-func (l *Listener) Close() error { return l.ln.Close() }
+func (l *Listener) Close() error {
+	if l.ln == nil {
+		return nil
+	}
+	return l.ln.Close()
+}
 
-// Addr returns the underlying listener's address.
-func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
+// Addr returns the underlying listener's address (nil if there is none).
+func (l *Listener) Addr() net.Addr {
+	if l.ln == nil {
+		return nil
+	}
+	return l.ln.Addr()
+}
 
 func isTCP(network string) bool {
 	return network == "tcp" || network == "tcp4" || network == "tcp6"

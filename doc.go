@@ -35,9 +35,10 @@
 // Go's 15 s, 15 s, 9. Negative values are invalid.
 //
 // Go's net package applies its own keepalive (15 s idle, 15 s interval, 9
-// probes) after a Control hook has run, unless KeepAlive is negative. Dialer,
-// Dial and Listen turn that off, so the values set in the hook stay.
-// Config.Control used directly in your own net.Dialer needs KeepAlive: -1.
+// probes) after a Control hook has run, unless KeepAlive is negative and
+// KeepAliveConfig.Enable is false. Dialer, Dial and Listen turn that off, so
+// the values set in the hook stay. Config.Control used directly in your own
+// net.Dialer needs KeepAlive: -1 and a zero KeepAliveConfig.
 //
 // net.KeepAliveConfig uses other conventions (zero means Go's default,
 // negative the system's); NetConfig and FromNetConfig convert between the two.
@@ -86,7 +87,7 @@
 // write):
 //
 //	UserTimeout set    UserTimeout
-//	UserTimeout zero   tcp_retries2 budget: 924.6 s with the default 15, up to 120 s more
+//	UserTimeout zero   tcp_retries2 budget: 924.6 s with the default 15, up to 135 s more
 //
 // InFlightDetectionTime returns that window; Retransmission.Timeout has the
 // formula. Measured: UserTimeout 1.5 s -> 1.92 s after the write.

@@ -272,20 +272,27 @@ func (c Config) DetectionTime() time.Duration {
 // can fail: DetectionTime, unless UserTimeout is set and the timer slack
 // accumulated by an earlier probe timer j can reach UserTimeout, in which
 // case max(UserTimeout, Idle + j*Interval) (the kernel checks the user
-// timeout whenever a probe timer fires, after the first probe).
+// timeout whenever a probe timer fires, after the first probe). The kernel
+// counts in ticks from a receive time rounded down to a tick, so the failure
+// can come up to one tick (at most 10 ms) sooner still.
 func (c Config) EarliestDetectionTime() time.Duration {
 	m := c.modelConfig()
 	k := m.probes()
-	if m.UserTimeout > 0 {
-		late := timerSlack(m.Idle)
-		for j := int64(1); j < k; j++ {
-			late += timerSlack(m.Interval)
-			if onTime := m.Idle + time.Duration(j)*m.Interval; onTime+late >= m.UserTimeout {
-				return max(m.UserTimeout, onTime)
-			}
-		}
+	onTime := m.Idle + time.Duration(k)*m.Interval
+	if m.UserTimeout <= 0 || k < 2 {
+		return onTime
 	}
-	return m.Idle + time.Duration(k)*m.Interval
+	// The first j >= 1 whose timer, as late as it can be, sees UserTimeout
+	// spent: Idle + slack(Idle) + j*(Interval + slack(Interval)) >= UserTimeout.
+	first, step := m.Idle+timerSlack(m.Idle), m.Interval+timerSlack(m.Interval)
+	j := int64(1)
+	if rest := m.UserTimeout - first; rest > step {
+		j = int64((rest + step - 1) / step)
+	}
+	if j >= k {
+		return onTime
+	}
+	return max(m.UserTimeout, m.Idle+time.Duration(j)*m.Interval)
 }
 
 // WorstCaseDetectionTime is DetectionTime plus the most the kernel's timer
@@ -309,8 +316,8 @@ func (c Config) WorstCaseDetectionTime() time.Duration {
 // With UserTimeout set the connection fails UserTimeout after the first
 // retransmission: lo is UserTimeout, hi adds the timer slack. Without it,
 // the kernel's tcp_retries2 budget applies (see Retransmission.Timeout), read
-// from the system when the method is called; that is 924.6 s up to 1044.6 s
-// with the Linux defaults.
+// from the system when the method is called; that is 924.6 s up to about
+// 1060 s with the Linux defaults.
 func (c Config) InFlightDetectionTime() (lo, hi time.Duration) {
 	ut := c.Rounded().UserTimeout
 	if ut > 0 {
@@ -342,7 +349,7 @@ const rtoMin = 200 * time.Millisecond
 //	Retries2 >  thresh: (2^(thresh+1) - 1) * 200 ms + (Retries2 - thresh) * RTOMax
 //
 // It is checked only when a retransmission timer fires, so the failure lands
-// in [budget, budget + RTOMax).
+// between the budget and the budget plus one RTOMax and that timer's slack.
 func (r Retransmission) Timeout() (lo, hi time.Duration) {
 	rtoMax := r.RTOMax
 	if rtoMax <= 0 {
@@ -352,13 +359,21 @@ func (r Retransmission) Timeout() (lo, hi time.Duration) {
 	for thresh < 40 && rtoMin<<(thresh+1) <= rtoMax {
 		thresh++
 	}
-	n := max(r.Retries2, 0)
+	n := min(max(r.Retries2, 0), 255) // the kernel keeps it in a u8
 	if n <= thresh {
 		lo = (time.Duration(1)<<(n+1) - 1) * rtoMin
 	} else {
-		lo = (time.Duration(1)<<(thresh+1)-1)*rtoMin + time.Duration(n-thresh)*rtoMax
+		lo = (time.Duration(1)<<(thresh+1)-1)*rtoMin + time.Duration(n-thresh)*rtoMax // n <= 255: no overflow below 400 days of RTOMax
 	}
-	return lo, lo + rtoMax
+	return lo, satAdd(lo, satAdd(rtoMax, timerSlack(rtoMax)))
+}
+
+// satAdd adds non-negative durations, saturating instead of overflowing.
+func satAdd(a, b time.Duration) time.Duration {
+	if a > maxDuration-b {
+		return maxDuration
+	}
+	return a + b
 }
 
 // timerSlack bounds how late the kernel's timer wheel (kernel/time/timer.c)
@@ -392,9 +407,11 @@ func timerSlack(d time.Duration) time.Duration {
 // deadline where that matters.
 //
 // It prefers 3 probes at an interval of about a sixth of the deadline and
-// gives the rest to Idle, so probes are rare on healthy connections; neither
-// Idle nor Interval goes above nine tenths of middleboxIdle, nor above what
-// the kernel accepts (32767 s on Linux), so a very long deadline is met early.
+// gives the rest to Idle, so probes are rare on healthy connections. Neither
+// Idle nor Interval is so long that its timer, however late it fires (see
+// WorstCaseDetectionTime), comes less than 1 s before middleboxIdle (about
+// 88 % of it), nor above what the kernel accepts (32767 s on Linux), so a
+// very long deadline is met early.
 // UserTimeout is set to Idle + Count*Interval, which keeps Count meaningful
 // and DetectionTime exact while UserTimeout is set. The shortest deadline
 // possible on Linux is about 2.3 s (Idle 1 s, Interval 1 s, Count 1, plus
@@ -405,13 +422,18 @@ func Within(deadline, middleboxIdle time.Duration) (Config, error) {
 	}
 	idleCap := osLimits.idleMax
 	if middleboxIdle > 0 {
-		// Keep a tenth of the middlebox's timeout (at least 1 s) free for
-		// timer slack and clock differences.
-		idleCap = min(idleCap, (middleboxIdle - max(middleboxIdle/10, time.Second)).Truncate(time.Second))
-		if idleCap < time.Second {
+		// Even a late timer must fire at least 1 s before the middlebox
+		// forgets the flow: Idle + timerSlack(Idle) + 1s <= middleboxIdle.
+		const margin = time.Second
+		d := ((middleboxIdle - margin) * 63 / 71).Truncate(time.Second)
+		for d >= time.Second && d+timerSlack(d)+margin > middleboxIdle {
+			d -= time.Second
+		}
+		if d < time.Second {
 			return Config{}, fmt.Errorf("keepalive: Within: middlebox idle timeout %v is too short to stay below with an Idle of at least 1s: %w",
 				middleboxIdle, syscall.EINVAL)
 		}
+		idleCap = min(idleCap, d)
 	}
 	if deadline > 0 {
 		for count := 3; count >= 1; count-- {

@@ -59,6 +59,40 @@ func TestDetectionTime(t *testing.T) {
 	}
 }
 
+// EarliestDetectionTime against a probe-by-probe walk of the kernel's
+// timers, each as late as it can be.
+func TestEarliestDetectionTimeWalk(t *testing.T) {
+	t.Parallel()
+	if !supported(t) {
+		return
+	}
+	s := time.Second
+	for idle := s; idle <= 4*s; idle += s {
+		for intvl := s; intvl <= 3*s; intvl += s {
+			for ut := time.Duration(0); ut <= 12*s; ut += 50 * time.Millisecond {
+				c := keepalive.Config{Idle: idle, Interval: intvl, Count: 3, UserTimeout: ut}
+				want := c.DetectionTime()
+				if ut > 0 {
+					late := slack(idle)
+					for fire := idle; ; {
+						fire += intvl
+						late += slack(intvl)
+						if fire >= want {
+							break
+						}
+						if fire+late >= ut {
+							want = max(ut, fire)
+							break
+						}
+					}
+				}
+				assert.Equal(t, want, c.EarliestDetectionTime(), "%+v", c)
+				assert.LessOrEqual(t, c.EarliestDetectionTime(), c.DetectionTime())
+			}
+		}
+	}
+}
+
 func TestTimerSlackCoversTheWheel(t *testing.T) {
 	t.Parallel()
 	if !supported(t) {
@@ -109,21 +143,32 @@ func TestRetransmissionTimeout(t *testing.T) {
 	ms := time.Millisecond
 	for _, tc := range []struct {
 		r      keepalive.Retransmission
-		lo, hi time.Duration
+		budget time.Duration
+		rtoMax time.Duration
 	}{
-		{keepalive.Retransmission{Retries2: 15, RTOMax: 120 * time.Second}, 924600 * ms, 1044600 * ms},
-		{keepalive.Retransmission{Retries2: 3, RTOMax: 120 * time.Second}, 3000 * ms, 123000 * ms},
-		{keepalive.Retransmission{Retries2: 5, RTOMax: 120 * time.Second}, 12600 * ms, 132600 * ms},
-		{keepalive.Retransmission{Retries2: 9, RTOMax: 120 * time.Second}, 204600 * ms, 324600 * ms},
-		{keepalive.Retransmission{Retries2: 10, RTOMax: 120 * time.Second}, 324600 * ms, 444600 * ms},
+		{keepalive.Retransmission{Retries2: 15, RTOMax: 120 * time.Second}, 924600 * ms, 120 * time.Second},
+		{keepalive.Retransmission{Retries2: 3, RTOMax: 120 * time.Second}, 3000 * ms, 120 * time.Second},
+		{keepalive.Retransmission{Retries2: 5, RTOMax: 120 * time.Second}, 12600 * ms, 120 * time.Second},
+		{keepalive.Retransmission{Retries2: 9, RTOMax: 120 * time.Second}, 204600 * ms, 120 * time.Second},
+		{keepalive.Retransmission{Retries2: 10, RTOMax: 120 * time.Second}, 324600 * ms, 120 * time.Second},
 		// rto_max 60 s: thresh = ilog2(300) = 8.
-		{keepalive.Retransmission{Retries2: 10, RTOMax: 60 * time.Second}, 102200*ms + 2*60000*ms, 102200*ms + 3*60000*ms},
-		{keepalive.Retransmission{Retries2: 15}, 924600 * ms, 1044600 * ms}, // RTOMax unknown: 120 s
+		{keepalive.Retransmission{Retries2: 10, RTOMax: 60 * time.Second}, 102200*ms + 2*60000*ms, 60 * time.Second},
+		{keepalive.Retransmission{Retries2: 15}, 924600 * ms, 120 * time.Second}, // RTOMax unknown: 120 s
+		// Out-of-range input does not panic or overflow: the kernel keeps
+		// retries2 in a u8.
+		{keepalive.Retransmission{Retries2: -1, RTOMax: 120 * time.Second}, 200 * ms, 120 * time.Second},
+		{keepalive.Retransmission{Retries2: 1 << 40, RTOMax: 120 * time.Second}, 204600*ms + 246*120*time.Second, 120 * time.Second},
 	} {
 		lo, hi := tc.r.Timeout()
-		assert.Equal(t, tc.lo, lo, "%+v", tc.r)
-		assert.Equal(t, tc.hi, hi, "%+v", tc.r)
+		assert.Equal(t, tc.budget, lo, "%+v", tc.r)
+		// The check runs when a retransmission timer fires: at most one
+		// RTOMax later, plus that timer's slack.
+		assert.Equal(t, tc.budget+tc.rtoMax+slack(tc.rtoMax), hi, "%+v", tc.r)
 	}
+	// An absurd RTOMax saturates instead of overflowing.
+	lo, hi := keepalive.Retransmission{Retries2: 15, RTOMax: 1 << 62}.Timeout()
+	assert.Equal(t, (1<<16-1)*200*ms, lo)
+	assert.Equal(t, time.Duration(1<<63-1), hi)
 }
 
 func TestRounded(t *testing.T) {
@@ -182,6 +227,10 @@ func TestWithin(t *testing.T) {
 		{30 * time.Second, 350 * time.Second},
 		{5 * time.Minute, 350 * time.Second},
 		{10 * time.Minute, 240 * time.Second},
+		{time.Hour, 145 * time.Second},
+		{time.Hour, 300 * time.Second},
+		{time.Hour, 6000 * time.Second},
+		{time.Minute, 3 * time.Second},
 		{2 * time.Hour, 0},
 		{100 * time.Hour, 0}, // beyond what TCP_KEEPIDLE/TCP_KEEPINTVL hold: met early
 	} {
@@ -193,15 +242,15 @@ func TestWithin(t *testing.T) {
 		assert.LessOrEqual(t, inFlight, tc.deadline, "%+v", c)
 		assert.Equal(t, c.Idle+time.Duration(c.Count)*c.Interval, c.DetectionTime(), "UserTimeout keeps Count meaningful: %+v", c)
 		if tc.middlebox > 0 {
-			assert.LessOrEqual(t, c.Idle, tc.middlebox-tc.middlebox/10, "a tenth of the middlebox timeout stays free: %+v", c)
-			assert.LessOrEqual(t, c.Interval, tc.middlebox-tc.middlebox/10, "%+v", c)
+			assert.LessOrEqual(t, c.Idle+slack(c.Idle)+time.Second, tc.middlebox, "even a late idle timer fires before the middlebox forgets: %+v", c)
+			assert.LessOrEqual(t, c.Interval+slack(c.Interval)+time.Second, tc.middlebox, "%+v", c)
 		} else if tc.deadline < 24*time.Hour {
 			// The deadline is used, not wasted: at least half of it.
 			assert.GreaterOrEqual(t, c.WorstCaseDetectionTime(), tc.deadline/2, "%+v", c)
 		}
 	}
 	for _, tc := range []struct{ deadline, middlebox time.Duration }{
-		{2 * time.Second, 0}, {0, 0}, {-time.Second, 0}, {time.Minute, time.Second},
+		{2 * time.Second, 0}, {0, 0}, {-time.Second, 0}, {time.Minute, time.Second}, {time.Minute, 2 * time.Second},
 	} {
 		_, err := keepalive.Within(tc.deadline, tc.middlebox)
 		assert.ErrorIs(t, err, syscall.EINVAL, "%v %v", tc.deadline, tc.middlebox)

@@ -115,7 +115,7 @@ var mptcpOn = func() bool {
 
 func needMPTCP(t *testing.T) {
 	if !mptcpOn {
-		t.Skip("skipping: Multipath TCP is off on this host (sysctl net.mptcp.enabled)")
+		testkit.Skip(t, "skipping: Multipath TCP is off on this host (sysctl net.mptcp.enabled)")
 	}
 }
 
@@ -431,6 +431,10 @@ func TestNonTCP(t *testing.T) {
 	_, err = full.WrapListener(ux).Accept()
 	assert.ErrorIs(t, err, keepalive.ErrNotTCP)
 	assert.ErrorIs(t, full.Apply(nil), keepalive.ErrNotTCP)
+	nilLn := full.WrapListener(nil)
+	_, err = nilLn.Accept()
+	assert.ErrorIs(t, err, keepalive.ErrNotTCP, "a nil listener is refused, not a panic")
+	assert.NoError(t, nilLn.Close())
 }
 
 func TestClosedConn(t *testing.T) {
@@ -464,8 +468,6 @@ func TestNoAllocations(t *testing.T) {
 		rc, err := client.(*net.TCPConn).SyscallConn()
 		require.NoError(t, err)
 		var aerr, cerr error
-		// AllocsPerRun rounds down: run enough that a single allocation per
-		// call cannot hide.
 		assert.Zero(t, testing.AllocsPerRun(1000, func() { aerr = full.Apply(client) }), "Apply")
 		assert.Zero(t, testing.AllocsPerRun(1000, func() { cerr = full.Control(lb.Network, "", rc) }), "Control")
 		assert.NoError(t, aerr)
