@@ -2,6 +2,7 @@ package keepalive_test
 
 import (
 	"errors"
+	"math"
 	"net"
 	"syscall"
 	"testing"
@@ -157,7 +158,7 @@ func TestRetransmissionTimeout(t *testing.T) {
 		// Out-of-range input does not panic or overflow: the kernel keeps
 		// retries2 in a u8.
 		{keepalive.Retransmission{Retries2: -1, RTOMax: 120 * time.Second}, 200 * ms, 120 * time.Second},
-		{keepalive.Retransmission{Retries2: 1 << 40, RTOMax: 120 * time.Second}, 204600*ms + 246*120*time.Second, 120 * time.Second},
+		{keepalive.Retransmission{Retries2: math.MaxInt, RTOMax: 120 * time.Second}, 204600*ms + 246*120*time.Second, 120 * time.Second},
 	} {
 		lo, hi := tc.r.Timeout()
 		assert.Equal(t, tc.budget, lo, "%+v", tc.r)
