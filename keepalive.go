@@ -411,11 +411,10 @@ func timerSlack(d time.Duration) time.Duration {
 // Idle nor Interval is so long that its timer, however late it fires (see
 // WorstCaseDetectionTime), comes less than 1 s before middleboxIdle (about
 // 88 % of it), nor above what the kernel accepts (32767 s on Linux), so a
-// very long deadline is met early.
-// UserTimeout is set to Idle + Count*Interval, which keeps Count meaningful
-// and DetectionTime exact while UserTimeout is set. The shortest deadline
-// possible on Linux is about 2.3 s (Idle 1 s, Interval 1 s, Count 1, plus
-// timer slack).
+// very long deadline is met early. UserTimeout is set to
+// Idle + Count*Interval, which keeps Count meaningful and DetectionTime exact
+// while UserTimeout is set. The shortest deadline possible on Linux is about
+// 2.3 s (Idle 1 s, Interval 1 s, Count 1, plus timer slack).
 func Within(deadline, middleboxIdle time.Duration) (Config, error) {
 	if osLimits.idleMax == 0 {
 		return Config{}, errUnsupported()
@@ -425,8 +424,9 @@ func Within(deadline, middleboxIdle time.Duration) (Config, error) {
 		// Even a late timer must fire at least 1 s before the middlebox
 		// forgets the flow: Idle + timerSlack(Idle) + 1s <= middleboxIdle.
 		const margin = time.Second
-		d := ((middleboxIdle - margin) * 63 / 71).Truncate(time.Second)
-		for d >= time.Second && d+timerSlack(d)+margin > middleboxIdle {
+		m := min(middleboxIdle, 2*idleCap) // above that the kernel's limit decides; no overflow
+		d := ((m - margin) * 63 / 71).Truncate(time.Second)
+		for d >= time.Second && d+timerSlack(d)+margin > m {
 			d -= time.Second
 		}
 		if d < time.Second {

@@ -231,6 +231,7 @@ func TestWithin(t *testing.T) {
 		{time.Hour, 145 * time.Second},
 		{time.Hour, 300 * time.Second},
 		{time.Hour, 6000 * time.Second},
+		{100 * time.Hour, 1 << 62}, // no overflow
 		{time.Minute, 3 * time.Second},
 		{2 * time.Hour, 0},
 		{100 * time.Hour, 0}, // beyond what TCP_KEEPIDLE/TCP_KEEPINTVL hold: met early
