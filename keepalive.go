@@ -55,6 +55,9 @@ type limits struct {
 	countOpt, userTimeoOpt string
 }
 
+// supported reports whether this OS has limits, that is, an implementation.
+func (l *limits) supported() bool { return l.idleMax != 0 }
+
 // Validate reports whether c can be applied on this operating system: every
 // field non-negative and, after rounding up to the unit the kernel counts in,
 // inside the range the kernel accepts. The error names the field, the value
@@ -63,7 +66,7 @@ type limits struct {
 // errors.ErrUnsupported.
 func (c Config) Validate() error {
 	l := &osLimits
-	if l.idleMax == 0 {
+	if !l.supported() {
 		return errUnsupported()
 	}
 	if err := checkDuration("Idle", l.idleOpt, c.Idle, l.idleMin, l.idleMax, l.durUnit); err != nil {
@@ -135,7 +138,7 @@ const maxDuration = time.Duration(1<<63 - 1)
 // fields stay zero.
 func (c Config) Rounded() Config {
 	l := &osLimits
-	if l.durUnit == 0 {
+	if !l.supported() {
 		return c
 	}
 	c.Idle = roundUp(c.Idle, l.durUnit)
@@ -416,7 +419,7 @@ func timerSlack(d time.Duration) time.Duration {
 // while UserTimeout is set. The shortest deadline possible on Linux is about
 // 2.3 s (Idle 1 s, Interval 1 s, Count 1, plus timer slack).
 func Within(deadline, middleboxIdle time.Duration) (Config, error) {
-	if osLimits.idleMax == 0 {
+	if !osLimits.supported() {
 		return Config{}, errUnsupported()
 	}
 	idleCap := osLimits.idleMax
