@@ -1,23 +1,15 @@
-//go:build !linux
+//go:build !(aix || darwin || dragonfly || freebsd || illumos || linux || netbsd || openbsd || solaris || windows)
 
 package keepalive
 
-// Every operating system but Linux is refused for now, clearly: each call
-// that would touch a socket or read system settings returns an error that
-// names the OS and wraps errors.ErrUnsupported.
-
-// osLimits is empty: Validate reports the OS as unsupported.
-var osLimits limits
+// js, wasip1 and plan9 have no TCP keepalive options: host is nil, and
+// every call that would touch a socket or read system settings returns an
+// error that names the OS and wraps errors.ErrUnsupported.
 
 func setOptions(uintptr, Config) error { return errUnsupported() }
 
 func getOptions(uintptr) (Config, bool, error) { return Config{}, false, errUnsupported() }
 
 // SystemDefaults returns the keepalive values a socket gets when it sets
-// none. On this operating system it is not supported yet.
+// none. This operating system has no TCP keepalive options.
 func SystemDefaults() (Config, error) { return Config{}, errUnsupported() }
-
-// SystemRetransmission returns the retransmission settings that bound
-// detection with data in flight. On this operating system it is not
-// supported yet.
-func SystemRetransmission() (Retransmission, error) { return Retransmission{}, errUnsupported() }

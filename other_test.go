@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build js || wasip1 || plan9
 
 package keepalive_test
 

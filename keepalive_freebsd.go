@@ -1,0 +1,23 @@
+package keepalive
+
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// tcpMaxUnackTime is TCP_MAXUNACKTIME from FreeBSD 14's netinet/tcp.h;
+// golang.org/x/sys has it only for riscv64.
+const tcpMaxUnackTime = 0x44
+
+var sockopts = tcpOpts{unix.TCP_KEEPIDLE, unix.TCP_KEEPINTVL, unix.TCP_KEEPCNT, tcpMaxUnackTime}
+
+const refusedHint = "FreeBSD before 14 has no TCP_MAXUNACKTIME: leave UserTimeout zero there"
+
+// SystemDefaults returns the keepalive values a socket gets when it sets
+// none: on FreeBSD the sysctls net.inet.tcp.keepidle and keepintvl
+// (milliseconds) and net.inet.tcp.keepcnt (compiled-in defaults 7200 s,
+// 75 s, 8). FreeBSD probes every TCP connection, SO_KEEPALIVE or not, while
+// net.inet.tcp.always_keepalive is 1 (the default). UserTimeout is always
+// zero.
+func SystemDefaults() (Config, error) { return sysctlDefaults(time.Millisecond, 0) }

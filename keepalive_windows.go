@@ -1,0 +1,147 @@
+package keepalive
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/windows"
+	"golang.org/x/sys/windows/registry"
+)
+
+// Windows 10 1709 (build 16299) added TCP_KEEPIDLE and TCP_KEEPINTVL (and
+// 1703 TCP_KEEPCNT); before that only SIO_KEEPALIVE_VALS exists.
+func init() {
+	if v := windows.RtlGetVersion(); v.MajorVersion < 10 || v.BuildNumber < 16299 {
+		host = &windowsSIOPlatform
+	}
+}
+
+func usesSIO() bool { return host == &windowsSIOPlatform }
+
+// setOptions sets c, already validated and rounded: TCP_MAXRT first (see
+// the Unix version for why), then the keepalive values and SO_KEEPALIVE.
+func setOptions(sysfd uintptr, c Config) error {
+	fd, p := windows.Handle(sysfd), host
+	if c.UserTimeout > 0 {
+		if err := setInt(fd, windows.IPPROTO_TCP, windows.TCP_MAXRT, p.userTimeout.name, int(c.UserTimeout/time.Second)); err != nil {
+			return err
+		}
+	}
+	if usesSIO() {
+		return setSIO(fd, c)
+	}
+	if c.Idle > 0 {
+		if err := setInt(fd, windows.IPPROTO_TCP, windows.TCP_KEEPIDLE, p.idle.name, int(c.Idle/time.Second)); err != nil {
+			return err
+		}
+	}
+	if c.Interval > 0 {
+		if err := setInt(fd, windows.IPPROTO_TCP, windows.TCP_KEEPINTVL, p.interval.name, int(c.Interval/time.Second)); err != nil {
+			return err
+		}
+	}
+	if c.Count > 0 {
+		if err := setInt(fd, windows.IPPROTO_TCP, windows.TCP_KEEPCNT, p.count.name, c.Count); err != nil {
+			return err
+		}
+	}
+	return setInt(fd, windows.SOL_SOCKET, windows.SO_KEEPALIVE, "SO_KEEPALIVE", 1)
+}
+
+// setSIO sets idle time and interval together, as SIO_KEEPALIVE_VALS must;
+// a zero one gets the system default, since Windows cannot report the
+// socket's current value.
+func setSIO(fd windows.Handle, c Config) error {
+	if c.Idle == 0 || c.Interval == 0 {
+		d, err := SystemDefaults()
+		if err != nil {
+			return err
+		}
+		c = c.WithDefaults(d)
+	}
+	if err := setInt(fd, windows.SOL_SOCKET, windows.SO_KEEPALIVE, "SO_KEEPALIVE", 1); err != nil {
+		return err
+	}
+	ka := windows.TCPKeepalive{OnOff: 1, Time: uint32(c.Idle / time.Millisecond), Interval: uint32(c.Interval / time.Millisecond)}
+	var ret uint32
+	err := windows.WSAIoctl(fd, windows.SIO_KEEPALIVE_VALS, (*byte)(unsafe.Pointer(&ka)), uint32(unsafe.Sizeof(ka)), nil, 0, &ret, nil, 0)
+	if err != nil {
+		return fmt.Errorf("keepalive: setting SIO_KEEPALIVE_VALS to %v, %v: %w", c.Idle, c.Interval, os.NewSyscallError("wsaioctl", err))
+	}
+	return nil
+}
+
+func setInt(fd windows.Handle, level, opt int, name string, v int) error {
+	err := windows.SetsockoptInt(fd, level, opt, v)
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, windows.WSAENOPROTOOPT) {
+		return fmt.Errorf("keepalive: %s cannot be set on this socket: %w: %w", name, errors.ErrUnsupported, os.NewSyscallError("setsockopt", err))
+	}
+	return fmt.Errorf("keepalive: setting %s to %d: %w", name, v, os.NewSyscallError("setsockopt", err))
+}
+
+// getOptions reads what the socket holds. Before build 16299 Windows cannot
+// report keepalive values at all.
+func getOptions(sysfd uintptr) (c Config, enabled bool, err error) {
+	fd, p := windows.Handle(sysfd), host
+	if usesSIO() {
+		return Config{}, false, fmt.Errorf("keepalive: %s cannot read keepalive values back: %w", p.name, errors.ErrUnsupported)
+	}
+	get := func(level, opt int, name string) int {
+		if err != nil {
+			return 0
+		}
+		var v int
+		if v, err = windows.GetsockoptInt(fd, level, opt); err != nil {
+			err = fmt.Errorf("keepalive: reading %s: %w", name, os.NewSyscallError("getsockopt", err))
+		}
+		return v
+	}
+	on := get(windows.SOL_SOCKET, windows.SO_KEEPALIVE, "SO_KEEPALIVE")
+	c.Idle = time.Duration(get(windows.IPPROTO_TCP, windows.TCP_KEEPIDLE, p.idle.name)) * time.Second
+	c.Interval = time.Duration(get(windows.IPPROTO_TCP, windows.TCP_KEEPINTVL, p.interval.name)) * time.Second
+	c.Count = get(windows.IPPROTO_TCP, windows.TCP_KEEPCNT, p.count.name)
+	// TCP_MAXRT -1 means "never": no user timeout, as 0 does.
+	c.UserTimeout = time.Duration(max(get(windows.IPPROTO_TCP, windows.TCP_MAXRT, p.userTimeout.name), 0)) * time.Second
+	if err != nil {
+		return Config{}, false, err
+	}
+	return c, on != 0, nil
+}
+
+// SystemDefaults returns the keepalive values a socket gets when it sets
+// none: on Windows the registry values KeepAliveTime and KeepAliveInterval
+// (milliseconds) under HKLM\SYSTEM\CurrentControlSet\Services\Tcpip\Parameters,
+// or their documented defaults (2 h, 1 s) where they are absent, and 10
+// probes. UserTimeout is always zero.
+func SystemDefaults() (Config, error) {
+	k, err := registry.OpenKey(registry.LOCAL_MACHINE, `SYSTEM\CurrentControlSet\Services\Tcpip\Parameters`, registry.QUERY_VALUE)
+	if err != nil {
+		return Config{}, fmt.Errorf("keepalive: reading the Tcpip parameters from the registry: %w", err)
+	}
+	defer k.Close()
+	get := func(name string, def time.Duration) (time.Duration, error) {
+		v, _, err := k.GetIntegerValue(name)
+		switch {
+		case errors.Is(err, registry.ErrNotExist):
+			return def, nil
+		case err != nil:
+			return 0, fmt.Errorf("keepalive: reading registry value Tcpip\\Parameters\\%s: %w", name, err)
+		}
+		return time.Duration(v) * time.Millisecond, nil
+	}
+	idle, err := get("KeepAliveTime", 2*time.Hour)
+	if err != nil {
+		return Config{}, err
+	}
+	intvl, err := get("KeepAliveInterval", time.Second)
+	if err != nil {
+		return Config{}, err
+	}
+	return Config{Idle: idle, Interval: intvl, Count: 10}, nil
+}

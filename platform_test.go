@@ -1,0 +1,219 @@
+package keepalive
+
+import (
+	"errors"
+	"math"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// These tests check every operating system's rules (ranges, units, the
+// detection formula) on whatever host runs them: the rules are data.
+
+const s, msec = time.Second, time.Millisecond
+
+func TestPlatformsCoverEveryClaimedGOOS(t *testing.T) {
+	t.Parallel()
+	for _, goos := range []string{"linux", "android", "darwin", "ios", "freebsd", "netbsd", "dragonfly", "openbsd", "illumos", "solaris", "aix", "windows"} {
+		p := platforms[goos]
+		require.NotNil(t, p, goos)
+		assert.NotEmpty(t, p.name)
+		assert.NotZero(t, p.defaults.Idle, goos)
+	}
+	for _, goos := range []string{"js", "wasip1", "plan9"} {
+		assert.Nil(t, platforms[goos], goos)
+	}
+	if want := platforms[runtime.GOOS]; want != nil {
+		assert.NotNil(t, host, "this host has an implementation")
+	}
+}
+
+func TestPlatformValidate(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		p    *platform
+		cfg  Config
+		want string // "" means valid; else a part of the error
+		is   error  // what the error wraps
+	}{
+		{&linuxPlatform, Config{Idle: s, Interval: s, Count: 127, UserTimeout: msec}, "", nil},
+		{&linuxPlatform, Config{Idle: 32768 * s}, "Idle 9h6m8s outside 1s..32767s (TCP_KEEPIDLE counts whole seconds", syscall.EINVAL},
+		{&linuxPlatform, Config{Count: 128}, "Count 128 outside 1..127 (TCP_KEEPCNT)", syscall.EINVAL},
+		{&linuxPlatform, Config{Count: -1}, "Count -1 outside 1..127 (TCP_KEEPCNT)", syscall.EINVAL},
+		{&linuxPlatform, Config{UserTimeout: 1 << 31 * msec}, "UserTimeout 596h31m23.648s outside 0..596h31m23.647s (TCP_USER_TIMEOUT", syscall.EINVAL},
+
+		{&darwinPlatform, Config{Idle: 4294967 * s, Interval: s, Count: math.MaxInt32, UserTimeout: 4294967 * s}, "", nil},
+		{&darwinPlatform, Config{Idle: 4294968 * s}, "(TCP_KEEPALIVE counts whole seconds", syscall.EINVAL},
+		{&darwinPlatform, Config{UserTimeout: 4294968 * s}, "(TCP_RXT_CONNDROPTIME counts whole seconds", syscall.EINVAL},
+
+		{&freebsdPlatform, Config{Idle: s, Interval: s, Count: 8, UserTimeout: s}, "", nil},
+		{&freebsdPlatform, Config{UserTimeout: 4294968 * s}, "(TCP_MAXUNACKTIME", syscall.EINVAL},
+
+		// NetBSD counts half seconds and has no user timeout.
+		{&netbsdPlatform, Config{Idle: 500 * msec, Interval: 500 * msec, Count: 1}, "", nil},
+		{&netbsdPlatform, Config{UserTimeout: s}, "UserTimeout 1s cannot be set per connection on netbsd", errors.ErrUnsupported},
+		{&dragonflyPlatform, Config{UserTimeout: s}, "cannot be set per connection on dragonfly", errors.ErrUnsupported},
+		{&dragonflyMsPlatform, Config{Idle: msec, Interval: msec}, "", nil},
+		{&aixPlatform, Config{UserTimeout: s}, "cannot be set per connection on aix", errors.ErrUnsupported},
+
+		// OpenBSD: only SO_KEEPALIVE; every value is refused, not ignored.
+		{&openbsdPlatform, Config{}, "", nil},
+		{&openbsdPlatform, Config{Idle: s}, "Idle 1s cannot be set per connection on openbsd (OpenBSD has no per-socket keepalive options; the sysctls net.inet.tcp.keepidle", errors.ErrUnsupported},
+		{&openbsdPlatform, Config{Count: 3}, "Count 3 cannot be set per connection on openbsd", errors.ErrUnsupported},
+		{&openbsdPlatform, Config{Count: -3}, "Count -3 is negative", syscall.EINVAL},
+		{&openbsdPlatform, Config{UserTimeout: s}, "UserTimeout 1s cannot be set per connection on openbsd", errors.ErrUnsupported},
+
+		// illumos: Idle at least 10 s, Interval inside the RTO range.
+		{&illumosPlatform, Config{Idle: 10 * s, Interval: 60 * s, Count: 71582, UserTimeout: 500 * msec}, "", nil},
+		{&illumosPlatform, Config{Idle: 9 * s}, "Idle 9s outside 10s..864000s (TCP_KEEPIDLE", syscall.EINVAL},
+		{&illumosPlatform, Config{Interval: 61 * s}, "Interval 1m1s outside 1s..60s (TCP_KEEPINTVL", syscall.EINVAL},
+		{&solarisPlatform, Config{Interval: 9 * s}, "Interval 9s outside 10s..864000s", syscall.EINVAL},
+
+		{&windowsPlatform, Config{Idle: s, Interval: s, Count: 255, UserTimeout: s}, "", nil},
+		{&windowsPlatform, Config{Count: 256}, "Count 256 outside 1..255 (TCP_KEEPCNT)", syscall.EINVAL},
+		{&windowsSIOPlatform, Config{Idle: msec, Interval: 1500 * msec}, "", nil},
+		{&windowsSIOPlatform, Config{Count: 5}, "Count 5 cannot be set per connection on windows before 10.0.16299 (before Windows 10 1709 (build 16299) SIO_KEEPALIVE_VALS always sends 10 probes)", errors.ErrUnsupported},
+		{&windowsSIOPlatform, Config{Idle: 1 << 32 * msec}, "outside 1ms..1193h2m47.295s (SIO_KEEPALIVE_VALS keepalivetime counts whole milliseconds", syscall.EINVAL},
+	} {
+		err := tc.p.validate(tc.cfg)
+		if tc.want == "" {
+			assert.NoError(t, err, "%s %+v", tc.p.name, tc.cfg)
+			continue
+		}
+		if assert.Error(t, err, "%s %+v", tc.p.name, tc.cfg) {
+			assert.Contains(t, err.Error(), tc.want)
+			assert.ErrorIs(t, err, tc.is)
+		}
+	}
+	var none *platform
+	assert.ErrorIs(t, none.validate(Config{}), errors.ErrUnsupported)
+}
+
+func TestPlatformRounded(t *testing.T) {
+	t.Parallel()
+	c := Config{Idle: 1200 * msec, Interval: 2*s + 1, Count: 3, UserTimeout: 1500 * time.Microsecond}
+	for _, tc := range []struct {
+		p    *platform
+		want Config
+	}{
+		{&linuxPlatform, Config{Idle: 2 * s, Interval: 3 * s, Count: 3, UserTimeout: 2 * msec}},
+		{&darwinPlatform, Config{Idle: 2 * s, Interval: 3 * s, Count: 3, UserTimeout: s}},
+		{&netbsdPlatform, Config{Idle: 1500 * msec, Interval: 2500 * msec, Count: 3, UserTimeout: 1500 * time.Microsecond}},
+		{&dragonflyMsPlatform, Config{Idle: 1200 * msec, Interval: 2001 * msec, Count: 3, UserTimeout: 1500 * time.Microsecond}},
+		{&illumosPlatform, Config{Idle: 2 * s, Interval: 3 * s, Count: 3, UserTimeout: 2 * msec}},
+		{&windowsSIOPlatform, Config{Idle: 1200 * msec, Interval: 2001 * msec, Count: 3, UserTimeout: s}},
+	} {
+		assert.Equal(t, tc.want, tc.p.rounded(c), tc.p.name)
+	}
+}
+
+// The detection formula of each system, with its compiled-in defaults for
+// zero fields (these are not the host: nothing is read from the system).
+func TestPlatformDetectionTime(t *testing.T) {
+	t.Parallel()
+	tick := 10 * msec
+	for _, tc := range []struct {
+		p    *platform
+		cfg  Config
+		want time.Duration
+	}{
+		{&linuxPlatform, Config{Idle: s, Interval: s, Count: 3}, 4 * s},
+		{&linuxPlatform, Config{Idle: s, Interval: s, Count: 9, UserTimeout: 2500 * msec}, 3 * s}, // UserTimeout caps probing
+		{&linuxPlatform, Config{}, 7875 * s},
+		{&darwinPlatform, Config{Idle: s, Interval: s, Count: 9, UserTimeout: 2500 * msec}, 10 * s}, // only data in flight
+		{&darwinPlatform, Config{}, 7200*s + 8*75*s},
+		{&freebsdPlatform, Config{Idle: 10 * s, Interval: 5 * s, Count: 3}, 25 * s},
+		{&netbsdPlatform, Config{Idle: 1500 * msec, Interval: 500 * msec, Count: 2}, 2500 * msec},
+		{&openbsdPlatform, Config{}, 7200*s + 8*75*s},
+		{&illumosPlatform, Config{Idle: 10 * s, Interval: 5 * s, Count: 3}, 25*s + tick}, // strict >
+		{&illumosPlatform, Config{}, 7200*s + 480*s + tick},
+		{&aixPlatform, Config{Idle: 10 * s, Interval: 5 * s, Count: 3}, 25 * s},
+		{&windowsPlatform, Config{}, 7200*s + 10*s},
+		{&windowsPlatform, Config{Idle: 10 * s, Interval: 5 * s, Count: 3}, 25 * s},
+		{&windowsSIOPlatform, Config{Idle: 10 * s, Interval: 5 * s}, 60 * s},                                   // always 10 probes
+		{&darwinPlatform, Config{Idle: 4294967 * s, Interval: 4294967 * s, Count: math.MaxInt32}, maxDuration}, // saturates
+	} {
+		if tc.p == host {
+			continue // zero fields would come from this host's settings
+		}
+		assert.Equal(t, tc.want, tc.p.detectionTime(tc.cfg), "%s %+v", tc.p.name, tc.cfg)
+		assert.GreaterOrEqual(t, tc.p.worstCaseDetectionTime(tc.cfg), tc.p.detectionTime(tc.cfg), "%s %+v", tc.p.name, tc.cfg)
+		assert.LessOrEqual(t, tc.p.earliestDetectionTime(tc.cfg), tc.p.detectionTime(tc.cfg), "%s %+v", tc.p.name, tc.cfg)
+	}
+	var none *platform
+	assert.Zero(t, none.detectionTime(Config{Idle: s}))
+}
+
+func TestPlatformWorstCase(t *testing.T) {
+	t.Parallel()
+	c := Config{Idle: 10 * s, Interval: 5 * s, Count: 3}
+	wheel := func(d, tick time.Duration) time.Duration { return (d*8+62)/63 + tick }
+	// macOS coalesces its keepalive timer to 500 ms.
+	assert.Equal(t, 25*s+wheel(10*s, 0)+3*wheel(5*s, 0)+4*500*msec, darwinPlatform.worstCaseDetectionTime(c))
+	assert.Equal(t, 25*s+wheel(10*s, 10*msec)+3*wheel(5*s, 10*msec)+10*msec, illumosPlatform.worstCaseDetectionTime(c))
+}
+
+func TestPlatformInFlight(t *testing.T) {
+	t.Parallel()
+	noRetrans := func() (Retransmission, error) { return Retransmission{}, errors.ErrUnsupported }
+	wheel := func(d time.Duration) time.Duration { return (d*8+62)/63 + 10*msec }
+	ut := Config{UserTimeout: 20 * s}
+	// Linux clamps the retransmission timer to the user timeout.
+	lo, hi := linuxPlatform.inFlightDetectionTime(ut, noRetrans)
+	assert.Equal(t, 20*s, lo)
+	assert.Equal(t, 20*s+wheel(20*s), hi)
+	// The BSDs check it when the backed-off timer fires.
+	lo, hi = freebsdPlatform.inFlightDetectionTime(ut, noRetrans)
+	assert.Equal(t, 20*s, lo)
+	assert.Equal(t, 40*s+wheel(20*s), hi)
+	lo, hi = freebsdPlatform.inFlightDetectionTime(Config{UserTimeout: 100 * s}, noRetrans)
+	assert.Equal(t, 100*s, lo)
+	assert.Equal(t, 164*s+wheel(64*s), hi, "never later than the maximum retransmission timeout")
+	// Without UserTimeout, only Linux has a model.
+	lo, hi = linuxPlatform.inFlightDetectionTime(Config{}, func() (Retransmission, error) {
+		return Retransmission{Retries2: 3, RTOMax: 120 * s}, nil
+	})
+	assert.Equal(t, 3*s, lo)
+	assert.Equal(t, 123*s+wheel(120*s), hi)
+	for _, p := range []*platform{&darwinPlatform, &netbsdPlatform, &openbsdPlatform, &windowsPlatform, nil} {
+		lo, hi = p.inFlightDetectionTime(Config{}, noRetrans)
+		assert.Zero(t, lo)
+		assert.Zero(t, hi)
+	}
+}
+
+func TestPlatformWithin(t *testing.T) {
+	t.Parallel()
+	for _, p := range []*platform{&linuxPlatform, &darwinPlatform, &freebsdPlatform, &illumosPlatform, &solarisPlatform, &windowsPlatform} {
+		for _, tc := range []struct{ deadline, middlebox time.Duration }{
+			{30 * s, 0}, {30 * s, 350 * s}, {5 * time.Minute, 240 * s}, {time.Hour, 0}, {100 * time.Hour, 0},
+		} {
+			c, err := p.within(tc.deadline, tc.middlebox)
+			if !assert.NoError(t, err, "%s %v %v", p.name, tc.deadline, tc.middlebox) {
+				continue
+			}
+			assert.NoError(t, p.validate(c))
+			assert.LessOrEqual(t, p.worstCaseDetectionTime(c), tc.deadline, "%s %+v", p.name, c)
+			_, hi := p.inFlightDetectionTime(c, nil)
+			assert.LessOrEqual(t, hi, tc.deadline, "%s %+v", p.name, c)
+			if tc.middlebox > 0 {
+				assert.LessOrEqual(t, c.Idle+p.timerSlack(c.Idle)+s, tc.middlebox, "%s %+v", p.name, c)
+			}
+		}
+	}
+	// illumos cannot go below its 10 s Idle.
+	_, err := illumosPlatform.within(5*s, 0)
+	assert.ErrorIs(t, err, syscall.EINVAL)
+	assert.ErrorContains(t, err, "on illumos")
+	// Without a bound for data in flight, Within says so.
+	for _, p := range []*platform{&netbsdPlatform, &dragonflyPlatform, &openbsdPlatform, &aixPlatform, &windowsSIOPlatform} {
+		_, err := p.within(time.Minute, 0)
+		assert.ErrorIs(t, err, errors.ErrUnsupported, p.name)
+		assert.ErrorContains(t, err, p.name)
+	}
+}
