@@ -137,7 +137,6 @@ func errUnsupported() error {
 	return fmt.Errorf("keepalive: TCP keepalive options cannot be set on %s: %w", runtime.GOOS, errors.ErrUnsupported)
 }
 
-
 const (
 	second = time.Second
 	ms     = time.Millisecond
