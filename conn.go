@@ -13,10 +13,12 @@ import (
 // *tls.Conn and any conn with a NetConn() net.Conn method.
 //
 // Other connections (UDP, unix sockets) fail with ErrNotTCP; a closed one
-// with an error satisfying errors.Is(err, net.ErrClosed). On Linux a
-// Multipath TCP connection refuses UserTimeout with an error wrapping
-// errors.ErrUnsupported, before anything else is changed. Other operating
-// systems are not supported yet (errors.ErrUnsupported).
+// with an error satisfying errors.Is(err, net.ErrClosed). A socket that
+// refuses the user-timeout option (a Linux Multipath TCP connection; FreeBSD
+// before 14) fails with an error wrapping errors.ErrUnsupported before
+// anything else is changed. A field the OS cannot set per connection is
+// refused by Validate (see the package's platform table); on js, wasip1 and
+// plan9 every call fails with errors.ErrUnsupported.
 func (c Config) Apply(conn net.Conn) error {
 	if err := c.Validate(); err != nil {
 		return err
@@ -42,7 +44,11 @@ func applyConn(conn net.Conn, c Config) error {
 
 // Inspect returns the keepalive values the kernel holds for conn now. Where
 // the connection never set an option, the kernel reports the system value in
-// effect, so every field is filled in; UserTimeout zero means off. If
+// effect, so every field is filled in (illumos reports 0 for an Interval and
+// Count never set: it then probes with backoff); UserTimeout zero means off.
+// On OpenBSD, which has no per-socket values, it returns the system's. NetBSD
+// and Windows before 10 1709 cannot read the values back: Inspect returns an
+// error wrapping errors.ErrUnsupported there. If
 // SO_KEEPALIVE is off the values are returned with an error satisfying
 // errors.Is(err, ErrDisabled): the kernel will not probe the connection.
 // conn may wrap a TCP connection, as for Apply.

@@ -75,7 +75,9 @@ func (c Config) Dial(ctx context.Context, network, address string) (net.Conn, er
 // c is validated before anything else happens.
 //
 // Go's accepted-connection keepalive is turned off (KeepAlive -1), so each
-// accepted connection gets exactly one setsockopt per option c sets. On
+// accepted connection gets exactly one setsockopt per option c sets, on
+// every OS, whether or not it would inherit them from the listener (macOS
+// does not inherit the idle time or TCP_RXT_CONNDROPTIME). On
 // Linux, Go listens with Multipath TCP by default, whose connections cannot
 // hold TCP_USER_TIMEOUT; so when c.UserTimeout is set, Listen uses a plain
 // TCP listener, and otherwise keeps Go's default.

@@ -45,14 +45,48 @@
 //
 // # Platform support
 //
-//	OS       Idle             Interval          Count            UserTimeout              inherited by accept
-//	Linux    TCP_KEEPIDLE     TCP_KEEPINTVL     TCP_KEEPCNT      TCP_USER_TIMEOUT         (applied per connection)
-//	         s, 1..32767      s, 1..32767       1..127           ms, 0..2^31-1
-//	others   not supported yet: every call returns an error wrapping errors.ErrUnsupported that names the OS
+// Each system sets what it can, under its own option names and units; a
+// field it cannot set per connection is refused by Validate (an error
+// wrapping errors.ErrUnsupported), never ignored, unless it is zero.
+// Durations are rounded up to the option's unit (the kernel must never probe
+// sooner than asked; see Rounded) and checked against its range before any
+// system call. Listen and WrapListener set every option on each accepted
+// connection, so whether a system copies options from the listener does not
+// matter.
 //
-// Idle and Interval are rounded up to whole seconds, UserTimeout to whole
-// milliseconds: the kernel never probes sooner than asked (see Rounded).
-// Validate checks the ranges after rounding, before any syscall.
+//	Linux, Android   TCP_KEEPIDLE s 1..32767, TCP_KEEPINTVL s 1..32767, TCP_KEEPCNT 1..127,
+//	                 TCP_USER_TIMEOUT ms 0..2^31-1 (also ends keepalive probing).
+//	                 Measured on Linux 6.18.
+//	macOS, iOS       TCP_KEEPALIVE s 1..4294967, TCP_KEEPINTVL s 1..4294967, TCP_KEEPCNT 1..2^31-1,
+//	                 TCP_RXT_CONNDROPTIME s. Accepted sockets do not inherit the idle time or
+//	                 TCP_RXT_CONNDROPTIME. Defaults: sysctl net.inet.tcp.keepidle, keepintvl (ms), keepcnt.
+//	FreeBSD          TCP_KEEPIDLE s 1..4294967, TCP_KEEPINTVL s, TCP_KEEPCNT, TCP_MAXUNACKTIME s
+//	                 (FreeBSD 14+; older kernels refuse UserTimeout). Probes every connection while
+//	                 net.inet.tcp.always_keepalive is 1 (default). Defaults: sysctls as macOS.
+//	NetBSD           TCP_KEEPIDLE, TCP_KEEPINTVL in half seconds (slow-timer ticks; Go's own net
+//	                 package passes seconds, which NetBSD halves), TCP_KEEPCNT; no UserTimeout.
+//	                 Inspect cannot read the values back. Defaults: sysctls in ticks.
+//	DragonFly        TCP_KEEPIDLE, TCP_KEEPINTVL s (ms before 5.8, detected from kern.osreldate),
+//	                 TCP_KEEPCNT; no UserTimeout. Defaults: sysctls as macOS.
+//	OpenBSD          no per-socket values: SO_KEEPALIVE only, so Config{} is the one valid Config;
+//	                 the sysctls net.inet.tcp.keepidle, keepintvl (s) and 8 probes apply.
+//	illumos          TCP_KEEPIDLE s 10..864000, TCP_KEEPINTVL s 1..60 (the socket's RTO range),
+//	                 TCP_KEEPCNT 1..71582, TCP_ABORT_THRESHOLD ms. SystemDefaults is unsupported
+//	                 (ipadm tunables).
+//	Solaris          Oracle Solaris 11.4's option numbers, TCP_KEEPIDLE and TCP_KEEPINTVL s
+//	                 10..864000; older Solaris, or a GOOS=solaris binary on illumos, is refused.
+//	AIX              TCP_KEEPIDLE, TCP_KEEPINTVL s (as Go's net package), TCP_KEEPCNT; no UserTimeout.
+//	Windows 10 1709+ TCP_KEEPIDLE s, TCP_KEEPINTVL s, TCP_KEEPCNT 1..255, TCP_MAXRT s.
+//	                 Defaults: registry KeepAliveTime, KeepAliveInterval (2 h, 1 s), 10 probes.
+//	older Windows    SIO_KEEPALIVE_VALS: Idle and Interval in ms, set together (a zero one gets
+//	                 the system default); always 10 probes, so Count must be 0; TCP_MAXRT s;
+//	                 Inspect cannot read the values back.
+//	js, wasip1, plan9  unsupported: every call returns an error wrapping errors.ErrUnsupported.
+//
+// Only Linux is tested here against a real dead peer; the other systems
+// follow their kernels' sources and compile, vet and build their tests in
+// CI, but their behaviour is not verified on real hardware. The README's
+// platform table says where each fact comes from.
 //
 // Multipath TCP: Go 1.24+ listens with Multipath TCP by default on Linux, and
 // a Multipath TCP socket refuses TCP_USER_TIMEOUT (ENOPROTOOPT). Listen
@@ -72,9 +106,13 @@
 //	UserTimeout set    Idle + k*Interval, k = max(1, ceil((UserTimeout-Idle)/Interval))
 //
 // (with UserTimeout set the kernel ignores Count and checks the user timeout
-// only when a probe timer fires, after at least one probe). Timers never fire
-// early but the timer wheel rounds them up, by at most 8/63 of their length
-// plus a tick whatever the kernel's HZ (at HZ 1000: 64 ms for a 1 s timer).
+// only when a probe timer fires, after at least one probe). On the other
+// systems it is Idle + Count*Interval whatever UserTimeout is (8 probes on
+// OpenBSD, 10 with SIO_KEEPALIVE_VALS), plus a tick on illumos and Solaris,
+// whose check is a strict >. Timers never fire early but the timer wheel
+// rounds them up, by at most 8/63 of their length plus a tick whatever the
+// kernel's HZ (at HZ 1000: 64 ms for a 1 s timer); macOS coalesces its
+// keepalive timer to 500 ms.
 // DetectionTime is the model with timers on time; WorstCaseDetectionTime adds
 // the slack of every timer; EarliestDetectionTime is the model too, except
 // when UserTimeout sits just above a probe time, where a late timer can end
@@ -86,8 +124,9 @@
 // retransmission (one retransmission timeout, at least 200 ms, after the
 // write):
 //
-//	UserTimeout set    UserTimeout
-//	UserTimeout zero   tcp_retries2 budget: 924.6 s with the default 15, up to 135 s more
+//	UserTimeout set    UserTimeout (Linux), up to min(UserTimeout, 60-64 s) later elsewhere
+//	UserTimeout zero   Linux: tcp_retries2 budget, 924.6 s with the default 15, up to 135 s more;
+//	                   other systems: not modelled
 //
 // InFlightDetectionTime returns that window; Retransmission.Timeout has the
 // formula. Measured: UserTimeout 1.5 s -> 1.92 s after the write.

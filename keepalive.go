@@ -15,20 +15,29 @@ import (
 // sets and the unit the kernel counts it in.
 type Config struct {
 	// Idle is how long the connection must be idle (nothing received) before
-	// the first keepalive probe is sent. Linux: TCP_KEEPIDLE, whole seconds,
-	// rounded up.
+	// the first keepalive probe is sent. Linux, FreeBSD, DragonFly, illumos,
+	// Solaris, AIX, Windows: TCP_KEEPIDLE; macOS, iOS: TCP_KEEPALIVE; whole
+	// seconds, rounded up (NetBSD: half seconds; Windows before 10 1709:
+	// SIO_KEEPALIVE_VALS, milliseconds). OpenBSD cannot set it per
+	// connection.
 	Idle time.Duration
-	// Interval is the time between unanswered probes. Linux: TCP_KEEPINTVL,
-	// whole seconds, rounded up.
+	// Interval is the time between unanswered probes: TCP_KEEPINTVL, in the
+	// same unit as Idle (SIO_KEEPALIVE_VALS on old Windows). OpenBSD cannot
+	// set it per connection.
 	Interval time.Duration
-	// Count is how many unanswered probes declare the peer dead. Linux:
+	// Count is how many unanswered probes declare the peer dead:
 	// TCP_KEEPCNT. While UserTimeout is set, Linux ignores Count (see
-	// DetectionTime).
+	// DetectionTime). OpenBSD (8) and Windows before 10 1709 (10) have a
+	// fixed count and refuse a non-zero one.
 	Count int
 	// UserTimeout is how long sent data may stay unacknowledged before the
-	// connection is dropped; it also caps keepalive probing. Linux:
-	// TCP_USER_TIMEOUT, milliseconds, rounded up. Zero leaves it off (the
-	// kernel has no system-wide default for it).
+	// connection is dropped. Linux: TCP_USER_TIMEOUT, milliseconds, which
+	// also caps keepalive probing; macOS, iOS: TCP_RXT_CONNDROPTIME,
+	// seconds; FreeBSD 14+: TCP_MAXUNACKTIME, seconds; illumos, Solaris:
+	// TCP_ABORT_THRESHOLD, milliseconds; Windows: TCP_MAXRT, seconds; all
+	// rounded up. NetBSD, DragonFly, OpenBSD and AIX have no such option and
+	// refuse a non-zero one. Zero leaves it off (the systems have no
+	// per-connection default for it).
 	UserTimeout time.Duration
 }
 
