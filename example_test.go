@@ -1,6 +1,7 @@
 //go:build linux
 
-// The examples show Linux's values; other systems are not supported yet.
+// The examples show the values of a Linux host: other systems count and
+// default differently (see the package's platform table).
 
 package keepalive_test
 

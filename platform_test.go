@@ -217,3 +217,29 @@ func TestPlatformWithin(t *testing.T) {
 		assert.ErrorContains(t, err, p.name)
 	}
 }
+
+// Every value passed to the kernel fits a C int (SetsockoptInt), also where
+// Go's int is 32 bits (linux/386, windows/386); SIO_KEEPALIVE_VALS takes
+// 32-bit unsigned milliseconds.
+func TestPlatformMaximaFit32Bits(t *testing.T) {
+	t.Parallel()
+	all := map[string]*platform{"windows SIO": &windowsSIOPlatform, "dragonfly ms": &dragonflyMsPlatform}
+	for goos, p := range platforms {
+		all[goos] = p
+	}
+	for goos, p := range all {
+		for _, o := range []durOpt{p.idle, p.interval, p.userTimeout} {
+			if o.name == "" {
+				continue
+			}
+			limit := int64(math.MaxInt32)
+			if p == &windowsSIOPlatform {
+				limit = math.MaxUint32
+			}
+			assert.LessOrEqual(t, int64(o.max/o.unit), limit, "%s %s", goos, o.name)
+			assert.Zero(t, o.max%o.unit, "%s %s: the maximum is a whole number of units", goos, o.name)
+			assert.True(t, o.min == 0 || o.min >= o.unit, "%s %s", goos, o.name)
+		}
+		assert.LessOrEqual(t, int64(p.count.max), int64(math.MaxInt32), goos)
+	}
+}
