@@ -270,12 +270,20 @@ func (l *liveOutput) draw() {
 	l.drawn = true
 	tw := tabwriter.NewWriter(l.w, 0, 0, 2, ' ', 0)
 	for _, c := range l.conns {
-		elapsed, state := time.Since(c.start), "waiting"
+		// Short lines: a line that wraps would break the redraw.
+		elapsed, state := dur(time.Since(c.start).Truncate(100*time.Millisecond)), "waiting"
 		if c.finished() {
-			elapsed, state = c.took, c.verdict()
+			elapsed = dur(c.took)
+			switch c.outcome() {
+			case "ETIMEDOUT":
+				state = "declared dead (ETIMEDOUT)"
+			case "ESTABLISHED":
+				state = "still ESTABLISHED, stopped waiting"
+			default:
+				state = "error"
+			}
 		}
-		fmt.Fprintf(tw, "\r\x1b[K%s\t%s\tprobes sent %d\tpredicted dead at %s\t%s\n",
-			c.name, dur(elapsed.Truncate(100*time.Millisecond)), c.probes, dur(c.predicted), state)
+		fmt.Fprintf(tw, "\r\x1b[K%s\t%s\tprobes sent %d\tpredicted dead at %s\t%s\n", c.name, elapsed, c.probes, dur(c.predicted), state)
 	}
 	tw.Flush()
 }
@@ -302,8 +310,17 @@ func printDemoResult(w io.Writer, conns []*demoConn) {
 		case "error":
 			measured = oneLine(fmt.Sprintf("error after %s: %v", dur(c.took), c.err))
 		}
-		fmt.Fprintf(tw, "%s\t%s/%s/%d/%s\t%s\t%s\t%s\n", c.name, secs(c.cfg.Idle), secs(c.cfg.Interval), c.cfg.Count, secs(c.cfg.UserTimeout),
+		ut := "off"
+		if c.cfg.UserTimeout > 0 {
+			ut = secs(c.cfg.UserTimeout)
+		}
+		fmt.Fprintf(tw, "%s\t%s/%s/%d/%s\t%s\t%s\t%s\n", c.name, secs(c.cfg.Idle), secs(c.cfg.Interval), c.cfg.Count, ut,
 			dur(c.predicted), dur(c.worst), measured)
 	}
 	tw.Flush()
+	mine, osDefaults := conns[len(conns)-1], conns[1]
+	if mine.outcome() == "ETIMEDOUT" && osDefaults.outcome() == "ESTABLISHED" {
+		fmt.Fprintf(w, "\nWith the Config the dead peer was found after %s (predicted %s); with the OS defaults the connection would hang for %s.\n",
+			dur(mine.took), dur(mine.predicted), dur(osDefaults.predicted))
+	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/keepalive-go/keepalive/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 // bin is the command, built once by TestMain: the tests run the real
@@ -492,4 +493,49 @@ func TestConnsInvalidInput(t *testing.T) {
 		assert.Equal(t, tc.code, r.code, tc.args)
 		assert.Contains(t, r.stderr, tc.want, tc.args)
 	}
+}
+
+// TestDemoTerminal runs the demo on a pseudo-terminal, where it redraws one
+// line per connection in place.
+func TestDemoTerminal(t *testing.T) {
+	t.Parallel()
+	master, slave := openPTY(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "demo", "--idle", "1s", "--interval", "1s", "--count", "1")
+	cmd.Stdout, cmd.Stderr = slave, slave
+	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
+	require.NoError(t, cmd.Start())
+	slave.Close()
+	var out bytes.Buffer
+	copied := make(chan struct{})
+	go func() { out.ReadFrom(master); close(copied) }() // ends with EIO once the command has exited
+	require.NoError(t, cmd.Wait())
+	select {
+	case <-copied:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the terminal output did not end")
+	}
+	s := out.String()
+	assert.Contains(t, s, "\x1b[3A", "moves up over the 3 progress lines to redraw them")
+	assert.Contains(t, s, "\r\x1b[Kkeepalive.Config{Idle: 1s, Interval: 1s, Count: 1}")
+	assert.Regexp(t, `keepalive\.Config\{Idle: 1s, Interval: 1s, Count: 1\} +\d+\.\d+s +probes sent 1 +predicted dead at 2s +declared dead \(ETIMEDOUT\)`, s)
+	assert.Regexp(t, `keepalive\.Config\{\} \(OS defaults\) +\d+(\.\d+)?s +probes sent 0 +predicted dead at .* +still ESTABLISHED, stopped waiting`, s)
+	assert.Contains(t, s, "measured")
+}
+
+// openPTY opens a new pseudo-terminal: the master end to read what the
+// command prints, the slave end for its stdout.
+func openPTY(t *testing.T) (master, slave *os.File) {
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		testkit.Skip(t, "skipping: no pseudo-terminals here: "+err.Error())
+	}
+	t.Cleanup(func() { m.Close() })
+	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	require.NoError(t, err)
+	require.NoError(t, unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0))
+	s, err := os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|unix.O_NOCTTY, 0)
+	require.NoError(t, err)
+	return m, s
 }
