@@ -19,7 +19,8 @@ through sock_diag. With --pid, the process's sockets are duplicated with
 pidfd_getfd and read with getsockopt, which shows the values in effect and
 the resulting detection time. That needs ptrace access to the process: your
 own processes (unless kernel.yama.ptrace_scope forbids it), or root
-(CAP_SYS_PTRACE) for others. The listing itself needs no privileges.
+(CAP_SYS_PTRACE) for others. The listing itself needs no privileges; it
+covers the network namespace the command runs in.
 Linux only: on other systems the command says so and exits with status 1.`
 
 const connsExample = `  keepalive conns --state established

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"text/tabwriter"
 	"time"
 
@@ -23,6 +24,16 @@ const defaultsExample = `  keepalive defaults
 func goDefault() keepalive.Config {
 	c, _ := keepalive.FromNetConfig(net.KeepAliveConfig{Enable: true})
 	return c
+}
+
+// settingNames names the system settings SystemDefaults and
+// SystemRetransmission read: Linux's sysctls, or plain words elsewhere.
+func settingNames() [5]string {
+	if runtime.GOOS == "linux" {
+		return [5]string{"net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_probes",
+			"net.ipv4.tcp_retries2", "net.ipv4.tcp_rto_max_ms (120s where absent)"}
+	}
+	return [5]string{"keepalive idle", "keepalive interval", "keepalive probes", "retransmissions", "max retransmission timeout"}
 }
 
 type defaultsJSON struct {
@@ -61,14 +72,15 @@ func runDefaults(stdout, stderr io.Writer, args []string) int {
 	}
 
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(stdout, "The settings a TCP socket gets when it sets none (sysctls of this network namespace):")
+	fmt.Fprintln(stdout, "The settings a TCP socket gets when it sets none (on Linux, the sysctls of this network namespace):")
 	fmt.Fprintln(stdout)
+	n := settingNames()
 	fmt.Fprintln(tw, "setting\tvalue\tmeaning")
-	fmt.Fprintf(tw, "net.ipv4.tcp_keepalive_time\t%s\tidle time before the first keepalive probe\n", secs(sys.Idle))
-	fmt.Fprintf(tw, "net.ipv4.tcp_keepalive_intvl\t%s\ttime between unanswered probes\n", secs(sys.Interval))
-	fmt.Fprintf(tw, "net.ipv4.tcp_keepalive_probes\t%d\tunanswered probes before the peer is declared dead\n", sys.Count)
-	fmt.Fprintf(tw, "net.ipv4.tcp_retries2\t%d\tretransmissions of unacknowledged data before giving up\n", rt.Retries2)
-	fmt.Fprintf(tw, "net.ipv4.tcp_rto_max_ms\t%d\tlongest wait between two retransmissions, ms (120000 on kernels without it)\n", rt.RTOMax.Milliseconds())
+	fmt.Fprintf(tw, "%s\t%s\tidle time before the first keepalive probe\n", n[0], secs(sys.Idle))
+	fmt.Fprintf(tw, "%s\t%s\ttime between unanswered probes\n", n[1], secs(sys.Interval))
+	fmt.Fprintf(tw, "%s\t%d\tunanswered probes before the peer is declared dead\n", n[2], sys.Count)
+	fmt.Fprintf(tw, "%s\t%d\tretransmissions of unacknowledged data before giving up\n", n[3], rt.Retries2)
+	fmt.Fprintf(tw, "%s\t%s\tlongest wait between two retransmissions\n", n[4], dur(rt.RTOMax))
 	tw.Flush()
 
 	fmt.Fprintln(stdout)
