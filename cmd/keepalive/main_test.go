@@ -540,3 +540,34 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 	require.NoError(t, err)
 	return m, s
 }
+
+// TestUnsupportedOS runs the command built for js/wasm under node: conns and
+// demo exist there and say clearly that they need Linux.
+func TestUnsupportedOS(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("node"); err != nil {
+		testkit.Skip(t, "skipping: running the js/wasm build needs node (apt-get install nodejs)")
+	}
+	goroot, err := exec.Command("go", "env", "GOROOT").Output()
+	require.NoError(t, err)
+	wasm := filepath.Join(t.TempDir(), "keepalive.wasm")
+	build := exec.Command("go", "build", "-o", wasm, ".")
+	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	for _, sub := range []string{"conns", "demo"} {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		cmd := exec.CommandContext(ctx, filepath.Join(strings.TrimSpace(string(goroot)), "lib", "wasm", "go_js_wasm_exec"), wasm, sub)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		cancel()
+		var exitErr *exec.ExitError
+		require.ErrorAs(t, err, &exitErr, "%s: %s", sub, stderr.String())
+		assert.Equal(t, 1, exitErr.ExitCode(), sub)
+		assert.Contains(t, stderr.String(), "keepalive "+sub+": ", sub)
+		assert.Contains(t, stderr.String(), "needs Linux", sub)
+		assert.Contains(t, stderr.String(), "not available on js", sub)
+		assert.Empty(t, stdout.String(), sub)
+	}
+}
