@@ -1,0 +1,131 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/keepalive-go/keepalive"
+)
+
+// configFlags adds --idle, --interval, --count and --user-timeout to fs,
+// starting at def.
+func configFlags(fs *flag.FlagSet, def keepalive.Config) *keepalive.Config {
+	c := def
+	fs.DurationVar(&c.Idle, "idle", def.Idle, "idle time before the first probe (TCP_KEEPIDLE; whole seconds, 1s..32767s; 0: the system's)")
+	fs.DurationVar(&c.Interval, "interval", def.Interval, "time between unanswered probes (TCP_KEEPINTVL; 1s..32767s; 0: the system's)")
+	fs.IntVar(&c.Count, "count", def.Count, "unanswered probes that declare the peer dead (TCP_KEEPCNT; 1..127; 0: the system's)")
+	fs.DurationVar(&c.UserTimeout, "user-timeout", def.UserTimeout, "max time sent data may stay unacknowledged (TCP_USER_TIMEOUT; ms; 0: off)")
+	return &c
+}
+
+// validateFlags checks each field on its own with the library's Validate, so
+// the message names the flag as well as the range the kernel accepts.
+func validateFlags(c keepalive.Config) error {
+	for _, f := range []struct {
+		flag string
+		c    keepalive.Config
+	}{
+		{"--idle", keepalive.Config{Idle: c.Idle}},
+		{"--interval", keepalive.Config{Interval: c.Interval}},
+		{"--count", keepalive.Config{Count: c.Count}},
+		{"--user-timeout", keepalive.Config{UserTimeout: c.UserTimeout}},
+	} {
+		if err := f.c.Validate(); err != nil {
+			if errors.Is(err, errors.ErrUnsupported) {
+				return err
+			}
+			return fmt.Errorf("%s: %w", f.flag, err)
+		}
+	}
+	return c.Validate() // nothing left to find, but the library has the last word
+}
+
+// configString prints c the way the Go code would read: zero fields left out.
+func configString(c keepalive.Config) string {
+	s := "Config{"
+	sep := ""
+	add := func(name, v string) {
+		s += sep + name + ": " + v
+		sep = ", "
+	}
+	if c.Idle != 0 {
+		add("Idle", dur(c.Idle))
+	}
+	if c.Interval != 0 {
+		add("Interval", dur(c.Interval))
+	}
+	if c.Count != 0 {
+		add("Count", fmt.Sprint(c.Count))
+	}
+	if c.UserTimeout != 0 {
+		add("UserTimeout", dur(c.UserTimeout))
+	}
+	return s + "}"
+}
+
+// goConfig prints c as a Go composite literal.
+func goConfig(c keepalive.Config) string {
+	s := "keepalive.Config{"
+	sep := ""
+	add := func(name, v string) {
+		s += sep + name + ": " + v
+		sep = ", "
+	}
+	if c.Idle != 0 {
+		add("Idle", goDuration(c.Idle))
+	}
+	if c.Interval != 0 {
+		add("Interval", goDuration(c.Interval))
+	}
+	if c.Count != 0 {
+		add("Count", fmt.Sprint(c.Count))
+	}
+	if c.UserTimeout != 0 {
+		add("UserTimeout", goDuration(c.UserTimeout))
+	}
+	return s + "}"
+}
+
+// jsonConfig is a Config for scripts, in seconds.
+type jsonConfig struct {
+	Idle        seconds `json:"idle_s"`
+	Interval    seconds `json:"interval_s"`
+	Count       int     `json:"count"`
+	UserTimeout seconds `json:"user_timeout_s"`
+}
+
+func toJSON(c keepalive.Config) jsonConfig {
+	return jsonConfig{seconds(c.Idle), seconds(c.Interval), c.Count, seconds(c.UserTimeout)}
+}
+
+// model is what the library predicts for a Config.
+type model struct {
+	Idle     seconds `json:"idle_model_s"`      // DetectionTime
+	Earliest seconds `json:"idle_earliest_s"`   // EarliestDetectionTime
+	Worst    seconds `json:"idle_worst_case_s"` // WorstCaseDetectionTime
+	FlightLo seconds `json:"in_flight_min_s"`   // InFlightDetectionTime lo
+	FlightHi seconds `json:"in_flight_max_s"`   // InFlightDetectionTime hi
+}
+
+func predict(c keepalive.Config) model {
+	lo, hi := c.InFlightDetectionTime()
+	return model{
+		Idle:     seconds(c.DetectionTime()),
+		Earliest: seconds(c.EarliestDetectionTime()),
+		Worst:    seconds(c.WorstCaseDetectionTime()),
+		FlightLo: seconds(lo),
+		FlightHi: seconds(hi),
+	}
+}
+
+// idleText says when an idle connection is declared dead: "25s (earliest
+// 24.9s, worst case 27.4s)".
+func (m model) idleText() string {
+	s := dur(time.Duration(m.Idle))
+	if m.Earliest != m.Idle {
+		s += " (earliest " + dur(time.Duration(m.Earliest)) + ")"
+	}
+	return s
+}

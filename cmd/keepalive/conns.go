@@ -1,0 +1,166 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+const connsAbout = `Lists this host's TCP connections (Linux sock_diag, INET_DIAG) with their
+keepalive state: whether keepalive is on, when the kernel's keepalive timer
+fires next, unanswered probes, retransmissions outstanding.
+
+The kernel does not report a socket's idle/interval/count/user timeout
+through sock_diag. With --pid, the process's sockets are duplicated with
+pidfd_getfd and read with getsockopt, which shows the values in effect and
+the resulting detection time. That needs ptrace access to the process: your
+own processes (unless kernel.yama.ptrace_scope forbids it), or root
+(CAP_SYS_PTRACE) for others. The listing itself needs no privileges; it
+covers the network namespace the command runs in.
+Linux only: on other systems the command says so and exits with status 1.`
+
+const connsExample = `  keepalive conns --state established
+  keepalive conns --port 5432 --pid $(pgrep -o myserver)
+  keepalive conns --pid 1234 --json | jq '.connections[] | select(.keepalive == "off")'`
+
+// tcpStates are the kernel's TCP states (include/net/tcp_states.h), indexed
+// by number, named as ss names them.
+var tcpStates = []string{"", "established", "syn-sent", "syn-recv", "fin-wait-1", "fin-wait-2", "time-wait",
+	"close", "close-wait", "last-ack", "listen", "closing", "new-syn-recv"}
+
+// connFilter selects connections.
+type connFilter struct {
+	port   int          // local or remote port; 0: any
+	states map[int]bool // nil: any
+	pid    int          // only this process's sockets, with their options; 0: any process
+}
+
+// connInfo is one connection as the kernel reports it.
+type connInfo struct {
+	State  string `json:"state"`
+	Local  string `json:"local"`
+	Remote string `json:"remote"`
+	UID    uint32 `json:"uid"`
+	Inode  uint32 `json:"inode"`
+	// Keepalive is "on" or "off" (read with --pid, or inferred from the
+	// keepalive timer of an ESTABLISHED socket), or "unknown".
+	Keepalive string `json:"keepalive"`
+	// Timer is the kernel's pending timer (idiag_timer): "keepalive",
+	// "retransmit", "time-wait", "zero-window-probe" or "none"; TimerIn is
+	// when it fires (idiag_expires).
+	Timer   string  `json:"timer"`
+	TimerIn seconds `json:"timer_in_s"`
+	// DiagRetrans is idiag_retrans: unanswered keepalive probes for the
+	// keepalive timer, retransmissions for the retransmit timer.
+	DiagRetrans int `json:"idiag_retrans"`
+	Probes      int `json:"probes"`      // tcpi_probes: unanswered keepalive (or zero-window) probes
+	Retransmits int `json:"retransmits"` // tcpi_retransmits: retransmissions outstanding
+	Unacked     int `json:"unacked"`     // tcpi_unacked: segments sent and not acknowledged
+
+	// With --pid:
+	FD           *int        `json:"fd,omitempty"`
+	Options      *jsonConfig `json:"options,omitempty"`   // what getsockopt reads on the socket
+	Detection    *model      `json:"detection,omitempty"` // the library's model for Options, if keepalive is on
+	OptionsError string      `json:"options_error,omitempty"`
+}
+
+type connsJSON struct {
+	Connections []connInfo `json:"connections"`
+	Notes       []string   `json:"notes,omitempty"`
+}
+
+func runConns(stdout, stderr io.Writer, args []string) int {
+	fs := newFlags(stdout, "conns", "[--port N] [--state S[,S]] [--pid PID] [--json]", connsAbout, connsExample)
+	port := fs.Int("port", 0, "only connections with this local or remote port")
+	states := fs.String("state", "", "only these states, comma-separated: "+strings.Join(tcpStates[1:], ", "))
+	pid := fs.Int("pid", 0, "only this process's sockets, with their keepalive options (pidfd_getfd; see above for privileges)")
+	asJSON := fs.Bool("json", false, "print JSON for scripts")
+	if code, ok := fs.parse(stderr, args); !ok {
+		return code
+	}
+	f := connFilter{port: *port, pid: *pid}
+	if f.port < 0 || f.port > 65535 {
+		fmt.Fprintf(stderr, "keepalive conns: --port %d outside 1..65535\n", f.port)
+		return exitUsage
+	}
+	if f.pid < 0 {
+		fmt.Fprintf(stderr, "keepalive conns: --pid %d: a process ID is positive\n", f.pid)
+		return exitUsage
+	}
+	if *states != "" {
+		f.states = map[int]bool{}
+		for s := range strings.SplitSeq(*states, ",") {
+			i := slices.Index(tcpStates, strings.ToLower(strings.TrimSpace(s)))
+			if i <= 0 {
+				fmt.Fprintf(stderr, "keepalive conns: --state %q: not a TCP state; one of %s\n", s, strings.Join(tcpStates[1:], ", "))
+				return exitUsage
+			}
+			f.states[i] = true
+		}
+	}
+	conns, notes, err := listConns(f)
+	if err != nil {
+		return fail(stderr, "conns", err)
+	}
+	if *asJSON {
+		if conns == nil {
+			conns = []connInfo{}
+		}
+		if err := writeJSON(stdout, connsJSON{conns, notes}); err != nil {
+			return fail(stderr, "conns", err)
+		}
+		return exitOK
+	}
+	printConns(stdout, conns, f.pid != 0)
+	for _, n := range notes {
+		fmt.Fprintln(stdout, "note: "+n)
+	}
+	return exitOK
+}
+
+func printConns(w io.Writer, conns []connInfo, withOptions bool) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	head := "STATE\tLOCAL\tREMOTE\tKEEPALIVE\tTIMER\tPROBES\tRETRANS\tUNACKED"
+	if withOptions {
+		head += "\tFD\tIDLE\tINTERVAL\tCOUNT\tUSER-TIMEOUT\tDEAD PEER DETECTED (IDLE, WORST)"
+	}
+	fmt.Fprintln(tw, head)
+	for _, c := range conns {
+		timer := "-"
+		if c.Timer != "none" {
+			timer = c.Timer + " " + dur(time.Duration(c.TimerIn))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d", c.State, c.Local, c.Remote, c.Keepalive, timer, c.Probes, c.Retransmits, c.Unacked)
+		if withOptions {
+			switch {
+			case c.Options != nil:
+				o := c.Options
+				det := "never (SO_KEEPALIVE off)"
+				if c.Detection != nil {
+					det = c.Detection.idleText() + ", " + dur(time.Duration(c.Detection.Worst))
+				}
+				ut := "off"
+				if o.UserTimeout > 0 {
+					ut = dur(time.Duration(o.UserTimeout))
+				}
+				fmt.Fprintf(tw, "\t%s\t%s\t%s\t%d\t%s\t%s", fdString(c.FD), secs(time.Duration(o.Idle)), secs(time.Duration(o.Interval)), o.Count, ut, det)
+			default:
+				fmt.Fprintf(tw, "\t%s\t?\t?\t?\t?\t%s", fdString(c.FD), oneLine(c.OptionsError))
+			}
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "%d connection(s)\n", len(conns))
+}
+
+func fdString(fd *int) string {
+	if fd == nil {
+		return "-"
+	}
+	return strconv.Itoa(*fd)
+}

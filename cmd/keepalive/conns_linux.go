@@ -1,0 +1,242 @@
+package main
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keepalive-go/keepalive"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// idiag_timer values (net/ipv4/inet_diag.c, tcp_diag).
+var diagTimers = map[uint8]string{0: "none", 1: "retransmit", 2: "keepalive", 3: "time-wait", 4: "zero-window-probe"}
+
+// listConns dumps the TCP sockets of this network namespace with sock_diag
+// and returns those f selects, with notes for the reader (what could not be
+// read, and why).
+func listConns(f connFilter) ([]connInfo, []string, error) {
+	var fds map[uint32]int // socket inode -> fd in f.pid
+	if f.pid != 0 {
+		var err error
+		if fds, err = socketInodes(f.pid); err != nil {
+			return nil, nil, err
+		}
+	}
+	var out []connInfo
+	for _, family := range []uint8{unix.AF_INET, unix.AF_INET6} {
+		socks, err := dump(family)
+		if err != nil {
+			return nil, nil, fmt.Errorf("sock_diag dump of TCP sockets: %w", err)
+		}
+		for _, s := range socks {
+			m := s.InetDiagMsg
+			if f.port != 0 && int(m.ID.SourcePort) != f.port && int(m.ID.DestinationPort) != f.port {
+				continue
+			}
+			if f.states != nil && !f.states[int(m.State)] {
+				continue
+			}
+			c := connInfo{
+				Local:       addrPort(m.ID.Source, m.ID.SourcePort),
+				Remote:      addrPort(m.ID.Destination, m.ID.DestinationPort),
+				UID:         m.UID,
+				Inode:       m.INode,
+				Timer:       diagTimers[m.Timer],
+				TimerIn:     seconds(time.Duration(m.Expires) * time.Millisecond),
+				DiagRetrans: int(m.Retrans),
+				Keepalive:   "unknown",
+			}
+			if int(m.State) < len(tcpStates) {
+				c.State = tcpStates[m.State]
+			} else {
+				c.State = strconv.Itoa(int(m.State))
+			}
+			if c.Timer == "" {
+				c.Timer = strconv.Itoa(int(m.Timer))
+			}
+			if c.Timer == "none" {
+				c.TimerIn = 0
+			}
+			if ti := s.TCPInfo; ti != nil {
+				c.Probes, c.Retransmits, c.Unacked = int(ti.Probes), int(ti.Retransmits), int(ti.Unacked)
+			}
+			// An established socket with SO_KEEPALIVE on always has its
+			// keepalive timer pending; without it, no timer runs while
+			// nothing is unacknowledged. With data in flight the kernel
+			// reports the retransmit timer instead, and we cannot tell.
+			if m.State == 1 || m.State == 8 { // established, close-wait
+				switch {
+				case c.Timer == "keepalive":
+					c.Keepalive = "on"
+				case c.Timer == "none" && c.Unacked == 0:
+					c.Keepalive = "off"
+				}
+			}
+			if f.pid != 0 {
+				fd, ok := fds[m.INode]
+				if !ok || m.INode == 0 {
+					continue
+				}
+				c.FD = &fd
+			}
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, func(a, b connInfo) int {
+		return cmp.Or(cmp.Compare(a.Local, b.Local), cmp.Compare(a.Remote, b.Remote))
+	})
+	var notes []string
+	if f.pid != 0 {
+		notes = readOptions(f.pid, out)
+	} else {
+		notes = append(notes, "idle/interval/count/user timeout are per-socket options that sock_diag does not report: add --pid PID to read them")
+	}
+	return out, notes, nil
+}
+
+// dump is one sock_diag dump of family, repeated if the kernel says the
+// table changed under it.
+func dump(family uint8) ([]*netlink.InetDiagTCPInfoResp, error) {
+	var err error
+	for range 3 {
+		var socks []*netlink.InetDiagTCPInfoResp
+		socks, err = netlink.SocketDiagTCPInfo(family)
+		if !errors.Is(err, netlink.ErrDumpInterrupted) {
+			return socks, err
+		}
+	}
+	return nil, err
+}
+
+func addrPort(ip net.IP, port uint16) string {
+	a, ok := netip.AddrFromSlice(ip)
+	if !ok {
+		return fmt.Sprintf("%v:%d", ip, port)
+	}
+	return netip.AddrPortFrom(a.Unmap(), port).String()
+}
+
+// socketInodes maps the inode of each socket pid has open to its fd, from
+// /proc/<pid>/fd.
+func socketInodes(pid int) (map[uint32]int, error) {
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil, fmt.Errorf("--pid %d: no such process", pid)
+	case errors.Is(err, os.ErrPermission):
+		return nil, fmt.Errorf("--pid %d: reading %s: %w: another user's process needs root (CAP_SYS_PTRACE)", pid, dir, err)
+	case err != nil:
+		return nil, fmt.Errorf("--pid %d: %w", pid, err)
+	}
+	fds := map[uint32]int{}
+	for _, e := range entries {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		link, err := os.Readlink(dir + "/" + e.Name())
+		if err != nil { // closed meanwhile
+			continue
+		}
+		ino, ok := strings.CutPrefix(link, "socket:[")
+		if !ok {
+			continue
+		}
+		if n, err := strconv.ParseUint(strings.TrimSuffix(ino, "]"), 10, 32); err == nil {
+			fds[uint32(n)] = fd
+		}
+	}
+	return fds, nil
+}
+
+// readOptions fills in the keepalive options of pid's sockets: each one is
+// duplicated into this process with pidfd_getfd (the duplicate shares the
+// socket, so getsockopt reads what the kernel holds for it) and closed
+// again. It returns a note if that is not permitted.
+func readOptions(pid int, conns []connInfo) []string {
+	if len(conns) == 0 {
+		return nil
+	}
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return []string{setAllErr(conns, fmt.Sprintf("pidfd_open(%d): %v", pid, err))}
+	}
+	defer unix.Close(pidfd)
+	for i := range conns {
+		c := &conns[i]
+		fd, err := unix.PidfdGetfd(pidfd, *c.FD, 0)
+		switch {
+		case errors.Is(err, unix.EPERM):
+			return []string{setAllErr(conns[i:], fmt.Sprintf("pidfd_getfd: %v: reading the options of process %d's sockets needs ptrace access to it "+
+				"(your own process with kernel.yama.ptrace_scope 0, or root / CAP_SYS_PTRACE)", err, pid))}
+		case errors.Is(err, unix.ENOSYS):
+			return []string{setAllErr(conns[i:], "pidfd_getfd: not in this kernel (Linux 5.6+)")}
+		case err != nil: // the fd was closed meanwhile
+			c.OptionsError = fmt.Sprintf("pidfd_getfd(fd %d): %v", *c.FD, err)
+			continue
+		}
+		cfg, on, err := sockOptions(fd)
+		unix.Close(fd)
+		if err != nil {
+			c.OptionsError = err.Error()
+			continue
+		}
+		j := toJSON(cfg)
+		c.Options = &j
+		c.Keepalive = "off"
+		if on {
+			c.Keepalive = "on"
+			m := predict(cfg)
+			c.Detection = &m
+		}
+	}
+	return nil
+}
+
+func setAllErr(conns []connInfo, msg string) string {
+	for i := range conns {
+		conns[i].OptionsError = msg
+	}
+	return msg
+}
+
+// sockOptions reads SO_KEEPALIVE and the four values on fd. An option never
+// set reads as the system's value, so this is what is in effect.
+func sockOptions(fd int) (c keepalive.Config, on bool, err error) {
+	get := func(level, opt int, name string) int {
+		if err != nil {
+			return 0
+		}
+		var v int
+		if v, err = unix.GetsockoptInt(fd, level, opt); err != nil {
+			err = fmt.Errorf("getsockopt %s: %w", name, err)
+		}
+		return v
+	}
+	on = get(unix.SOL_SOCKET, unix.SO_KEEPALIVE, "SO_KEEPALIVE") != 0
+	c.Idle = time.Duration(get(unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, "TCP_KEEPIDLE")) * time.Second
+	c.Interval = time.Duration(get(unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, "TCP_KEEPINTVL")) * time.Second
+	c.Count = get(unix.IPPROTO_TCP, unix.TCP_KEEPCNT, "TCP_KEEPCNT")
+	if err != nil {
+		return c, false, err
+	}
+	ut, uerr := unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT)
+	switch {
+	case uerr == nil:
+		c.UserTimeout = time.Duration(ut) * time.Millisecond
+	case errors.Is(uerr, unix.ENOPROTOOPT), errors.Is(uerr, unix.EOPNOTSUPP): // Multipath TCP: no user timeout
+	default:
+		return c, false, fmt.Errorf("getsockopt TCP_USER_TIMEOUT: %w", uerr)
+	}
+	return c, on, nil
+}

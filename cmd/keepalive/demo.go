@@ -1,0 +1,326 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/keepalive-go/keepalive"
+	"github.com/keepalive-go/keepalive/internal/testkit"
+)
+
+const demoAbout = `Dials a local peer three times: with Go's default dialer, with the OS
+defaults (keepalive.Config{}) and with the Config of the flags. Then makes
+the peer drop everything it receives, as a dead host would (a socket filter:
+no root needed), and shows each connection live: time since the peer went
+silent, keepalive probes sent (TCP_INFO tcpi_probes), and when the model says
+it is declared dead. It waits for the Config's worst case plus 1s, then
+compares predicted and measured; the others are still hanging by then.
+Needs Linux.`
+
+const demoExample = `  keepalive demo
+  keepalive demo --idle 5s --interval 2s --count 3
+  keepalive demo --idle 1s --interval 1s --user-timeout 2500ms --json`
+
+// demoConn is one connection of the demo and what was seen of it.
+type demoConn struct {
+	name      string
+	cfg       keepalive.Config // the values in effect, zero fields from the system
+	dial      testkit.DialFunc
+	predicted time.Duration // DetectionTime
+	worst     time.Duration // WorstCaseDetectionTime
+
+	client, peer net.Conn
+	ln           net.Listener
+	start        time.Time     // just before the dial: the last segment from the peer is the handshake's
+	done         chan struct{} // closed when the read has returned
+	took         time.Duration
+	err          error
+	probes       int // tcpi_probes: unanswered keepalive probes sent
+	backoff      int // tcpi_backoff
+}
+
+type demoConnJSON struct {
+	Name      string     `json:"name"`
+	Config    jsonConfig `json:"config"`
+	Predicted seconds    `json:"predicted_s"`
+	Worst     seconds    `json:"worst_case_s"`
+	Outcome   string     `json:"outcome"` // "ETIMEDOUT", "ESTABLISHED" (still hanging at the bound) or "error"
+	Measured  seconds    `json:"measured_s"`
+	Probes    int        `json:"probes_sent"`
+	Error     string     `json:"error,omitempty"`
+}
+
+type demoJSON struct {
+	Bound       seconds        `json:"waited_s"`
+	Connections []demoConnJSON `json:"connections"`
+}
+
+func runDemo(stdout, stderr io.Writer, args []string) int {
+	fs := newFlags(stdout, "demo", "[--idle D --interval D --count N --user-timeout D] [--json]", demoAbout, demoExample)
+	cfg := configFlags(fs.FlagSet, keepalive.Config{Idle: 2 * time.Second, Interval: time.Second, Count: 3})
+	asJSON := fs.Bool("json", false, "print only the result, as JSON")
+	if code, ok := fs.parse(stderr, args); !ok {
+		return code
+	}
+	if err := demoSupported(); err != nil {
+		return fail(stderr, "demo", err)
+	}
+	if err := validateFlags(*cfg); err != nil {
+		fmt.Fprintf(stderr, "keepalive demo: %v\n", err)
+		return exitUsage
+	}
+	sys, err := keepalive.SystemDefaults()
+	if err != nil {
+		return fail(stderr, "demo", err)
+	}
+	goCfg := goDefault()
+	conns := []*demoConn{
+		{name: "Go's net.Dialer{}", cfg: goCfg, dial: (&net.Dialer{}).DialContext},
+		{name: "keepalive.Config{} (OS defaults)", cfg: sys, dial: keepalive.Config{}.Dial},
+		{name: "keepalive." + configString(*cfg), cfg: cfg.Rounded().WithDefaults(sys), dial: cfg.Dial},
+	}
+	for _, c := range conns[:2] {
+		c.predicted, c.worst = c.cfg.DetectionTime(), c.cfg.WorstCaseDetectionTime()
+	}
+	mine := conns[2]
+	mine.predicted, mine.worst = cfg.DetectionTime(), cfg.WorstCaseDetectionTime()
+	bound := mine.worst + time.Second
+
+	for _, c := range conns {
+		defer c.close()
+		if err := c.open(); err != nil {
+			return fail(stderr, "demo", fmt.Errorf("%s: %w", c.name, err))
+		}
+	}
+	for _, c := range conns {
+		go func() {
+			c.took, c.err = testkit.ReadFailure(c.client, c.start, bound)
+			close(c.done)
+		}()
+	}
+
+	if *asJSON {
+		for _, c := range conns {
+			<-c.done
+			c.poll()
+		}
+	} else {
+		fmt.Fprintf(stdout, "3 connections to a local peer that has gone silent like a dead host. Waiting up to %s.\n\n", dur(bound))
+		live := &liveOutput{w: stdout, conns: conns}
+		if f, ok := stdout.(*os.File); ok && isTerminal(f) {
+			live.redraw = true
+		}
+		live.follow()
+	}
+
+	result := demoJSON{Bound: seconds(bound)}
+	for _, c := range conns {
+		result.Connections = append(result.Connections, c.json())
+	}
+	if *asJSON {
+		if err := writeJSON(stdout, result); err != nil {
+			return fail(stderr, "demo", err)
+		}
+	} else {
+		printDemoResult(stdout, conns)
+	}
+	if !errors.Is(mine.err, syscall.ETIMEDOUT) {
+		fmt.Fprintf(stderr, "keepalive demo: the Config's connection was not declared dead within %s: %v\n", dur(bound), mine.err)
+		return exitFail
+	}
+	return exitOK
+}
+
+// open makes the peer, dials it and silences it.
+func (c *demoConn) open() error {
+	c.done = make(chan struct{})
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(context.Background(), "tcp4", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	c.ln = ln
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c.start = time.Now()
+	if c.client, err = c.dial(ctx, "tcp4", ln.Addr().String()); err != nil {
+		return err
+	}
+	if c.peer, err = ln.Accept(); err != nil {
+		return err
+	}
+	return testkit.Silence(c.peer)
+}
+
+func (c *demoConn) close() {
+	for _, x := range []io.Closer{c.client, c.peer, c.ln} {
+		if x != nil {
+			x.Close()
+		}
+	}
+}
+
+// poll reads the probe count from the client's TCP_INFO. It keeps the last
+// count when the socket can no longer be read.
+func (c *demoConn) poll() {
+	if p, b, err := tcpProbes(c.client); err == nil {
+		c.probes, c.backoff = p, b
+	}
+}
+
+func (c *demoConn) finished() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// status says where the connection stands, once finished.
+func (c *demoConn) outcome() string {
+	switch {
+	case errors.Is(c.err, syscall.ETIMEDOUT):
+		return "ETIMEDOUT"
+	case errors.Is(c.err, os.ErrDeadlineExceeded):
+		return "ESTABLISHED"
+	}
+	return "error"
+}
+
+func (c *demoConn) json() demoConnJSON {
+	j := demoConnJSON{Name: c.name, Config: toJSON(c.cfg), Predicted: seconds(c.predicted), Worst: seconds(c.worst),
+		Outcome: c.outcome(), Measured: seconds(c.took), Probes: c.probes}
+	if j.Outcome == "error" {
+		j.Error = c.err.Error()
+	}
+	return j
+}
+
+// liveOutput shows the connections while they run: on a terminal one line
+// per connection, redrawn in place; otherwise a plain line whenever a probe
+// goes out or a connection ends, which reads well in a log or a pipe.
+type liveOutput struct {
+	w      io.Writer
+	conns  []*demoConn
+	redraw bool
+	drawn  bool
+}
+
+func (l *liveOutput) follow() {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	reported := make([]bool, len(l.conns))
+	lastProbes := make([]int, len(l.conns))
+	if !l.redraw {
+		for _, c := range l.conns {
+			fmt.Fprintf(l.w, "%8s  %s: peer silent; predicted dead after %s (worst case %s)\n", "0s", c.name, dur(c.predicted), dur(c.worst))
+		}
+	}
+	for n := 0; ; n++ {
+		all := true
+		for i, c := range l.conns {
+			if reported[i] {
+				continue
+			}
+			fin := c.finished()
+			c.poll()
+			if !fin {
+				all = false
+			}
+			if !l.redraw {
+				elapsed := time.Since(c.start)
+				if fin {
+					elapsed = c.took
+				}
+				if c.probes != lastProbes[i] {
+					fmt.Fprintf(l.w, "%8s  %s: %d keepalive probe(s) unanswered (tcpi_probes %d, tcpi_backoff %d)\n",
+						dur(elapsed), c.name, c.probes, c.probes, c.backoff)
+					lastProbes[i] = c.probes
+				}
+				if fin {
+					fmt.Fprintf(l.w, "%8s  %s: %s\n", dur(elapsed), c.name, c.verdict())
+				}
+			}
+			reported[i] = fin
+		}
+		if l.redraw && (all || n%2 == 0) {
+			l.draw()
+		}
+		if all {
+			fmt.Fprintln(l.w)
+			return
+		}
+		<-tick.C
+	}
+}
+
+// draw rewrites the block of progress lines in place.
+func (l *liveOutput) draw() {
+	if l.drawn {
+		fmt.Fprintf(l.w, "\x1b[%dA", len(l.conns))
+	}
+	l.drawn = true
+	tw := tabwriter.NewWriter(l.w, 0, 0, 2, ' ', 0)
+	for _, c := range l.conns {
+		// Short lines: a line that wraps would break the redraw.
+		elapsed, state := dur(time.Since(c.start).Truncate(100*time.Millisecond)), "waiting"
+		if c.finished() {
+			elapsed = dur(c.took)
+			switch c.outcome() {
+			case "ETIMEDOUT":
+				state = "declared dead (ETIMEDOUT)"
+			case "ESTABLISHED":
+				state = "still ESTABLISHED, stopped waiting"
+			default:
+				state = "error"
+			}
+		}
+		fmt.Fprintf(tw, "\r\x1b[K%s\t%s\tprobes sent %d\tpredicted dead at %s\t%s\n", c.name, elapsed, c.probes, dur(c.predicted), state)
+	}
+	tw.Flush()
+}
+
+// verdict describes a finished connection.
+func (c *demoConn) verdict() string {
+	switch c.outcome() {
+	case "ETIMEDOUT":
+		return fmt.Sprintf("declared dead: read failed with ETIMEDOUT after %s (%.3fx predicted)", dur(c.took), float64(c.took)/float64(c.predicted))
+	case "ESTABLISHED":
+		return fmt.Sprintf("still ESTABLISHED after %s, stopped waiting (predicted %s)", dur(c.took), dur(c.predicted))
+	}
+	return fmt.Sprintf("failed after %s: %v", dur(c.took), c.err)
+}
+
+func printDemoResult(w io.Writer, conns []*demoConn) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "connection\tidle/interval/count/user timeout\tpredicted\tworst case\tmeasured")
+	for _, c := range conns {
+		measured := "still ESTABLISHED after " + dur(c.took)
+		switch c.outcome() {
+		case "ETIMEDOUT":
+			measured = fmt.Sprintf("ETIMEDOUT after %s, %d probes", dur(c.took), c.probes)
+		case "error":
+			measured = oneLine(fmt.Sprintf("error after %s: %v", dur(c.took), c.err))
+		}
+		ut := "off"
+		if c.cfg.UserTimeout > 0 {
+			ut = secs(c.cfg.UserTimeout)
+		}
+		fmt.Fprintf(tw, "%s\t%s/%s/%d/%s\t%s\t%s\t%s\n", c.name, secs(c.cfg.Idle), secs(c.cfg.Interval), c.cfg.Count, ut,
+			dur(c.predicted), dur(c.worst), measured)
+	}
+	tw.Flush()
+	mine, osDefaults := conns[len(conns)-1], conns[1]
+	if mine.outcome() == "ETIMEDOUT" && osDefaults.outcome() == "ESTABLISHED" {
+		fmt.Fprintf(w, "\nWith the Config the dead peer was found after %s (predicted %s); with the OS defaults the connection would hang for %s.\n",
+			dur(mine.took), dur(mine.predicted), dur(osDefaults.predicted))
+	}
+}

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+func demoSupported() error { return nil }
+
+// tcpProbes reads tcpi_probes (unanswered keepalive or zero-window probes
+// sent) and tcpi_backoff from the socket's TCP_INFO.
+func tcpProbes(c net.Conn) (probes, backoff int, err error) {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return 0, 0, fmt.Errorf("%T has no socket", c)
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return 0, 0, err
+	}
+	var info *unix.TCPInfo
+	var gerr error
+	if err := rc.Control(func(fd uintptr) { info, gerr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) }); err != nil {
+		return 0, 0, err
+	}
+	if gerr != nil {
+		return 0, 0, os.NewSyscallError("getsockopt TCP_INFO", gerr)
+	}
+	return int(info.Probes), int(info.Backoff), nil
+}
+
+// isTerminal reports whether f is a terminal, where the demo redraws its
+// progress lines in place.
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}

@@ -1,0 +1,6 @@
+//go:build linux && race
+
+package main
+
+// raceEnabled: the tests build the command with the race detector too.
+const raceEnabled = true
