@@ -360,8 +360,8 @@ func (p *platform) within(deadline, middleboxIdle time.Duration) (Config, error)
 			}
 		}
 	}
-	shortest := satAdd(idleMin, intervalMin)
-	return Config{}, fmt.Errorf("keepalive: Within: no Config detects a dead peer within %v on %s (the shortest is about %v plus timer slack): %w",
+	shortest := p.worstCaseDetectionTime(Config{Idle: idleMin, Interval: intervalMin, Count: 1}).Round(100 * time.Millisecond)
+	return Config{}, fmt.Errorf("keepalive: Within: no Config detects a dead peer within %v on %s (the shortest is about %v): %w",
 		deadline, p.name, shortest, syscall.EINVAL)
 }
 
