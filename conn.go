@@ -61,6 +61,13 @@ func Inspect(conn net.Conn) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("keepalive: %w", err)
 	}
+	return InspectRawConn(rc)
+}
+
+// InspectRawConn is Inspect for a TCP socket that is not a net.Conn, such
+// as an *os.File's (f.SyscallConn()) holding a socket duplicated from
+// another process. The caller must know that the socket is TCP.
+func InspectRawConn(rc syscall.RawConn) (Config, error) {
 	var (
 		c       Config
 		enabled bool

@@ -186,7 +186,6 @@ func readOptions(pid int, conns []connInfo) []string {
 			continue
 		}
 		cfg, on, err := sockOptions(fd)
-		unix.Close(fd)
 		if err != nil {
 			c.OptionsError = err.Error()
 			continue
@@ -210,33 +209,20 @@ func setAllErr(conns []connInfo, msg string) string {
 	return msg
 }
 
-// sockOptions reads SO_KEEPALIVE and the four values on fd. An option never
-// set reads as the system's value, so this is what is in effect.
-func sockOptions(fd int) (c keepalive.Config, on bool, err error) {
-	get := func(level, opt int, name string) int {
-		if err != nil {
-			return 0
-		}
-		var v int
-		if v, err = unix.GetsockoptInt(fd, level, opt); err != nil {
-			err = fmt.Errorf("getsockopt %s: %w", name, err)
-		}
-		return v
-	}
-	on = get(unix.SOL_SOCKET, unix.SO_KEEPALIVE, "SO_KEEPALIVE") != 0
-	c.Idle = time.Duration(get(unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, "TCP_KEEPIDLE")) * time.Second
-	c.Interval = time.Duration(get(unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, "TCP_KEEPINTVL")) * time.Second
-	c.Count = get(unix.IPPROTO_TCP, unix.TCP_KEEPCNT, "TCP_KEEPCNT")
+// sockOptions reads SO_KEEPALIVE and the four values on fd, a socket
+// duplicated from another process, and closes fd. os.NewFile leaves the
+// socket's blocking mode alone (net.FileConn would make it non-blocking,
+// for the other process too).
+func sockOptions(fd int) (keepalive.Config, bool, error) {
+	f := os.NewFile(uintptr(fd), "socket")
+	defer f.Close()
+	rc, err := f.SyscallConn()
 	if err != nil {
-		return c, false, err
+		return keepalive.Config{}, false, err
 	}
-	ut, uerr := unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT)
-	switch {
-	case uerr == nil:
-		c.UserTimeout = time.Duration(ut) * time.Millisecond
-	case errors.Is(uerr, unix.ENOPROTOOPT), errors.Is(uerr, unix.EOPNOTSUPP): // Multipath TCP: no user timeout
-	default:
-		return c, false, fmt.Errorf("getsockopt TCP_USER_TIMEOUT: %w", uerr)
+	c, err := keepalive.InspectRawConn(rc)
+	if errors.Is(err, keepalive.ErrDisabled) {
+		return c, false, nil
 	}
-	return c, on, nil
+	return c, err == nil, err
 }
