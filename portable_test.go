@@ -81,6 +81,18 @@ func TestDialListenInspectOnThisOS(t *testing.T) {
 		assert.Equal(t, want, got, name)
 	}
 
+	// The same through InspectRawConn, on a duplicate of the socket.
+	if want, err := Inspect(client); err == nil {
+		f, err := client.(*net.TCPConn).File()
+		require.NoError(t, err)
+		defer f.Close()
+		rc, err := f.SyscallConn()
+		require.NoError(t, err)
+		got, err := InspectRawConn(rc)
+		require.NoError(t, err)
+		assert.Equal(t, want, got, "InspectRawConn")
+	}
+
 	if refused == (Config{}) {
 		return // this OS sets every field
 	}
