@@ -20,7 +20,8 @@ type Client struct {
 	// Do makes one request through the driver's pool, the way an
 	// application would, and returns the driver's error.
 	Do func(ctx context.Context) error
-	// Close releases the client; it must end a Do that still hangs.
+	// Close releases the client, after the context of a Do that still hangs
+	// has been canceled.
 	Close func()
 }
 
@@ -37,6 +38,9 @@ type Driver struct {
 	// Keepalive dials with Config applied; Default is what the driver dials
 	// with when it is not told otherwise.
 	Keepalive, Default testkit.DialFunc
+	// TimeoutErr reports whether the driver's error for a request to a
+	// dead peer is the connection timing out; nil means IsTimeout.
+	TimeoutErr func(error) bool
 }
 
 // DeadPeer runs, in parallel, a client with the Config and the same client
@@ -54,6 +58,9 @@ type Driver struct {
 // Before that, the connection the driver uses is checked to carry Config.
 func DeadPeer(t *testing.T, d Driver) {
 	cfg := Config
+	if d.TimeoutErr == nil {
+		d.TimeoutErr = IsTimeout
+	}
 	for _, withConfig := range []bool{true, false} {
 		dial, name := d.Keepalive, "keepalive"
 		if !withConfig {
@@ -66,7 +73,10 @@ func DeadPeer(t *testing.T, d Driver) {
 				tr := Track(dial)
 				c := d.Open(t, relay.Addr(), tr.Dial)
 				t.Cleanup(c.Close)
-				ctx := context.Background()
+				// Canceled before Close (cleanups run last first), to end a
+				// request that still hangs in the control case.
+				ctx, cancel := context.WithCancel(context.Background())
+				t.Cleanup(cancel)
 
 				require.NoError(t, c.Do(ctx), "first request")
 				conns := tr.Conns()
@@ -96,7 +106,7 @@ func DeadPeer(t *testing.T, d Driver) {
 					took, err, returned := call.Wait(InFlightBound(cfg))
 					require.True(t, returned, "request to a dead peer still hanging after %v (bound %v)", took, InFlightBound(cfg))
 					require.Error(t, err, "request to a dead peer succeeded after %v", took)
-					assert.True(t, IsTimeout(err), "a timeout, not %v", err)
+					assert.True(t, d.TimeoutErr(err), "a timeout, not %v", err)
 					assert.GreaterOrEqual(t, took, InFlightEarliest(cfg), "no sooner than UserTimeout: %v", err)
 					t.Logf("request in flight to a dead peer failed after %v (bound %v): %v", took.Round(time.Millisecond), InFlightBound(cfg), err)
 				case mode == "in flight":
@@ -113,7 +123,7 @@ func DeadPeer(t *testing.T, d Driver) {
 					nextTook, err, returned := next.Wait(Slack)
 					require.True(t, returned, "the request after the drop still hanging after %v", nextTook)
 					require.NoError(t, err, "the request after the drop")
-					assert.Len(t, tr.Conns(), 2, "the request after the drop went to a new connection")
+					assert.Greater(t, len(tr.Conns()), 1, "the request after the drop went to a new connection")
 					t.Logf("idle pooled connection to a dead peer dropped after %v (bound %v); the next request took %v on a new connection",
 						took.Round(time.Millisecond), IdleBound(cfg), nextTook.Round(time.Millisecond))
 				default:

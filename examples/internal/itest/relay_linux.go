@@ -84,10 +84,14 @@ func (p *pair) toClient() {
 				err = werr
 			}
 		}
-		p.mu.Unlock()
 		if err != nil {
+			if !p.silent {
+				p.client.(*net.TCPConn).CloseWrite() // the server's FIN
+			}
+			p.mu.Unlock()
 			return
 		}
+		p.mu.Unlock()
 	}
 }
 
