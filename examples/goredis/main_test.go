@@ -47,7 +47,7 @@ func redisTimeout(err error) bool {
 	return itest.IsTimeout(err) || errors.Is(err, io.EOF)
 }
 
-func TestDeadPeer(t *testing.T) {
+func TestDeadPeerRedis(t *testing.T) {
 	t.Parallel()
 	itest.DeadPeer(t, itest.Driver{
 		Server:     itest.Redis(t),

@@ -80,7 +80,7 @@ func TestServerConnsCarryConfig(t *testing.T) {
 	}
 }
 
-func TestDeadPeer(t *testing.T) {
+func TestDeadPeerGRPC(t *testing.T) {
 	t.Parallel()
 	ln, err := itest.Config.Listen(context.Background(), "tcp4", "127.0.0.1:0")
 	require.NoError(t, err)

@@ -28,7 +28,7 @@ func TestRun(t *testing.T) {
 	assert.Equal(t, "server: "+want+"client: "+want, out.String(), "both ends of the live connection carry the Config")
 }
 
-func TestDeadPeer(t *testing.T) {
+func TestDeadPeerHTTP(t *testing.T) {
 	t.Parallel()
 	ln, err := itest.Config.Listen(context.Background(), "tcp4", "127.0.0.1:0")
 	require.NoError(t, err)

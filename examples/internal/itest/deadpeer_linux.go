@@ -108,7 +108,7 @@ func DeadPeer(t *testing.T, d Driver) {
 					require.Error(t, err, "request to a dead peer succeeded after %v", took)
 					assert.True(t, d.TimeoutErr(err), "a timeout, not %v", err)
 					assert.GreaterOrEqual(t, took, InFlightEarliest(cfg), "no sooner than UserTimeout: %v", err)
-					t.Logf("request in flight to a dead peer failed after %v (bound %v): %v", took.Round(time.Millisecond), InFlightBound(cfg), err)
+					t.Logf("request in flight to a dead peer failed after %v (bound %v): %v", took.Round(time.Millisecond), InFlightBound(cfg).Round(time.Millisecond), err)
 				case mode == "in flight":
 					call := Start(func() error { return c.Do(ctx) })
 					took, err, returned := call.Wait(ControlWait(cfg))
@@ -125,7 +125,7 @@ func DeadPeer(t *testing.T, d Driver) {
 					require.NoError(t, err, "the request after the drop")
 					assert.Greater(t, len(tr.Conns()), 1, "the request after the drop went to a new connection")
 					t.Logf("idle pooled connection to a dead peer dropped after %v (bound %v); the next request took %v on a new connection",
-						took.Round(time.Millisecond), IdleBound(cfg), nextTook.Round(time.Millisecond))
+						took.Round(time.Millisecond), IdleBound(cfg).Round(time.Millisecond), nextTook.Round(time.Millisecond))
 				default:
 					took, dropped, err := WaitDropped(conn, start, ControlWait(cfg))
 					require.NoError(t, err)
