@@ -47,9 +47,10 @@ type Driver struct {
 // with the driver's default dialer against a server behind a Relay that
 // goes silent like a dead host:
 //
-//   - in flight: a request sent to the dead peer fails with a timeout within
-//     InFlightBound (no sooner than UserTimeout), while without the Config
-//     it still hangs after ControlWait;
+//   - in flight: a request sent to the dead peer (seen unacknowledged on the
+//     pooled connection) fails with a timeout within InFlightBound (no
+//     sooner than UserTimeout), while without the Config it still hangs
+//     after ControlWait;
 //   - idle: the pooled connection is dropped by the kernel within IdleBound
 //     and the next request goes to a new connection and succeeds, while
 //     without the Config the dead connection is still ESTABLISHED after
@@ -100,9 +101,15 @@ func DeadPeer(t *testing.T, d Driver) {
 				// Silenced before the first probe, or a probe could be answered.
 				require.Less(t, time.Since(start), cfg.Idle, "the peer went silent too late")
 
+				var call *Call
+				if mode == "in flight" {
+					call = Start(func() error { return c.Do(ctx) })
+					inFlight, err := WaitInFlight(conn, time.Second)
+					require.NoError(t, err)
+					require.True(t, inFlight, "the request went out on the pooled connection, unacknowledged")
+				}
 				switch {
 				case mode == "in flight" && withConfig:
-					call := Start(func() error { return c.Do(ctx) })
 					took, err, returned := call.Wait(InFlightBound(cfg))
 					require.True(t, returned, "request to a dead peer still hanging after %v (bound %v)", took, InFlightBound(cfg))
 					require.Error(t, err, "request to a dead peer succeeded after %v", took)
@@ -110,7 +117,6 @@ func DeadPeer(t *testing.T, d Driver) {
 					assert.GreaterOrEqual(t, took, InFlightEarliest(cfg), "no sooner than UserTimeout: %v", err)
 					t.Logf("request in flight to a dead peer failed after %v (bound %v): %v", took.Round(time.Millisecond), InFlightBound(cfg).Round(time.Millisecond), err)
 				case mode == "in flight":
-					call := Start(func() error { return c.Do(ctx) })
 					took, err, returned := call.Wait(ControlWait(cfg))
 					require.False(t, returned, "without the Config the request returned after %v: %v", took, err)
 					t.Logf("without the Config: request in flight to a dead peer still hanging after %v", took.Round(time.Millisecond))

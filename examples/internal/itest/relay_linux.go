@@ -189,3 +189,24 @@ func WaitDropped(conn net.Conn, start time.Time, bound time.Duration) (time.Dura
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// WaitInFlight polls conn until it has sent data the peer has not
+// acknowledged, for up to bound, and reports whether it has. While it has,
+// the kernel sends no keepalive probes: UserTimeout (or tcp_retries2)
+// decides, not the idle timers.
+func WaitInFlight(conn net.Conn, bound time.Duration) (bool, error) {
+	deadline := time.Now().Add(bound)
+	for {
+		info, err := tcpInfo(conn)
+		if err != nil {
+			return false, err
+		}
+		if info.Unacked > 0 {
+			return true, nil
+		}
+		if time.Now().After(deadline) {
+			return false, nil
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
