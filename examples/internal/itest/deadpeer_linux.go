@@ -1,0 +1,155 @@
+package itest
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/keepalive-go/keepalive"
+	"github.com/keepalive-go/keepalive/internal/testkit"
+)
+
+// Client is a driver's client, made for one test case.
+type Client struct {
+	// Do makes one request through the driver's pool, the way an
+	// application would, and returns the driver's error.
+	Do func(ctx context.Context) error
+	// Close releases the client, after the context of a Do that still hangs
+	// has been canceled.
+	Close func()
+}
+
+// Driver describes one integration for DeadPeer.
+type Driver struct {
+	// Server is the address of the real server.
+	Server string
+	// Open makes a client of addr whose connections are dialed with dial.
+	// Every timeout of the driver's own that could end a wait (read
+	// timeouts, its own keepalive pings) must be off or longer than
+	// ControlWait, for both cases: otherwise the test measures the driver,
+	// not the Config.
+	Open func(t *testing.T, addr string, dial testkit.DialFunc) Client
+	// Keepalive dials with Config applied; Default is what the driver dials
+	// with when it is not told otherwise.
+	Keepalive, Default testkit.DialFunc
+	// TimeoutErr reports whether the driver's error for a request to a
+	// dead peer is the connection timing out; nil means IsTimeout.
+	TimeoutErr func(error) bool
+}
+
+// DeadPeer runs, in parallel, a client with the Config and the same client
+// with the driver's default dialer against a server behind a Relay that
+// goes silent like a dead host:
+//
+//   - in flight: a request sent to the dead peer (seen unacknowledged on the
+//     pooled connection) fails with a timeout within InFlightBound (no
+//     sooner than UserTimeout), while without the Config it still hangs
+//     after ControlWait;
+//   - idle: the pooled connection is dropped by the kernel within IdleBound
+//     and the next request goes to a new connection and succeeds, while
+//     without the Config the dead connection is still ESTABLISHED after
+//     ControlWait.
+//
+// Before that, the connection the driver uses is checked to carry Config.
+func DeadPeer(t *testing.T, d Driver) {
+	cfg := Config
+	if d.TimeoutErr == nil {
+		d.TimeoutErr = IsTimeout
+	}
+	for _, withConfig := range []bool{true, false} {
+		dial, name := d.Keepalive, "keepalive"
+		if !withConfig {
+			dial, name = d.Default, "default"
+		}
+		for _, mode := range []string{"in flight", "idle"} {
+			t.Run(name+"/"+mode, func(t *testing.T) {
+				t.Parallel()
+				relay := NewRelay(t, d.Server)
+				tr := Track(dial)
+				c := d.Open(t, relay.Addr(), tr.Dial)
+				t.Cleanup(c.Close)
+				// Canceled before Close (cleanups run last first), to end a
+				// request that still hangs in the control case.
+				ctx, cancel := context.WithCancel(context.Background())
+				t.Cleanup(cancel)
+
+				require.NoError(t, c.Do(ctx), "first request")
+				conns := tr.Conns()
+				require.Len(t, conns, 1, "the driver made one connection")
+				conn := conns[0]
+				got, err := keepalive.Inspect(conn)
+				require.NoError(t, err)
+				if withConfig {
+					require.Equal(t, cfg.Rounded(), got, "the connection the driver uses carries the Config")
+				} else {
+					require.NotEqual(t, cfg.Rounded(), got)
+					t.Logf("driver's default dialer: the connection holds %+v", got)
+				}
+
+				// The last request before the peer dies; the idle timer starts
+				// at its last segment, after start.
+				start := time.Now()
+				require.NoError(t, c.Do(ctx), "second request")
+				require.Len(t, tr.Conns(), 1, "the second request reused the pooled connection")
+				relay.Silence(t)
+				// Silenced before the first probe, or a probe could be answered.
+				require.Less(t, time.Since(start), cfg.Idle, "the peer went silent too late")
+
+				var call *Call
+				if mode == "in flight" {
+					call = Start(func() error { return c.Do(ctx) })
+					inFlight, err := WaitInFlight(conn, time.Second)
+					require.NoError(t, err)
+					require.True(t, inFlight, "the request went out on the pooled connection, unacknowledged")
+				}
+				switch {
+				case mode == "in flight" && withConfig:
+					took, err, returned := call.Wait(InFlightBound(cfg))
+					require.True(t, returned, "request to a dead peer still hanging after %v (bound %v)", took, InFlightBound(cfg))
+					require.Error(t, err, "request to a dead peer succeeded after %v", took)
+					assert.True(t, d.TimeoutErr(err), "a timeout, not %v", err)
+					assert.GreaterOrEqual(t, took, InFlightEarliest(cfg), "no sooner than UserTimeout: %v", err)
+					t.Logf("request in flight to a dead peer failed after %v (bound %v): %v", took.Round(time.Millisecond), InFlightBound(cfg).Round(time.Millisecond), err)
+				case mode == "in flight":
+					took, err, returned := call.Wait(ControlWait(cfg))
+					require.False(t, returned, "without the Config the request returned after %v: %v", took, err)
+					t.Logf("without the Config: request in flight to a dead peer still hanging after %v", took.Round(time.Millisecond))
+				case withConfig:
+					took, dropped, err := WaitDropped(conn, start, IdleBound(cfg))
+					require.NoError(t, err)
+					require.True(t, dropped, "idle connection to a dead peer still ESTABLISHED after %v (bound %v)", took, IdleBound(cfg))
+					assert.GreaterOrEqual(t, took, IdleEarliest(cfg), "no sooner than the model")
+					next := Start(func() error { return c.Do(ctx) })
+					nextTook, err, returned := next.Wait(Slack)
+					require.True(t, returned, "the request after the drop still hanging after %v", nextTook)
+					require.NoError(t, err, "the request after the drop")
+					assert.Greater(t, len(tr.Conns()), 1, "the request after the drop went to a new connection")
+					t.Logf("idle pooled connection to a dead peer dropped after %v (bound %v); the next request took %v on a new connection",
+						took.Round(time.Millisecond), IdleBound(cfg).Round(time.Millisecond), nextTook.Round(time.Millisecond))
+				default:
+					took, dropped, err := WaitDropped(conn, start, ControlWait(cfg))
+					require.NoError(t, err)
+					require.False(t, dropped, "without the Config the idle connection was dropped after %v", took)
+					t.Logf("without the Config: idle pooled connection to a dead peer still ESTABLISHED after %v", took.Round(time.Millisecond))
+				}
+			})
+		}
+	}
+}
+
+// IsTimeout reports whether err says the kernel timed the connection out
+// (ETIMEDOUT), through wrapping or, for drivers that flatten errors to text
+// (gRPC status), in its message. A read deadline of the driver's own
+// (os.ErrDeadlineExceeded, "i/o timeout") does not count.
+func IsTimeout(err error) bool {
+	if errors.Is(err, syscall.ETIMEDOUT) {
+		return true
+	}
+	return strings.Contains(err.Error(), syscall.ETIMEDOUT.Error())
+}

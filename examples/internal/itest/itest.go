@@ -1,0 +1,120 @@
+// Package itest is what the examples' tests share: the Config they use, the
+// time bounds it predicts, a TCP relay whose client side can go silent like a
+// dead host, a dialer that keeps the connections it made, and real servers
+// (PostgreSQL, Redis) started from the system's packages.
+package itest
+
+import (
+	"context"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/keepalive-go/keepalive"
+	"github.com/keepalive-go/keepalive/internal/testkit"
+)
+
+// Config is short so the tests finish in seconds. UserTimeout set: an idle
+// connection is dropped after Idle + 2 probes (3 s, worst case 3.4 s), data
+// in flight UserTimeout after the first retransmission.
+var Config = keepalive.Config{Idle: time.Second, Interval: time.Second, Count: 2, UserTimeout: 3 * time.Second}
+
+// Slack covers a loaded 2-core machine, the race detector and the driver
+// between the kernel failing the socket and the driver's call returning.
+const Slack = time.Second
+
+// firstRetransmission bounds the time from a write to its first RTO
+// retransmission on loopback: RTO 200 ms plus a tail-loss probe, with room
+// (as in the core's detect_linux_test.go).
+const firstRetransmission = time.Second
+
+// jiffy covers the kernel stamping the last received segment in whole ticks.
+const jiffy = 10 * time.Millisecond
+
+// IdleBound is the longest an idle connection to a dead peer may take to be
+// dropped, counted from before the last request on it: the worst case of the
+// model plus Slack.
+func IdleBound(cfg keepalive.Config) time.Duration { return cfg.WorstCaseDetectionTime() + Slack }
+
+// IdleEarliest is the soonest it may be dropped: the model's earliest, less a tick.
+func IdleEarliest(cfg keepalive.Config) time.Duration { return cfg.EarliestDetectionTime() - jiffy }
+
+// InFlightBound is the longest a request sent to a dead peer may take to
+// fail, from the call: UserTimeout counted from the first retransmission
+// (InFlightDetectionTime's upper end), that retransmission, and Slack.
+func InFlightBound(cfg keepalive.Config) time.Duration {
+	_, hi := cfg.InFlightDetectionTime()
+	return hi + firstRetransmission + Slack
+}
+
+// InFlightEarliest is the soonest such a request may fail: UserTimeout.
+func InFlightEarliest(cfg keepalive.Config) time.Duration {
+	lo, _ := cfg.InFlightDetectionTime()
+	return lo
+}
+
+// ControlWait is how long the control case (the same client without the
+// library) is watched before it is reported as still hanging: three times
+// the longer of the two bounds.
+func ControlWait(cfg keepalive.Config) time.Duration {
+	return 3 * max(IdleBound(cfg), InFlightBound(cfg))
+}
+
+// Tracker dials with dial and keeps every connection it made, so a test can
+// look at the connection a driver actually uses.
+type Tracker struct {
+	dial  testkit.DialFunc
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+// Track returns a Tracker that dials with dial.
+func Track(dial testkit.DialFunc) *Tracker { return &Tracker{dial: dial} }
+
+// Dial dials like net.Dialer.DialContext and remembers the connection.
+func (tr *Tracker) Dial(ctx context.Context, network, address string) (net.Conn, error) {
+	c, err := tr.dial(ctx, network, address)
+	if err == nil {
+		tr.mu.Lock()
+		tr.conns = append(tr.conns, c)
+		tr.mu.Unlock()
+	}
+	return c, err
+}
+
+// Conns returns the connections dialed so far, oldest first.
+func (tr *Tracker) Conns() []net.Conn {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return append([]net.Conn(nil), tr.conns...)
+}
+
+// Call is a call running in its own goroutine, so a test can bound its wait.
+type Call struct {
+	start time.Time
+	done  chan struct{}
+	took  time.Duration
+	err   error
+}
+
+// Start runs fn in a new goroutine and returns at once.
+func Start(fn func() error) *Call {
+	c := &Call{start: time.Now(), done: make(chan struct{})}
+	go func() {
+		err := fn()
+		c.took, c.err = time.Since(c.start), err
+		close(c.done)
+	}()
+	return c
+}
+
+// Wait waits until the call returned or bound has passed since it started.
+// returned is false if it is still running: it hangs.
+func (c *Call) Wait(bound time.Duration) (took time.Duration, err error, returned bool) {
+	select {
+	case <-c.done:
+		return c.took, c.err, true
+	case <-time.After(time.Until(c.start.Add(bound))):
+		return time.Since(c.start), nil, false
+	}
+}

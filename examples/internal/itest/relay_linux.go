@@ -1,0 +1,212 @@
+package itest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/keepalive-go/keepalive/internal/testkit"
+)
+
+// Relay is a TCP relay between clients and a server, in the test process.
+// Silence makes the connections it has so far behave like a dead host to
+// their clients; connections made afterwards work, as after a failover.
+type Relay struct {
+	ln     net.Listener
+	target string
+
+	mu    sync.Mutex
+	pairs []*pair
+}
+
+type pair struct {
+	client, server net.Conn
+	mu             sync.Mutex
+	silent         bool // nothing more is written to client
+}
+
+// NewRelay listens on a free loopback port and relays every connection to
+// target. It stops when the test ends.
+func NewRelay(t testing.TB, target string) *Relay {
+	t.Helper()
+	// No keepalive on the relay's own sockets: a dead host sends nothing.
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(context.Background(), "tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("relay: listen: %v", err)
+	}
+	r := &Relay{ln: ln, target: target}
+	go r.serve()
+	t.Cleanup(r.close)
+	return r
+}
+
+// Addr is the address clients dial.
+func (r *Relay) Addr() string { return r.ln.Addr().String() }
+
+func (r *Relay) serve() {
+	d := net.Dialer{KeepAlive: -1, Timeout: 5 * time.Second}
+	for {
+		c, err := r.ln.Accept()
+		if err != nil {
+			return
+		}
+		s, err := d.Dial("tcp", r.target)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		p := &pair{client: c, server: s}
+		r.mu.Lock()
+		r.pairs = append(r.pairs, p)
+		r.mu.Unlock()
+		go func() { io.Copy(s, c); s.(*net.TCPConn).CloseWrite() }()
+		go p.toClient()
+	}
+}
+
+// toClient copies the server's bytes to the client until the pair goes silent.
+func (p *pair) toClient() {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := p.server.Read(buf)
+		p.mu.Lock()
+		if n > 0 && !p.silent {
+			_, werr := p.client.Write(buf[:n])
+			if werr != nil && err == nil {
+				err = werr
+			}
+		}
+		if err != nil {
+			if !p.silent {
+				p.client.(*net.TCPConn).CloseWrite() // the server's FIN
+			}
+			p.mu.Unlock()
+			return
+		}
+		p.mu.Unlock()
+	}
+}
+
+// Silence makes every client connection the relay has now go silent: the
+// relay stops writing to it, waits until the client has acknowledged all it
+// was sent (or a retransmission would reach the client and look like a live
+// peer), then drops everything that arrives on it (testkit.Silence). It
+// returns how many connections went silent.
+func (r *Relay) Silence(t testing.TB) int {
+	t.Helper()
+	r.mu.Lock()
+	pairs := append([]*pair(nil), r.pairs...)
+	r.mu.Unlock()
+	for _, p := range pairs {
+		p.mu.Lock()
+		p.silent = true
+		p.mu.Unlock()
+		deadline := time.Now().Add(2 * time.Second)
+		for {
+			info, err := tcpInfo(p.client)
+			if err != nil {
+				t.Fatalf("relay: TCP_INFO: %v", err)
+			}
+			if info.Unacked == 0 && info.Notsent_bytes == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("relay: the client has not acknowledged what it was sent within 2s (%d segments)", info.Unacked)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if err := testkit.Silence(p.client); err != nil {
+			t.Fatalf("relay: %v", err)
+		}
+	}
+	return len(pairs)
+}
+
+func (r *Relay) close() {
+	r.ln.Close()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range r.pairs {
+		p.client.Close()
+		p.server.Close()
+	}
+}
+
+func tcpInfo(conn net.Conn) (*unix.TCPInfo, error) {
+	tc, ok := conn.(*net.TCPConn)
+	if !ok {
+		return nil, fmt.Errorf("%T is not a *net.TCPConn", conn)
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var info *unix.TCPInfo
+	var ierr error
+	if err := rc.Control(func(fd uintptr) { info, ierr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) }); err != nil {
+		return nil, err
+	}
+	return info, ierr
+}
+
+// Established reports whether the kernel still holds conn as ESTABLISHED.
+// It reads TCP_INFO, which leaves the socket's pending error for the driver.
+func Established(conn net.Conn) (bool, error) {
+	info, err := tcpInfo(conn)
+	if err != nil {
+		return false, err
+	}
+	return info.State == unix.BPF_TCP_ESTABLISHED, nil
+}
+
+// WaitDropped polls conn until the kernel no longer holds it ESTABLISHED, or
+// the driver has closed it (its own read failed first), or bound has passed
+// since start. It returns how long after start that was and whether it was
+// dropped.
+func WaitDropped(conn net.Conn, start time.Time, bound time.Duration) (time.Duration, bool, error) {
+	for {
+		up, err := Established(conn)
+		if errors.Is(err, net.ErrClosed) {
+			return time.Since(start), true, nil
+		}
+		if err != nil {
+			return time.Since(start), false, err
+		}
+		if !up {
+			return time.Since(start), true, nil
+		}
+		if time.Since(start) > bound {
+			return time.Since(start), false, nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// WaitInFlight polls conn until it has sent data the peer has not
+// acknowledged, for up to bound, and reports whether it has. While it has,
+// the kernel sends no keepalive probes: UserTimeout (or tcp_retries2)
+// decides, not the idle timers.
+func WaitInFlight(conn net.Conn, bound time.Duration) (bool, error) {
+	deadline := time.Now().Add(bound)
+	for {
+		info, err := tcpInfo(conn)
+		if err != nil {
+			return false, err
+		}
+		if info.Unacked > 0 {
+			return true, nil
+		}
+		if time.Now().After(deadline) {
+			return false, nil
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

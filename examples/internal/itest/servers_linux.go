@@ -1,0 +1,220 @@
+package itest
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/keepalive-go/keepalive/internal/testkit"
+)
+
+// A server started once per test binary, on a free loopback port, in a
+// temporary directory; StopServers (from TestMain) stops it.
+type server struct {
+	once sync.Once
+	addr string
+	err  error
+	skip string // why it cannot run here, and how to install it
+	cmd  *exec.Cmd
+	dir  string
+	out  lockedBuffer
+
+	exited  chan struct{} // closed when the process has exited
+	exitErr error
+}
+
+var postgres, redis server
+
+// StopServers stops the servers this test binary started and removes their
+// directories. Call it from TestMain after m.Run.
+func StopServers() {
+	postgres.stop(syscall.SIGINT) // fast shutdown: ends the sessions, no checkpoint wait for clients
+	redis.stop(syscall.SIGTERM)
+}
+
+func (s *server) stop(sig syscall.Signal) {
+	if s.exited != nil {
+		s.cmd.Process.Signal(sig)
+		select {
+		case <-s.exited:
+		case <-time.After(10 * time.Second):
+			s.cmd.Process.Kill()
+			<-s.exited
+		}
+	}
+	if s.dir != "" {
+		os.RemoveAll(s.dir)
+	}
+}
+
+// get starts the server once and returns its address, skipping the test
+// (failing it under CI) where the server is not installed.
+func (s *server) get(t testing.TB, start func(s *server) error) string {
+	t.Helper()
+	s.once.Do(func() { s.err = start(s) })
+	if s.skip != "" {
+		testkit.Skip(t, s.skip)
+	}
+	if s.err != nil {
+		t.Fatalf("%v\n%s", s.err, s.out.String())
+	}
+	return s.addr
+}
+
+// Postgres returns the address of a PostgreSQL server (user postgres,
+// database postgres, trust authentication, no TLS) on 127.0.0.1.
+func Postgres(t testing.TB) string { return postgres.get(t, startPostgres) }
+
+// Redis returns the address of a Redis server on 127.0.0.1.
+func Redis(t testing.TB) string { return redis.get(t, startRedis) }
+
+func startPostgres(s *server) error {
+	bin := postgresBinDir()
+	if bin == "" {
+		s.skip = "skipping: no PostgreSQL server (initdb, postgres); install it: apt-get install postgresql"
+		return nil
+	}
+	// initdb and postgres refuse to run as root: run them as the postgres user.
+	var cred *syscall.Credential
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			return fmt.Errorf("running PostgreSQL as root needs a postgres user: %w", err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+	}
+	dir, err := os.MkdirTemp("", "keepalive-postgres-")
+	if err != nil {
+		return err
+	}
+	s.dir = dir
+	if cred != nil {
+		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
+			return err
+		}
+	}
+	data := filepath.Join(dir, "data")
+	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "--auth=trust", "--no-locale", "-E", "UTF8", "--no-sync")
+	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	initdb.Stdout, initdb.Stderr = &s.out, &s.out
+	if err := initdb.Run(); err != nil {
+		return fmt.Errorf("initdb: %w", err)
+	}
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	s.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	s.cmd = exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-k", dir, "-p", strconv.Itoa(port),
+		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=50")
+	// SIGQUIT (immediate shutdown) if this test binary dies without StopServers.
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT}
+	return s.run()
+}
+
+// postgresBinDir finds initdb: on PATH, or in Debian's versioned directory.
+func postgresBinDir() string {
+	if p, err := exec.LookPath("initdb"); err == nil {
+		return filepath.Dir(p)
+	}
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Slice(dirs, func(i, j int) bool { return version(dirs[i]) > version(dirs[j]) })
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
+			return d
+		}
+	}
+	return ""
+}
+
+func version(binDir string) int {
+	v, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
+	return v
+}
+
+func startRedis(s *server) error {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		s.skip = "skipping: no Redis server (redis-server); install it: apt-get install redis-server"
+		return nil
+	}
+	dir, err := os.MkdirTemp("", "keepalive-redis-")
+	if err != nil {
+		return err
+	}
+	s.dir = dir
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	s.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	s.cmd = exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--dir", dir, "--daemonize", "no")
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	return s.run()
+}
+
+// run starts s.cmd and waits until s.addr accepts connections.
+func (s *server) run() error {
+	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
+	if err := s.cmd.Start(); err != nil {
+		return fmt.Errorf("%s: %w", s.cmd.Path, err)
+	}
+	s.exited = make(chan struct{})
+	go func() { s.exitErr = s.cmd.Wait(); close(s.exited) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-s.exited:
+			return fmt.Errorf("%s exited: %v", filepath.Base(s.cmd.Path), s.exitErr)
+		default:
+		}
+		if c, err := net.DialTimeout("tcp", s.addr, time.Second); err == nil {
+			c.Close()
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("%s did not accept connections on %s within 30s", filepath.Base(s.cmd.Path), s.addr)
+}
+
+// lockedBuffer collects a server's output while the tests may read it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// freePort asks the kernel for a free loopback port, for a server that
+// cannot listen on port 0 and tell us which port it got.
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
