@@ -259,7 +259,7 @@ func once(p *peer, v variant, dial bool, n int, addrs []string) (s stats, err er
 	for i, c := range conns {
 		got, err := keepalive.Inspect(c)
 		if err != nil {
-			return s, fmt.Errorf("Inspect %v: %w", c.LocalAddr(), err)
+			return s, fmt.Errorf("inspecting %v: %w", c.LocalAddr(), err)
 		}
 		if got != want {
 			return s, fmt.Errorf("connection %d (%v) holds %+v, want %+v", i, c.LocalAddr(), got, want)
@@ -440,7 +440,7 @@ func servePeer(r io.Reader, w io.Writer) error {
 		case "listen", "dial":
 			var n int
 			if len(f) < 3 {
-				err = fmt.Errorf("usage: %s n addr...", f[0])
+				err = fmt.Errorf("usage: %s n addr [addr ...]", f[0])
 				break
 			}
 			if n, err = strconv.Atoi(f[1]); err != nil {
