@@ -6,9 +6,10 @@
 // It is its own module so the library's go.mod stays small.
 //
 // github.com/felixge/tcpkeepalive is not here: the Go module proxy does not
-// serve it (403), and it reaches the socket through conn.File(), which dups
-// the descriptor (and on older Go flipped it to blocking mode), so each call
-// costs a dup and a close on top of the setsockopt calls.
+// serve it (403). It reaches the socket through conn.File() and File.Fd(),
+// which dups the descriptor (left open until the File is garbage-collected)
+// and puts it in blocking mode; O_NONBLOCK lives in the open file
+// description the dup shares, so the connection itself turns blocking.
 package peers
 
 import (
