@@ -59,7 +59,6 @@ var variants = []variant{
 
 var stdCfg = net.KeepAliveConfig{Enable: true, Idle: cfg.Idle, Interval: cfg.Interval, Count: cfg.Count}
 
-
 // stats is one phase of one round of one variant.
 type stats struct {
 	setup       time.Duration // dialing or accepting all n
