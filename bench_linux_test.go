@@ -5,6 +5,7 @@ package keepalive_test
 import (
 	"context"
 	"net"
+	"slices"
 	"testing"
 	"time"
 
@@ -197,31 +198,36 @@ func BenchmarkInspect(b *testing.B) {
 	})
 }
 
-// connect makes one loopback connection per op, dialed with dial and
-// accepted from ln in the same goroutine (the kernel completes the handshake
-// before Accept is called), then closes both ends. The client closes with
+// connect makes one loopback connection per op with connectOnce.
+func connect(b *testing.B, ln net.Listener, dial testkit.DialFunc) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := connectOnce(ln, dial); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// connectOnce makes one loopback connection, dialed with dial and accepted
+// from ln in the same goroutine (the kernel completes the handshake before
+// Accept is called), then closes both ends. The client closes with
 // SO_LINGER 0, so a RST ends the connection and neither end lingers in
 // TIME_WAIT: a long run does not run out of ephemeral ports. Every twin pays
 // the same close.
-func connect(b *testing.B, ln net.Listener, dial testkit.DialFunc) {
-	network, addr := ln.Addr().Network(), ln.Addr().String()
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		c, err := dial(ctx, network, addr)
-		if err != nil {
-			b.Fatal(err)
-		}
-		s, err := ln.Accept()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := c.(*net.TCPConn).SetLinger(0); err != nil {
-			b.Fatal(err)
-		}
-		c.Close()
-		s.Close()
+func connectOnce(ln net.Listener, dial testkit.DialFunc) error {
+	c, err := dial(context.Background(), ln.Addr().Network(), ln.Addr().String())
+	if err != nil {
+		return err
 	}
+	s, err := ln.Accept()
+	if err != nil {
+		c.Close()
+		return err
+	}
+	err = c.(*net.TCPConn).SetLinger(0)
+	c.Close()
+	s.Close()
+	return err
 }
 
 // Dialing: Config.Dial and Config.Dialer against net.Dialer with the same
@@ -274,4 +280,89 @@ func BenchmarkAccept(b *testing.B) {
 	b.Run("opts=4/impl=std", func(b *testing.B) { connect(b, std, plainDial) })
 	b.Run("opts=4/impl=keepalive", func(b *testing.B) { connect(b, lib4, plainDial) })
 	b.Run("opts=5/impl=keepalive", func(b *testing.B) { connect(b, lib5, plainDial) })
+}
+
+// BenchmarkPaired measures the targets in a way that holds on a shared
+// machine: each op runs a block of library calls and a block of the
+// baseline's, back to back (alternating which goes first), and the
+// benchmark reports the median over ops of the per-op time ratio,
+// library/baseline, as "ratio". Load that comes and goes hits both blocks of
+// an op alike, where separate benchmarks seconds apart can see different
+// machines. ns/op is the time for both blocks and means little.
+func BenchmarkPaired(b *testing.B) {
+	lb := testkit.Loopbacks(b)[0]
+	ctx := context.Background()
+	client, _ := testkit.Pair(b, lb, nil, plainDial)
+	tc := client.(*net.TCPConn)
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw4, raw5 := newFloor(noUT), newFloor(full)
+	listen := func(f func() (net.Listener, error)) net.Listener {
+		ln, err := f()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { ln.Close() })
+		return ln
+	}
+	plain := listen(func() (net.Listener, error) {
+		lc := net.ListenConfig{KeepAlive: -1}
+		return lc.Listen(ctx, lb.Network, lb.Addr)
+	})
+	stdLn := listen(func() (net.Listener, error) {
+		lc := net.ListenConfig{KeepAliveConfig: stdKeepAlive}
+		return lc.Listen(ctx, lb.Network, lb.Addr)
+	})
+	libLn := listen(func() (net.Listener, error) { return noUT.Listen(ctx, lb.Network, lb.Addr) })
+	stdDialer := &net.Dialer{KeepAliveConfig: stdKeepAlive}
+	libDialer := noUT.Dialer(nil)
+	const fast, slow = 64, 8 // calls per block: about 100 µs and 300 µs
+	for _, bc := range []struct {
+		name      string
+		block     int
+		lib, base func() error
+	}{
+		{"Apply/opts=4/vs=raw", fast, func() error { return noUT.Apply(client) }, func() error { return raw4.apply(tc) }},
+		{"Apply/opts=5/vs=raw", fast, func() error { return full.Apply(client) }, func() error { return raw5.apply(tc) }},
+		{"Apply/opts=4/vs=std", fast, func() error { return noUT.Apply(client) }, func() error { return tc.SetKeepAliveConfig(stdKeepAlive) }},
+		{"Control/opts=4/vs=raw", fast, func() error { return noUT.Control("tcp4", "", rc) }, func() error {
+			if err := rc.Control(raw4.fn); err != nil {
+				return err
+			}
+			return raw4.err
+		}},
+		{"Dial/opts=4/vs=std", slow, func() error { return connectOnce(plain, noUT.Dial) }, func() error { return connectOnce(plain, stdDialer.DialContext) }},
+		{"Dialer/opts=4/vs=std", slow, func() error { return connectOnce(plain, libDialer.DialContext) }, func() error { return connectOnce(plain, stdDialer.DialContext) }},
+		{"Accept/opts=4/vs=std", slow, func() error { return connectOnce(libLn, plainDial) }, func() error { return connectOnce(stdLn, plainDial) }},
+	} {
+		b.Run(bc.name, func(b *testing.B) { paired(b, bc.block, bc.lib, bc.base) })
+	}
+}
+
+func paired(b *testing.B, block int, lib, base func() error) {
+	timeBlock := func(f func() error) time.Duration {
+		start := time.Now()
+		for range block {
+			if err := f(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return time.Since(start)
+	}
+	var ratios []float64
+	for b.Loop() {
+		var l, r time.Duration
+		if len(ratios)%2 == 0 {
+			l = timeBlock(lib)
+			r = timeBlock(base)
+		} else {
+			r = timeBlock(base)
+			l = timeBlock(lib)
+		}
+		ratios = append(ratios, float64(l)/float64(r))
+	}
+	slices.Sort(ratios)
+	b.ReportMetric(ratios[len(ratios)/2], "ratio")
 }

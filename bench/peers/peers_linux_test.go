@@ -15,6 +15,7 @@ package peers
 import (
 	"context"
 	"net"
+	"slices"
 	"testing"
 	"time"
 
@@ -125,6 +126,54 @@ func BenchmarkApply(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkPaired reports the time ratio of two ways to apply, measured in
+// alternating blocks of 64 calls (median over ops), which holds on a shared
+// machine where separate benchmarks seconds apart can see different loads.
+func BenchmarkPaired(b *testing.B) {
+	client, _ := testkit.Pair(b, testkit.Loopbacks(b)[0], nil, plainDial)
+	tc := client.(*net.TCPConn)
+	raw := newFloor()
+	lib := func() error { return cfg.Apply(client) }
+	for _, bc := range []struct {
+		name      string
+		lib, base func() error
+	}{
+		{"keepalive/vs=raw", lib, func() error { return raw.apply(tc) }},
+		{"mikioh/vs=keepalive", func() error {
+			c, err := tcp.NewConn(client)
+			if err != nil {
+				return err
+			}
+			return mikiohApply(c)
+		}, lib},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			const block = 64
+			timeBlock := func(f func() error) time.Duration {
+				start := time.Now()
+				for range block {
+					if err := f(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				return time.Since(start)
+			}
+			var ratios []float64
+			for b.Loop() {
+				var l, r time.Duration
+				if len(ratios)%2 == 0 {
+					l, r = timeBlock(bc.lib), timeBlock(bc.base)
+				} else {
+					r, l = timeBlock(bc.base), timeBlock(bc.lib)
+				}
+				ratios = append(ratios, float64(l)/float64(r))
+			}
+			slices.Sort(ratios)
+			b.ReportMetric(ratios[len(ratios)/2], "ratio")
 		})
 	}
 }

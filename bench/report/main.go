@@ -54,6 +54,9 @@ type bench struct {
 }
 
 func (b *bench) median(unit string) (float64, bool) {
+	if b == nil {
+		return 0, false
+	}
 	v := slices.Clone(b.samples[unit])
 	if len(v) == 0 {
 		return 0, false
@@ -97,50 +100,55 @@ func parse(r io.Reader) (map[string]*bench, error) {
 }
 
 // target is one of the goals: lib's median over base's within
-// limit, or lib's allocations at most maxAllocs.
+// limit, or lib's allocations at most maxAllocs. paired names the
+// BenchmarkPaired sub-benchmark that measures the same ratio in alternating
+// blocks, the figure the verdict uses when it is there.
 type target struct {
 	what      string
 	lib, base string
 	limit     float64 // ratio of median ns/op; 0: no time target
 	maxAllocs float64 // -1: no allocation target
+	paired    string
 }
 
 var targets = []target{
-	{"Config.Dial vs net.Dialer{KeepAliveConfig} (4 options)", "BenchmarkDial/opts=4/impl=keepalive", "BenchmarkDial/opts=4/impl=std", 1.02, -1},
-	{"Config.Dialer(nil).DialContext vs net.Dialer{KeepAliveConfig} (4 options)", "BenchmarkDial/opts=4/impl=keepalive-dialer", "BenchmarkDial/opts=4/impl=std", 1.02, -1},
-	{"Config.Listen accept vs net.ListenConfig{KeepAliveConfig} (4 options)", "BenchmarkAccept/opts=4/impl=keepalive", "BenchmarkAccept/opts=4/impl=std", 1.02, -1},
-	{"Apply vs raw floor (4 options)", "BenchmarkApply/opts=4/impl=keepalive", "BenchmarkApply/opts=4/impl=raw", 1.05, 0},
-	{"Apply vs raw floor (5 options, with UserTimeout)", "BenchmarkApply/opts=5/impl=keepalive", "BenchmarkApply/opts=5/impl=raw", 1.05, 0},
-	{"Control vs the floor's callback in RawConn.Control (4 options)", "BenchmarkControl/opts=4/impl=keepalive", "BenchmarkControl/opts=4/impl=raw", 0, 0},
-	{"Control vs the floor's callback in RawConn.Control (5 options)", "BenchmarkControl/opts=5/impl=keepalive", "BenchmarkControl/opts=5/impl=raw", 0, 0},
+	{"Config.Dial vs net.Dialer{KeepAliveConfig} (4 options)", "BenchmarkDial/opts=4/impl=keepalive", "BenchmarkDial/opts=4/impl=std", 1.02, -1, "BenchmarkPaired/Dial/opts=4/vs=std"},
+	{"Config.Dialer(nil).DialContext vs net.Dialer{KeepAliveConfig} (4 options)", "BenchmarkDial/opts=4/impl=keepalive-dialer", "BenchmarkDial/opts=4/impl=std", 1.02, -1, "BenchmarkPaired/Dialer/opts=4/vs=std"},
+	{"Config.Listen accept vs net.ListenConfig{KeepAliveConfig} (4 options)", "BenchmarkAccept/opts=4/impl=keepalive", "BenchmarkAccept/opts=4/impl=std", 1.02, -1, "BenchmarkPaired/Accept/opts=4/vs=std"},
+	{"Apply vs raw floor (4 options)", "BenchmarkApply/opts=4/impl=keepalive", "BenchmarkApply/opts=4/impl=raw", 1.05, 0, "BenchmarkPaired/Apply/opts=4/vs=raw"},
+	{"Apply vs raw floor (5 options, with UserTimeout)", "BenchmarkApply/opts=5/impl=keepalive", "BenchmarkApply/opts=5/impl=raw", 1.05, 0, "BenchmarkPaired/Apply/opts=5/vs=raw"},
+	{"Control vs the floor's callback in RawConn.Control (4 options)", "BenchmarkControl/opts=4/impl=keepalive", "BenchmarkControl/opts=4/impl=raw", 0, 0, "BenchmarkPaired/Control/opts=4/vs=raw"},
+	{"Control vs the floor's callback in RawConn.Control (5 options)", "BenchmarkControl/opts=5/impl=keepalive", "BenchmarkControl/opts=5/impl=raw", 0, 0, ""},
 }
 
 // pairings are further ratios worth a line, without a target.
 var pairings = []target{
-	{"Apply vs (*net.TCPConn).SetKeepAliveConfig (4 options)", "BenchmarkApply/opts=4/impl=keepalive", "BenchmarkApply/opts=4/impl=std", 0, -1},
-	{"SetKeepAliveConfig vs raw floor (4 options)", "BenchmarkApply/opts=4/impl=std", "BenchmarkApply/opts=4/impl=raw", 0, -1},
-	{"Inspect vs 5 raw getsockopt calls", "BenchmarkInspect/impl=keepalive", "BenchmarkInspect/impl=raw", 0, -1},
-	{"Config.Dial with UserTimeout (5 options) vs net.Dialer (4 options)", "BenchmarkDial/opts=5/impl=keepalive", "BenchmarkDial/opts=4/impl=std", 0, -1},
-	{"Config.Listen with UserTimeout (5 options, plain TCP listener) vs net.ListenConfig (4 options, Multipath TCP listener)", "BenchmarkAccept/opts=5/impl=keepalive", "BenchmarkAccept/opts=4/impl=std", 0, -1},
+	{"Apply vs (*net.TCPConn).SetKeepAliveConfig (4 options)", "BenchmarkApply/opts=4/impl=keepalive", "BenchmarkApply/opts=4/impl=std", 0, -1, ""},
+	{"SetKeepAliveConfig vs raw floor (4 options)", "BenchmarkApply/opts=4/impl=std", "BenchmarkApply/opts=4/impl=raw", 0, -1, ""},
+	{"Inspect vs 5 raw getsockopt calls", "BenchmarkInspect/impl=keepalive", "BenchmarkInspect/impl=raw", 0, -1, ""},
+	{"Config.Dial with UserTimeout (5 options) vs net.Dialer (4 options)", "BenchmarkDial/opts=5/impl=keepalive", "BenchmarkDial/opts=4/impl=std", 0, -1, ""},
+	{"Config.Listen with UserTimeout (5 options, plain TCP listener) vs net.ListenConfig (4 options, Multipath TCP listener)", "BenchmarkAccept/opts=5/impl=keepalive", "BenchmarkAccept/opts=4/impl=std", 0, -1, ""},
 }
 
 var peerPairings = []target{
-	{"peers: Apply vs raw floor", "BenchmarkApply/impl=keepalive", "BenchmarkApply/impl=raw", 0, -1},
-	{"peers: Apply vs SetKeepAliveConfig", "BenchmarkApply/impl=keepalive", "BenchmarkApply/impl=std", 0, -1},
-	{"peers: mikioh/tcpopt (tcp.NewConn + 4 SetOption) vs Apply", "BenchmarkApply/impl=mikioh", "BenchmarkApply/impl=keepalive", 0, -1},
-	{"peers: mikioh/tcpopt (4 SetOption on a kept *tcp.Conn) vs Apply", "BenchmarkApply/impl=mikioh-reused", "BenchmarkApply/impl=keepalive", 0, -1},
+	{"peers: Apply vs raw floor", "BenchmarkApply/impl=keepalive", "BenchmarkApply/impl=raw", 0, -1, ""},
+	{"peers: Apply vs SetKeepAliveConfig", "BenchmarkApply/impl=keepalive", "BenchmarkApply/impl=std", 0, -1, ""},
+	{"peers: mikioh/tcpopt (tcp.NewConn + 4 SetOption) vs Apply", "BenchmarkApply/impl=mikioh", "BenchmarkApply/impl=keepalive", 0, -1, ""},
+	{"peers: mikioh/tcpopt (4 SetOption on a kept *tcp.Conn) vs Apply", "BenchmarkApply/impl=mikioh-reused", "BenchmarkApply/impl=keepalive", 0, -1, ""},
+	{"peers, paired: Apply vs raw floor", "", "", 0, -1, "BenchmarkPaired/keepalive/vs=raw"},
+	{"peers, paired: mikioh/tcpopt (tcp.NewConn + 4 SetOption) vs Apply", "", "", 0, -1, "BenchmarkPaired/mikioh/vs=keepalive"},
 }
 
 // printTargets prints the targets and the other ratios; it reports whether
 // every benchmark it needs was in the input.
 func printTargets(w io.Writer, root, peers map[string]*bench) bool {
 	complete := true
-	fmt.Fprintln(w, "| target | library (median) | baseline (median) | ratio | limit | allocs/op (library) | met |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| target | library (median) | baseline (median) | ratio of medians | paired ratio (median) | limit | allocs/op (library) | met |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
 	for _, t := range targets {
 		lib, base := root[t.lib], root[t.base]
 		if lib == nil || base == nil {
-			fmt.Fprintf(w, "| %s | missing | | | | | |\n", t.what)
+			fmt.Fprintf(w, "| %s | missing | | | | | | |\n", t.what)
 			complete = false
 			continue
 		}
@@ -148,6 +156,17 @@ func printTargets(w io.Writer, root, peers map[string]*bench) bool {
 		b, _ := base.median("ns/op")
 		a, _ := lib.median("allocs/op")
 		ratio := l / b
+		paired := "-"
+		if t.paired != "" {
+			p, ok := root[t.paired].median("ratio")
+			if !ok {
+				fmt.Fprintf(w, "| %s | missing %s | | | | | | |\n", t.what, t.paired)
+				complete = false
+				continue
+			}
+			ratio = p
+			paired = fmt.Sprintf("%.3f", p)
+		}
 		met := true
 		limit := "-"
 		var why []string
@@ -170,7 +189,7 @@ func printTargets(w io.Writer, root, peers map[string]*bench) bool {
 		if !met {
 			verdict = "**no**: " + strings.Join(why, ", ")
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %.3f | %s | %s | %s |\n", t.what, ns(l), ns(b), ratio, limit, allocs, verdict)
+		fmt.Fprintf(w, "| %s | %s | %s | %.3f | %s | %s | %s | %s |\n", t.what, ns(l), ns(b), l/b, paired, limit, allocs, verdict)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| pairing | first (median) | second (median) | ratio | allocs/op first / second |")
@@ -184,6 +203,16 @@ func printTargets(w io.Writer, root, peers map[string]*bench) bool {
 			continue
 		}
 		for _, t := range group.ts {
+			if t.paired != "" {
+				p, ok := group.set[t.paired].median("ratio")
+				if !ok {
+					fmt.Fprintf(w, "| %s | missing | | | |\n", t.what)
+					complete = false
+					continue
+				}
+				fmt.Fprintf(w, "| %s | | | %.3f (paired blocks) | |\n", t.what, p)
+				continue
+			}
 			lib, base := group.set[t.lib], group.set[t.base]
 			if lib == nil || base == nil {
 				fmt.Fprintf(w, "| %s | missing | | | |\n", t.what)

@@ -15,13 +15,16 @@ BenchmarkApply/opts=4/impl=raw-2         	  100	      1200 ns/op	       0 B/op	 
 BenchmarkApply/opts=4/impl=raw-2         	  100	      1100 ns/op	       0 B/op	       0 allocs/op
 BenchmarkApply/opts=4/impl=keepalive-2   	  100	      1300 ns/op	      16 B/op	       1 allocs/op
 BenchmarkApply/opts=4/impl=keepalive-2   	  100	      1100 ns/op	      16 B/op	       1 allocs/op
+BenchmarkPaired/Apply/opts=4/vs=raw-2    	  100	    300000 ns/op	         1.061 ratio
+BenchmarkPaired/Apply/opts=4/vs=raw-2    	  100	    300000 ns/op	         1.001 ratio
+BenchmarkPaired/Apply/opts=4/vs=raw-2    	  100	    300000 ns/op	         1.071 ratio
 PASS
 `
 
 func TestParseMedians(t *testing.T) {
 	b, err := parse(strings.NewReader(sample))
 	require.NoError(t, err)
-	require.Len(t, b, 2)
+	require.Len(t, b, 3)
 	m, ok := b["BenchmarkApply/opts=4/impl=raw"].median("ns/op")
 	require.True(t, ok)
 	assert.Equal(t, 1100.0, m)
@@ -43,7 +46,7 @@ func TestTargetsSayMissed(t *testing.T) {
 		}
 	}
 	require.NotEmpty(t, line, out.String())
-	assert.Contains(t, line, "1.091")
-	assert.Contains(t, line, "**no**: 4.1 points over, allocates")
+	assert.Contains(t, line, "| 1.091 | 1.061 |", "ratio of medians, then the paired ratio")
+	assert.Contains(t, line, "**no**: 1.1 points over, allocates", "the verdict uses the paired ratio")
 	assert.Contains(t, out.String(), "| Config.Dial vs net.Dialer{KeepAliveConfig} (4 options) | missing |")
 }
