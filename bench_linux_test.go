@@ -200,9 +200,10 @@ func BenchmarkInspect(b *testing.B) {
 
 // connect makes one loopback connection per op with connectOnce.
 func connect(b *testing.B, ln net.Listener, dial testkit.DialFunc) {
+	addr := ln.Addr().String()
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := connectOnce(ln, dial); err != nil {
+		if err := connectOnce(ln, addr, dial); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -214,8 +215,10 @@ func connect(b *testing.B, ln net.Listener, dial testkit.DialFunc) {
 // SO_LINGER 0, so a RST ends the connection and neither end lingers in
 // TIME_WAIT: a long run does not run out of ephemeral ports. Every twin pays
 // the same close.
-func connectOnce(ln net.Listener, dial testkit.DialFunc) error {
-	c, err := dial(context.Background(), ln.Addr().Network(), ln.Addr().String())
+// addr is ln's address, taken once by the caller so the op does not
+// allocate it.
+func connectOnce(ln net.Listener, addr string, dial testkit.DialFunc) error {
+	c, err := dial(context.Background(), "tcp", addr)
 	if err != nil {
 		return err
 	}
@@ -316,6 +319,7 @@ func BenchmarkPaired(b *testing.B) {
 		return lc.Listen(ctx, lb.Network, lb.Addr)
 	})
 	libLn := listen(func() (net.Listener, error) { return noUT.Listen(ctx, lb.Network, lb.Addr) })
+	plainAddr, stdAddr, libAddr := plain.Addr().String(), stdLn.Addr().String(), libLn.Addr().String()
 	stdDialer := &net.Dialer{KeepAliveConfig: stdKeepAlive}
 	libDialer := noUT.Dialer(nil)
 	const fast, slow = 64, 8 // calls per block: about 100 µs and 300 µs
@@ -333,9 +337,9 @@ func BenchmarkPaired(b *testing.B) {
 			}
 			return raw4.err
 		}},
-		{"Dial/opts=4/vs=std", slow, func() error { return connectOnce(plain, noUT.Dial) }, func() error { return connectOnce(plain, stdDialer.DialContext) }},
-		{"Dialer/opts=4/vs=std", slow, func() error { return connectOnce(plain, libDialer.DialContext) }, func() error { return connectOnce(plain, stdDialer.DialContext) }},
-		{"Accept/opts=4/vs=std", slow, func() error { return connectOnce(libLn, plainDial) }, func() error { return connectOnce(stdLn, plainDial) }},
+		{"Dial/opts=4/vs=std", slow, func() error { return connectOnce(plain, plainAddr, noUT.Dial) }, func() error { return connectOnce(plain, plainAddr, stdDialer.DialContext) }},
+		{"Dialer/opts=4/vs=std", slow, func() error { return connectOnce(plain, plainAddr, libDialer.DialContext) }, func() error { return connectOnce(plain, plainAddr, stdDialer.DialContext) }},
+		{"Accept/opts=4/vs=std", slow, func() error { return connectOnce(libLn, libAddr, plainDial) }, func() error { return connectOnce(stdLn, stdAddr, plainDial) }},
 	} {
 		b.Run(bc.name, func(b *testing.B) { paired(b, bc.block, bc.lib, bc.base) })
 	}
