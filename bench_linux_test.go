@@ -17,8 +17,11 @@ import (
 
 // Every benchmark here runs the library next to its standard-library twin
 // (and, for setting options on a socket, the raw floor) with the same values,
-// in the same run: sub-benchmarks named impl=... are interleaved by -count, so
-// benchstat -col /impl compares them under the same machine load.
+// in the same run, as sub-benchmarks named impl=... for benchstat -col /impl.
+// go test -count repeats each sub-benchmark back to back, so twins would be
+// measured minutes apart on a machine whose load changes: bench/run runs the
+// test binary once per round instead, and BenchmarkPaired times twins in
+// alternating blocks within each op.
 //
 // opts=4 is SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL and TCP_KEEPCNT (noUT),
 // the most the standard library can set. opts=5 adds TCP_USER_TIMEOUT (full),
