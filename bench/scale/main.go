@@ -147,10 +147,19 @@ func run(w io.Writer, n, rounds, nAddrs int) error {
 		}
 	}
 	fmt.Fprintln(w)
+	var extra []string
 	for ph := range phases {
 		k, s := med[0][ph], med[1][ph]
 		fmt.Fprintf(w, "%s, keepalive / std: time to open %.3f, Go heap per connection %.3f (%+.0f B), heap objects per connection %+.2f.\n",
 			phases[ph], float64(k.setup)/float64(s.setup), k.heapPerConn/s.heapPerConn, k.heapPerConn-s.heapPerConn, k.objsPerConn-s.objsPerConn)
+		// Anything the library kept per connection (a timer, a goroutine's
+		// stack, a record) would be at least one more live object each.
+		if d := k.objsPerConn - s.objsPerConn; d >= 0.5 {
+			extra = append(extra, fmt.Sprintf("%s: %+.2f live heap objects per connection", phases[ph], d))
+		}
+	}
+	if len(extra) > 0 {
+		return fmt.Errorf("the library keeps something per connection that the standard library does not: %s", strings.Join(extra, "; "))
 	}
 	return nil
 }
