@@ -66,7 +66,11 @@ func Inspect(conn net.Conn) (Config, error) {
 
 // InspectRawConn is Inspect for a TCP socket that is not a net.Conn, such
 // as an *os.File's (f.SyscallConn()) holding a socket duplicated from
-// another process. The caller must know that the socket is TCP.
+// another process. It behaves as Inspect does on each OS (the system's
+// values on OpenBSD, errors.ErrUnsupported on NetBSD and Windows before
+// 10 1709). The caller must know that the socket is TCP: for another kind
+// of socket the kernel's getsockopt error is returned (on Linux one
+// wrapping errors.ErrUnsupported), not ErrNotTCP.
 func InspectRawConn(rc syscall.RawConn) (Config, error) {
 	var (
 		c       Config

@@ -44,6 +44,8 @@ type Config struct {
 var (
 	// ErrDisabled is reported by Inspect for a connection whose SO_KEEPALIVE
 	// is off: the kernel will never probe it, whatever the other values say.
+	// (FreeBSD and DragonFly probe every connection anyway while the sysctl
+	// net.inet.tcp.always_keepalive is 1, FreeBSD's default.)
 	ErrDisabled = errors.New("keepalive: SO_KEEPALIVE is off on this connection")
 
 	// ErrNotTCP is reported by Apply and Inspect for a connection that is not

@@ -12,7 +12,15 @@ const tcpMaxUnackTime = 0x44
 
 var sockopts = tcpOpts{unix.TCP_KEEPIDLE, unix.TCP_KEEPINTVL, unix.TCP_KEEPCNT, tcpMaxUnackTime}
 
-const refusedHint = "FreeBSD before 14 has no TCP_MAXUNACKTIME: leave UserTimeout zero there"
+const refusedHint = "is it a TCP socket?"
+
+// FreeBSD 14 (__FreeBSD_version 1400000) added TCP_MAXUNACKTIME; before it,
+// Validate refuses UserTimeout.
+func init() {
+	if v, err := unix.SysctlUint32("kern.osreldate"); err == nil && v < 1400000 {
+		host = &freebsd13Platform
+	}
+}
 
 // SystemDefaults returns the keepalive values a socket gets when it sets
 // none: on FreeBSD the sysctls net.inet.tcp.keepidle and keepintvl

@@ -25,6 +25,15 @@ func usesSIO() bool { return host == &windowsSIOPlatform }
 // the Unix version for why), then the keepalive values and SO_KEEPALIVE.
 func setOptions(sysfd uintptr, c Config) error {
 	fd, p := windows.Handle(sysfd), host
+	if usesSIO() && (c.Idle == 0 || c.Interval == 0) {
+		// SIO_KEEPALIVE_VALS sets both: fill the one left zero from the
+		// system before the first call, so a failure changes nothing.
+		d, err := SystemDefaults()
+		if err != nil {
+			return err
+		}
+		c = c.WithDefaults(d)
+	}
 	if c.UserTimeout > 0 {
 		if err := setInt(fd, windows.IPPROTO_TCP, windows.TCP_MAXRT, p.userTimeout.name, int(c.UserTimeout/time.Second)); err != nil {
 			return err
@@ -51,17 +60,10 @@ func setOptions(sysfd uintptr, c Config) error {
 	return setInt(fd, windows.SOL_SOCKET, windows.SO_KEEPALIVE, "SO_KEEPALIVE", 1)
 }
 
-// setSIO sets idle time and interval together, as SIO_KEEPALIVE_VALS must;
-// a zero one gets the system default, since Windows cannot report the
-// socket's current value.
+// setSIO sets idle time and interval together, as SIO_KEEPALIVE_VALS must
+// (setOptions has filled a zero one with the system default, since Windows
+// cannot report the socket's current value).
 func setSIO(fd windows.Handle, c Config) error {
-	if c.Idle == 0 || c.Interval == 0 {
-		d, err := SystemDefaults()
-		if err != nil {
-			return err
-		}
-		c = c.WithDefaults(d)
-	}
 	if err := setInt(fd, windows.SOL_SOCKET, windows.SO_KEEPALIVE, "SO_KEEPALIVE", 1); err != nil {
 		return err
 	}

@@ -116,7 +116,7 @@ func (p *platform) inFlightDetectionTime(c Config, r func() (Retransmission, err
 		}
 		return ut, satAdd(ut, late)
 	}
-	if p != &linuxPlatform {
+	if !p.retries2Model {
 		return 0, 0
 	}
 	rt, err := r()
@@ -295,20 +295,25 @@ func satMul(d time.Duration, n int64) time.Duration {
 // up to Idle + RTO + UserTimeout after its last segment. Ask for a shorter
 // deadline where that matters.
 //
-// It prefers 3 probes at an interval of about a sixth of the deadline and
-// gives the rest to Idle, so probes are rare on healthy connections. Neither
+// It prefers 3 probes at an interval of about a sixth of the deadline
+// (shorter where the shortest Idle would not fit otherwise) and gives the
+// rest to Idle, so probes are rare on healthy connections. Neither
 // Idle nor Interval is so long that its timer, however late it fires (see
 // WorstCaseDetectionTime), comes less than 1 s before middleboxIdle (about
 // 88 % of it), nor outside what the kernel accepts (32767 s on Linux; see
-// the platform table), so a very long deadline is met early. UserTimeout is
-// set to Idle + Count*Interval, which keeps Count meaningful and
-// DetectionTime exact on Linux while UserTimeout is set. The shortest
+// the platform table), so a very long deadline is met early. On Linux
+// UserTimeout is set to Idle + Count*Interval, which keeps Count meaningful
+// and DetectionTime exact while UserTimeout is set. The shortest
 // deadline possible on Linux is about 2.3 s (Idle 1 s, Interval 1 s, Count
-// 1, plus timer slack); on illumos, whose Idle is at least 10 s, about 13 s.
+// 1, plus timer slack); on illumos, whose Idle is at least 10 s, about
+// 12.5 s; the error for a shorter one names the shortest.
 //
 // Where the OS has no bound for data in flight (NetBSD, DragonFly, OpenBSD,
-// AIX) or cannot set the values per connection (OpenBSD), Within returns an
-// error wrapping errors.ErrUnsupported; build the Config by hand there.
+// AIX, FreeBSD before 14) or cannot set the values per connection (OpenBSD,
+// Count on Windows before 10 1709), Within returns an error wrapping
+// errors.ErrUnsupported; build the Config by hand there. Elsewhere, where
+// the user timeout bounds only data in flight (macOS, FreeBSD, illumos,
+// Solaris, Windows), UserTimeout is the longest that meets the deadline.
 func Within(deadline, middleboxIdle time.Duration) (Config, error) {
 	return host.within(deadline, middleboxIdle)
 }
@@ -340,29 +345,67 @@ func (p *platform) within(deadline, middleboxIdle time.Duration) (Config, error)
 		idleCap, intervalCap = min(idleCap, d), min(intervalCap, d)
 	}
 	if deadline > 0 && intervalCap >= intervalMin {
-		for count := 3; count >= 1; count-- {
-			// Unanswered probes must not leave the middlebox idle either.
-			interval := min(intervalCap, max(intervalMin, (deadline/time.Duration(2*count)).Truncate(time.Second)))
-			idle := min(idleCap, (deadline - time.Duration(count)*interval).Truncate(time.Second))
-			for ; idle >= idleMin; idle -= time.Second {
-				c := Config{Idle: idle, Interval: interval, Count: count}
-				c.UserTimeout = idle + time.Duration(count)*interval
-				if !p.userTimeoutCapsProbes {
-					// The user timeout bounds only data in flight here.
-					c.UserTimeout = p.longestUserTimeout(deadline)
-				}
-				if _, inFlight := p.inFlightDetectionTime(c, nil); p.worstCaseDetectionTime(c) <= deadline && inFlight <= deadline {
-					if err := p.validate(c); err != nil {
-						return Config{}, err
-					}
-					return c, nil
-				}
+		ut := time.Duration(0)
+		if !p.userTimeoutCapsProbes {
+			// The user timeout bounds only data in flight here: the
+			// longest that still meets the deadline.
+			if ut = p.longestUserTimeout(deadline); ut == 0 {
+				goto none
 			}
 		}
+		fits := func(count int64, interval, idle time.Duration) bool {
+			c := p.withinConfig(count, interval, idle, ut)
+			_, inFlight := p.inFlightDetectionTime(c, nil)
+			return p.worstCaseDetectionTime(c) <= deadline && inFlight <= deadline
+		}
+		for count := int64(3); count >= 1; count-- {
+			if !fits(count, intervalMin, idleMin) {
+				continue
+			}
+			// The longest Interval up to about a sixth of the deadline
+			// that leaves room for the shortest Idle, then the longest
+			// Idle: probes stay rare on healthy connections. (Unanswered
+			// probes must not leave the middlebox idle either.)
+			preferred := min(intervalCap, max(intervalMin, (deadline/time.Duration(2*count)).Truncate(time.Second)))
+			interval := longestSeconds(intervalMin, preferred, func(iv time.Duration) bool { return fits(count, iv, idleMin) })
+			idle := longestSeconds(idleMin, idleCap, func(id time.Duration) bool { return fits(count, interval, id) })
+			c := p.withinConfig(count, interval, idle, ut)
+			if err := p.validate(c); err != nil {
+				return Config{}, err
+			}
+			return c, nil
+		}
 	}
+none:
 	shortest := p.worstCaseDetectionTime(Config{Idle: idleMin, Interval: intervalMin, Count: 1}).Round(100 * time.Millisecond)
 	return Config{}, fmt.Errorf("keepalive: Within: no Config detects a dead peer within %v on %s (the shortest is about %v): %w",
 		deadline, p.name, shortest, syscall.EINVAL)
+}
+
+// withinConfig is the Config Within returns for these values: on Linux
+// UserTimeout = Idle + Count*Interval (the probes end the connection, and
+// DetectionTime stays exact), elsewhere ut.
+func (p *platform) withinConfig(count int64, interval, idle, ut time.Duration) Config {
+	c := Config{Idle: idle, Interval: interval, Count: int(count), UserTimeout: ut}
+	if p.userTimeoutCapsProbes {
+		c.UserTimeout = idle + time.Duration(count)*interval
+	}
+	return c
+}
+
+// longestSeconds is the longest whole number of seconds d in [lo, hi] with
+// ok(d), given ok(lo) and ok monotone (true up to some d, false after).
+func longestSeconds(lo, hi time.Duration, ok func(time.Duration) bool) time.Duration {
+	l, h := int64(lo/time.Second), int64(hi/time.Second)
+	for l < h {
+		n := h - (h-l)/2
+		if ok(time.Duration(n) * time.Second) {
+			l = n
+		} else {
+			h = n - 1
+		}
+	}
+	return time.Duration(l) * time.Second
 }
 
 // longestUserTimeout is the longest whole-second UserTimeout whose in-flight

@@ -26,6 +26,11 @@ type platform struct {
 	// notPerSocket explains a field the OS cannot set per socket; it ends
 	// the error Validate returns for such a field.
 	notPerSocket string
+	// maxProbing, if set, bounds Count*Interval: illumos keeps it as the
+	// abort threshold in 32-bit milliseconds. It also means Interval and
+	// Count must be set together, since the kernel derives one from the
+	// other and its 480 s default otherwise.
+	maxProbing time.Duration
 
 	// defaults are the kernel's compiled-in values, used by the model where
 	// the system's own cannot be read.
@@ -44,6 +49,9 @@ type platform struct {
 	// late. Linux instead clamps the timer to the user timeout.
 	userTimeoutOnRetransmit bool
 	rexmtMax                time.Duration
+	// retries2Model: without a user timeout, data in flight is bounded by
+	// tcp_retries2 (Linux; see Retransmission). Elsewhere it is not modelled.
+	retries2Model bool
 
 	// tick is the coarsest a timer can be late by beyond the wheel's
 	// rounding (see timerSlack): 10 ms (HZ 100) unless set.
@@ -85,6 +93,16 @@ func (p *platform) validate(c Config) error {
 		return fmt.Errorf("keepalive: invalid Config: Count %d outside 1..%d (%s); 0 keeps the system value: %w",
 			c.Count, p.count.max, p.count.name, syscall.EINVAL)
 	}
+	if p.maxProbing > 0 {
+		if (c.Interval == 0) != (c.Count == 0) {
+			return fmt.Errorf("keepalive: invalid Config: set Interval and Count together on %s (Interval %v, Count %d): "+
+				"the kernel derives the one left out from its 480 s probing default: %w", p.name, c.Interval, c.Count, syscall.EINVAL)
+		}
+		if probing := satMul(roundUp(c.Interval, p.interval.unit), int64(c.Count)); probing > p.maxProbing {
+			return fmt.Errorf("keepalive: invalid Config: Count*Interval %v above %v on %s (TCP_KEEPCNT*TCP_KEEPINTVL is kept in 32-bit milliseconds): %w",
+				probing, p.maxProbing, p.name, syscall.EINVAL)
+		}
+	}
 	return p.userTimeout.check(p, "UserTimeout", c.UserTimeout, "leaves it off")
 }
 
@@ -92,7 +110,10 @@ func (o durOpt) check(p *platform, field string, d time.Duration, zero string) e
 	if d == 0 {
 		return nil
 	}
-	if d > 0 && o.name == "" {
+	if o.name == "" {
+		if d < 0 {
+			return fmt.Errorf("keepalive: invalid Config: %s %v is negative: %w", field, d, syscall.EINVAL)
+		}
 		return p.notSettable(field, d.String())
 	}
 	if r := roundUp(d, o.unit); d < 0 || r < o.min || r > o.max {
@@ -160,6 +181,7 @@ var (
 		defaults:    Config{Idle: 7200 * second, Interval: 75 * second, Count: 9},
 
 		userTimeoutCapsProbes: true,
+		retries2Model:         true,
 	}
 
 	// macOS and iOS (XNU bsd/netinet/tcp_usrreq.c, tcp_timer.c): seconds,
@@ -193,6 +215,15 @@ var (
 		userTimeoutOnRetransmit: true,
 		rexmtMax:                64 * second,
 	}
+
+	// FreeBSD before 14 has no TCP_MAXUNACKTIME.
+	freebsd13Platform = func() platform {
+		p := freebsdPlatform
+		p.name = "freebsd before 14"
+		p.userTimeout = durOpt{}
+		p.notPerSocket = "TCP_MAXUNACKTIME came with FreeBSD 14"
+		return p
+	}()
 
 	// NetBSD (tcp_usrreq.c tcp_ctloutput, tcp_timer.h): the options take
 	// slow-timer ticks of 500 ms (PR_SLOWHZ 2), not seconds, any value > 0;
@@ -241,7 +272,9 @@ var (
 	// TCP_KEEPIDLE in seconds, at least 10 s on releases before 2015 and on
 	// Oracle Solaris (1 s since), at most 10 days; TCP_KEEPINTVL inside the
 	// socket's RTO range (1..60 s by default); TCP_KEEPCNT*TCP_KEEPINTVL in
-	// milliseconds must fit 32 bits; TCP_ABORT_THRESHOLD in ms, checked when
+	// milliseconds must fit 32 bits, and with only one of the two set the
+	// kernel derives the other from its 480 s probing default, so Validate
+	// wants both or neither; TCP_ABORT_THRESHOLD in ms, checked when
 	// the retransmission timer (up to 60 s) fires. The keepalive drop is a
 	// strict >, seen one tick late. Defaults: 2 h idle, then 480 s of probing
 	// with backoff, modelled as 8 probes 60 s apart.
@@ -250,6 +283,7 @@ var (
 		idle:        durOpt{"TCP_KEEPIDLE", second, 10 * second, 864000 * second},
 		interval:    durOpt{"TCP_KEEPINTVL", second, second, 60 * second},
 		count:       countOpt{"TCP_KEEPCNT", 71582}, // 60 s * 71582 < 2^32 ms
+		maxProbing:  (1<<32 - 1) * ms,
 		userTimeout: durOpt{"TCP_ABORT_THRESHOLD", ms, 0, maxInt32 * ms},
 		defaults:    Config{Idle: 7200 * second, Interval: 60 * second, Count: 8},
 
@@ -265,7 +299,7 @@ var (
 		p := illumosPlatform
 		p.name = "solaris"
 		p.interval = durOpt{"TCP_KEEPINTVL", second, 10 * second, 864000 * second}
-		p.count = countOpt{"TCP_KEEPCNT", 4971} // 864000 s * 4971 < 2^32 ms
+		p.count = countOpt{"TCP_KEEPCNT", 429496} // 10 s * 429496 < 2^32 ms; maxProbing bounds the product
 		return p
 	}()
 

@@ -28,7 +28,7 @@ func TestPlatformsCoverEveryClaimedGOOS(t *testing.T) {
 	for _, goos := range []string{"js", "wasip1", "plan9"} {
 		assert.Nil(t, platforms[goos], goos)
 	}
-	if want := platforms[runtime.GOOS]; want != nil {
+	if want := platforms[runtime.GOOS]; want != nil && hostErr == nil {
 		assert.NotNil(t, host, "this host has an implementation")
 	}
 }
@@ -67,12 +67,19 @@ func TestPlatformValidate(t *testing.T) {
 		{&openbsdPlatform, Config{Count: 3}, "Count 3 cannot be set per connection on openbsd", errors.ErrUnsupported},
 		{&openbsdPlatform, Config{Count: -3}, "Count -3 is negative", syscall.EINVAL},
 		{&openbsdPlatform, Config{UserTimeout: s}, "UserTimeout 1s cannot be set per connection on openbsd", errors.ErrUnsupported},
+		{&openbsdPlatform, Config{Idle: -s}, "Idle -1s is negative", syscall.EINVAL},
+		{&netbsdPlatform, Config{UserTimeout: -s}, "UserTimeout -1s is negative", syscall.EINVAL},
+		{&freebsd13Platform, Config{UserTimeout: s}, "UserTimeout 1s cannot be set per connection on freebsd before 14 (TCP_MAXUNACKTIME came with FreeBSD 14)", errors.ErrUnsupported},
 
 		// illumos: Idle at least 10 s, Interval inside the RTO range.
 		{&illumosPlatform, Config{Idle: 10 * s, Interval: 60 * s, Count: 71582, UserTimeout: 500 * msec}, "", nil},
 		{&illumosPlatform, Config{Idle: 9 * s}, "Idle 9s outside 10s..864000s (TCP_KEEPIDLE", syscall.EINVAL},
 		{&illumosPlatform, Config{Interval: 61 * s}, "Interval 1m1s outside 1s..60s (TCP_KEEPINTVL", syscall.EINVAL},
 		{&solarisPlatform, Config{Interval: 9 * s}, "Interval 9s outside 10s..864000s", syscall.EINVAL},
+		{&illumosPlatform, Config{Interval: 5 * s}, "set Interval and Count together on illumos (Interval 5s, Count 0)", syscall.EINVAL},
+		{&illumosPlatform, Config{Count: 3}, "set Interval and Count together on illumos", syscall.EINVAL},
+		{&solarisPlatform, Config{Interval: 864000 * s, Count: 4971}, "Count*Interval 1193040h0m0s above 1193h2m47.295s on solaris", syscall.EINVAL},
+		{&solarisPlatform, Config{Interval: 10 * s, Count: 429496}, "", nil},
 
 		{&windowsPlatform, Config{Idle: s, Interval: s, Count: 255, UserTimeout: s}, "", nil},
 		{&windowsPlatform, Config{Count: 256}, "Count 256 outside 1..255 (TCP_KEEPCNT)", syscall.EINVAL},
@@ -138,12 +145,13 @@ func TestPlatformDetectionTime(t *testing.T) {
 		{&windowsSIOPlatform, Config{Idle: 10 * s, Interval: 5 * s}, 60 * s},                                   // always 10 probes
 		{&darwinPlatform, Config{Idle: 4294967 * s, Interval: 4294967 * s, Count: math.MaxInt32}, maxDuration}, // saturates
 	} {
-		if tc.p == host {
-			continue // zero fields would come from this host's settings
-		}
-		assert.Equal(t, tc.want, tc.p.detectionTime(tc.cfg), "%s %+v", tc.p.name, tc.cfg)
-		assert.GreaterOrEqual(t, tc.p.worstCaseDetectionTime(tc.cfg), tc.p.detectionTime(tc.cfg), "%s %+v", tc.p.name, tc.cfg)
-		assert.LessOrEqual(t, tc.p.earliestDetectionTime(tc.cfg), tc.p.detectionTime(tc.cfg), "%s %+v", tc.p.name, tc.cfg)
+		// A copy is not the host, so zero fields take the compiled-in
+		// defaults, not this host's settings.
+		cp := *tc.p
+		p := &cp
+		assert.Equal(t, tc.want, p.detectionTime(tc.cfg), "%s %+v", p.name, tc.cfg)
+		assert.GreaterOrEqual(t, p.worstCaseDetectionTime(tc.cfg), p.detectionTime(tc.cfg), "%s %+v", p.name, tc.cfg)
+		assert.LessOrEqual(t, p.earliestDetectionTime(tc.cfg), p.detectionTime(tc.cfg), "%s %+v", p.name, tc.cfg)
 	}
 	var none *platform
 	assert.Zero(t, none.detectionTime(Config{Idle: s}))
@@ -211,7 +219,7 @@ func TestPlatformWithin(t *testing.T) {
 	assert.ErrorIs(t, err, syscall.EINVAL)
 	assert.ErrorContains(t, err, "on illumos")
 	// Without a bound for data in flight, Within says so.
-	for _, p := range []*platform{&netbsdPlatform, &dragonflyPlatform, &openbsdPlatform, &aixPlatform, &windowsSIOPlatform} {
+	for _, p := range []*platform{&netbsdPlatform, &dragonflyPlatform, &openbsdPlatform, &aixPlatform, &windowsSIOPlatform, &freebsd13Platform} {
 		_, err := p.within(time.Minute, 0)
 		assert.ErrorIs(t, err, errors.ErrUnsupported, p.name)
 		assert.ErrorContains(t, err, p.name)
@@ -223,7 +231,7 @@ func TestPlatformWithin(t *testing.T) {
 // 32-bit unsigned milliseconds.
 func TestPlatformMaximaFit32Bits(t *testing.T) {
 	t.Parallel()
-	all := map[string]*platform{"windows SIO": &windowsSIOPlatform, "dragonfly ms": &dragonflyMsPlatform}
+	all := map[string]*platform{"windows SIO": &windowsSIOPlatform, "dragonfly ms": &dragonflyMsPlatform, "freebsd 13": &freebsd13Platform}
 	for goos, p := range platforms {
 		all[goos] = p
 	}
@@ -241,5 +249,35 @@ func TestPlatformMaximaFit32Bits(t *testing.T) {
 			assert.True(t, o.min == 0 || o.min >= o.unit, "%s %s", goos, o.name)
 		}
 		assert.LessOrEqual(t, int64(p.count.max), int64(math.MaxInt32), goos)
+	}
+}
+
+// Within meets every deadline from the shortest possible one up, on every
+// platform where it works: a longer deadline never fails, and the shortest
+// is what its error message claims.
+func TestPlatformWithinEveryDeadline(t *testing.T) {
+	t.Parallel()
+	for _, p := range []*platform{&linuxPlatform, &darwinPlatform, &freebsdPlatform, &illumosPlatform, &solarisPlatform, &windowsPlatform} {
+		for _, middlebox := range []time.Duration{0, 350 * s} {
+			var first time.Duration
+			for d := 500 * msec; d <= 150*s; d += 500 * msec {
+				c, err := p.within(d, middlebox)
+				if err != nil {
+					require.Zero(t, first, "%s: %v fails after %v worked: %v", p.name, d, first, err)
+					assert.ErrorIs(t, err, syscall.EINVAL)
+					continue
+				}
+				if first == 0 {
+					first = d
+				}
+				require.NoError(t, p.validate(c))
+				assert.LessOrEqual(t, p.worstCaseDetectionTime(c), d, "%s %+v", p.name, c)
+				_, hi := p.inFlightDetectionTime(c, nil)
+				assert.LessOrEqual(t, hi, d, "%s %+v", p.name, c)
+			}
+			// The error names the shortest deadline; it really is one.
+			shortest := p.worstCaseDetectionTime(Config{Idle: max(s, p.idle.min), Interval: max(s, p.interval.min), Count: 1})
+			assert.LessOrEqual(t, first, shortest.Truncate(500*msec)+500*msec, "%s, middlebox %v", p.name, middlebox)
+		}
 	}
 }
