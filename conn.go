@@ -61,7 +61,9 @@ func Inspect(conn net.Conn) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("keepalive: %w", err)
 	}
-	return InspectRawConn(rc)
+	// rc is concrete here, so the closure and r stay on the stack.
+	var r inspection
+	return r.result(rc.Control(func(fd uintptr) { r.c, r.enabled, r.err = getOptions(fd) }))
 }
 
 // InspectRawConn is Inspect for a TCP socket that is not a net.Conn, such
@@ -72,21 +74,28 @@ func Inspect(conn net.Conn) (Config, error) {
 // of socket the kernel's getsockopt error is returned (on Linux one
 // wrapping errors.ErrUnsupported), not ErrNotTCP.
 func InspectRawConn(rc syscall.RawConn) (Config, error) {
-	var (
-		c       Config
-		enabled bool
-		gerr    error
-	)
-	if err := rc.Control(func(fd uintptr) { c, enabled, gerr = getOptions(fd) }); err != nil {
-		return Config{}, fmt.Errorf("keepalive: %w", err)
+	var r inspection
+	return r.result(rc.Control(func(fd uintptr) { r.c, r.enabled, r.err = getOptions(fd) }))
+}
+
+// inspection is what getOptions read; result adds what RawConn.Control
+// returned (cerr) and turns SO_KEEPALIVE off into ErrDisabled.
+type inspection struct {
+	c       Config
+	enabled bool
+	err     error
+}
+
+func (r *inspection) result(cerr error) (Config, error) {
+	switch {
+	case cerr != nil:
+		return Config{}, fmt.Errorf("keepalive: %w", cerr)
+	case r.err != nil:
+		return Config{}, r.err
+	case !r.enabled:
+		return r.c, ErrDisabled
 	}
-	if gerr != nil {
-		return Config{}, gerr
-	}
-	if !enabled {
-		return c, ErrDisabled
-	}
-	return c, nil
+	return r.c, nil
 }
 
 // Control sets c on a new socket. It has the signature of net.Dialer.Control

@@ -467,10 +467,12 @@ func TestNoAllocations(t *testing.T) {
 		client, _ := testkit.Pair(t, lb, nil, plainDial)
 		rc, err := client.(*net.TCPConn).SyscallConn()
 		require.NoError(t, err)
-		var aerr, cerr error
+		var aerr, cerr, ierr error
 		assert.Zero(t, testing.AllocsPerRun(1000, func() { aerr = full.Apply(client) }), "Apply")
 		assert.Zero(t, testing.AllocsPerRun(1000, func() { cerr = full.Control(lb.Network, "", rc) }), "Control")
+		assert.Zero(t, testing.AllocsPerRun(1000, func() { _, ierr = keepalive.Inspect(client) }), "Inspect")
 		assert.NoError(t, aerr)
 		assert.NoError(t, cerr)
+		assert.NoError(t, ierr)
 	}
 }

@@ -16,42 +16,7 @@ import (
 // per-OS file sets sockopts.
 type tcpOpts struct{ idle, interval, count, userTimeout int }
 
-// setOptions sets c, already validated and rounded, on fd: one setsockopt
-// per non-zero field, in the unit of the host's option, plus SO_KEEPALIVE.
-// The user timeout goes first because it is the option a socket can refuse
-// (Linux Multipath TCP sockets, FreeBSD before 14), so a refusal leaves the
-// socket untouched; SO_KEEPALIVE goes last, so probing starts with the
-// values in place.
-func setOptions(sysfd uintptr, c Config) error {
-	fd, p := int(sysfd), host
-	if c.UserTimeout > 0 {
-		if err := setInt(fd, unix.IPPROTO_TCP, sockopts.userTimeout, p.userTimeout.name, int(c.UserTimeout/p.userTimeout.unit)); err != nil {
-			return err
-		}
-	}
-	if c.Idle > 0 {
-		if err := setInt(fd, unix.IPPROTO_TCP, sockopts.idle, p.idle.name, int(c.Idle/p.idle.unit)); err != nil {
-			return err
-		}
-	}
-	if c.Interval > 0 {
-		if err := setInt(fd, unix.IPPROTO_TCP, sockopts.interval, p.interval.name, int(c.Interval/p.interval.unit)); err != nil {
-			return err
-		}
-	}
-	if c.Count > 0 {
-		if err := setInt(fd, unix.IPPROTO_TCP, sockopts.count, p.count.name, c.Count); err != nil {
-			return err
-		}
-	}
-	return setInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, "SO_KEEPALIVE", 1)
-}
-
-func setInt(fd, level, opt int, name string, v int) error {
-	err := unix.SetsockoptInt(fd, level, opt, v)
-	if err == nil {
-		return nil
-	}
+func setErr(name string, v int, err error) error {
 	if errors.Is(err, unix.ENOPROTOOPT) || errors.Is(err, unix.EOPNOTSUPP) {
 		return fmt.Errorf("keepalive: %s cannot be set on this socket (%s): %w: %w",
 			name, refusedHint, errors.ErrUnsupported, os.NewSyscallError("setsockopt", err))
