@@ -60,23 +60,29 @@
 //	macOS, iOS       TCP_KEEPALIVE s 1..4294967, TCP_KEEPINTVL s 1..4294967, TCP_KEEPCNT 1..2^31-1,
 //	                 TCP_RXT_CONNDROPTIME s. Accepted sockets do not inherit the idle time or
 //	                 TCP_RXT_CONNDROPTIME. Defaults: sysctl net.inet.tcp.keepidle, keepintvl (ms), keepcnt.
-//	FreeBSD          TCP_KEEPIDLE s 1..4294967, TCP_KEEPINTVL s, TCP_KEEPCNT, TCP_MAXUNACKTIME s
-//	                 (FreeBSD 14+; older kernels refuse UserTimeout). Probes every connection while
-//	                 net.inet.tcp.always_keepalive is 1 (default). Defaults: sysctls as macOS.
-//	NetBSD           TCP_KEEPIDLE, TCP_KEEPINTVL in half seconds (slow-timer ticks; Go's own net
-//	                 package passes seconds, which NetBSD halves), TCP_KEEPCNT; no UserTimeout.
+//	FreeBSD          TCP_KEEPIDLE s 1..4294967, TCP_KEEPINTVL s 1..4294967, TCP_KEEPCNT 1..2^31-1,
+//	                 TCP_MAXUNACKTIME s (FreeBSD 14+; before 14, read from kern.osreldate, Validate
+//	                 refuses UserTimeout). Probes every connection while net.inet.tcp.always_keepalive
+//	                 is 1 (default). Defaults: sysctls as macOS.
+//	NetBSD           TCP_KEEPIDLE, TCP_KEEPINTVL in half seconds, 0.5..2147483 s (slow-timer ticks;
+//	                 Go's own net package passes seconds, which NetBSD halves), TCP_KEEPCNT;
+//	                 no UserTimeout.
 //	                 Inspect cannot read the values back. Defaults: sysctls in ticks.
-//	DragonFly        TCP_KEEPIDLE, TCP_KEEPINTVL s (ms before 5.8, detected from kern.osreldate),
+//	DragonFly        TCP_KEEPIDLE, TCP_KEEPINTVL s 1..2147483 (ms before 5.8, from kern.osreldate),
 //	                 TCP_KEEPCNT; no UserTimeout. Defaults: sysctls as macOS.
 //	OpenBSD          no per-socket values: SO_KEEPALIVE only, so Config{} is the one valid Config;
 //	                 the sysctls net.inet.tcp.keepidle, keepintvl (s) and 8 probes apply.
 //	illumos          TCP_KEEPIDLE s 10..864000, TCP_KEEPINTVL s 1..60 (the socket's RTO range),
-//	                 TCP_KEEPCNT 1..71582, TCP_ABORT_THRESHOLD ms. SystemDefaults is unsupported
-//	                 (ipadm tunables).
+//	                 TCP_KEEPCNT 1..71582, TCP_ABORT_THRESHOLD ms. Interval and Count must be set
+//	                 together (the kernel derives the one left out from its 480 s default) and
+//	                 Count*Interval fit 2^32 ms. SystemDefaults is unsupported (ipadm tunables).
 //	Solaris          Oracle Solaris 11.4's option numbers, TCP_KEEPIDLE and TCP_KEEPINTVL s
-//	                 10..864000; older Solaris, or a GOOS=solaris binary on illumos, is refused.
-//	AIX              TCP_KEEPIDLE, TCP_KEEPINTVL s (as Go's net package), TCP_KEEPCNT; no UserTimeout.
-//	Windows 10 1709+ TCP_KEEPIDLE s, TCP_KEEPINTVL s, TCP_KEEPCNT 1..255, TCP_MAXRT s.
+//	                 10..864000, otherwise as illumos; older Solaris, or a GOOS=solaris binary on
+//	                 illumos, is refused.
+//	AIX              TCP_KEEPIDLE, TCP_KEEPINTVL s 1..2147483 (as Go's net package; unverified),
+//	                 TCP_KEEPCNT; no UserTimeout.
+//	Windows 10 1709+ TCP_KEEPIDLE s 1..4294967, TCP_KEEPINTVL s 1..4294967, TCP_KEEPCNT 1..255,
+//	                 TCP_MAXRT s.
 //	                 Defaults: registry KeepAliveTime, KeepAliveInterval (2 h, 1 s), 10 probes.
 //	older Windows    SIO_KEEPALIVE_VALS: Idle and Interval in ms, set together (a zero one gets
 //	                 the system default); always 10 probes, so Count must be 0; TCP_MAXRT s;
