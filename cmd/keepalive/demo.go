@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/keepalive-go/keepalive"
-	"github.com/keepalive-go/keepalive/internal/testkit"
+	"github.com/keepalive-go/keepalive/internal/silence"
 )
 
 const demoAbout = `Dials a local peer three times: with Go's default dialer, with the OS
@@ -28,11 +28,29 @@ const demoExample = `  keepalive demo
   keepalive demo --idle 5s --interval 2s --count 3
   keepalive demo --idle 1s --interval 1s --user-timeout 2500ms --json`
 
+// dialFunc dials like net.Dialer.DialContext.
+type dialFunc func(ctx context.Context, network, address string) (net.Conn, error)
+
+// readFailure reads conn until a read fails or the deadline start+bound
+// passes, and returns how long after start that was and the error
+// (os.ErrDeadlineExceeded when the connection is still up at the bound).
+func readFailure(conn net.Conn, start time.Time, bound time.Duration) (time.Duration, error) {
+	if err := conn.SetReadDeadline(start.Add(bound)); err != nil {
+		return 0, err
+	}
+	var b [64]byte
+	for {
+		if _, err := conn.Read(b[:]); err != nil {
+			return time.Since(start), err
+		}
+	}
+}
+
 // demoConn is one connection of the demo and what was seen of it.
 type demoConn struct {
 	name      string
 	cfg       keepalive.Config // the values in effect, zero fields from the system
-	dial      testkit.DialFunc
+	dial      dialFunc
 	predicted time.Duration // DetectionTime
 	worst     time.Duration // WorstCaseDetectionTime
 
@@ -101,7 +119,7 @@ func runDemo(stdout, stderr io.Writer, args []string) int {
 	}
 	for _, c := range conns {
 		go func() {
-			c.took, c.err = testkit.ReadFailure(c.client, c.start, bound)
+			c.took, c.err = readFailure(c.client, c.start, bound)
 			close(c.done)
 		}()
 	}
@@ -156,7 +174,7 @@ func (c *demoConn) open() error {
 	if c.peer, err = ln.Accept(); err != nil {
 		return err
 	}
-	return testkit.Silence(c.peer)
+	return silence.Peer(c.peer)
 }
 
 func (c *demoConn) close() {

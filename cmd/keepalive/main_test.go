@@ -571,3 +571,16 @@ func TestUnsupportedOS(t *testing.T) {
 		assert.Empty(t, stdout.String(), sub)
 	}
 }
+
+// TestBinaryLinksNoTestKit: the shipped command must not carry the testing
+// package (or internal/testkit, which imports it); the demo's dead peer
+// comes from internal/silence.
+func TestBinaryLinksNoTestKit(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	deps := strings.Fields(string(out))
+	assert.Contains(t, deps, "github.com/keepalive-go/keepalive/internal/silence", "the list must be the command's")
+	assert.NotContains(t, deps, "testing")
+	assert.NotContains(t, deps, "github.com/keepalive-go/keepalive/internal/testkit")
+}
