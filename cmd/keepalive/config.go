@@ -105,19 +105,33 @@ type model struct {
 	Idle     seconds `json:"idle_model_s"`      // DetectionTime
 	Earliest seconds `json:"idle_earliest_s"`   // EarliestDetectionTime
 	Worst    seconds `json:"idle_worst_case_s"` // WorstCaseDetectionTime
-	FlightLo seconds `json:"in_flight_min_s"`   // InFlightDetectionTime lo
-	FlightHi seconds `json:"in_flight_max_s"`   // InFlightDetectionTime hi
+	// InFlightDetectionTime; nil (left out of the JSON) where the library
+	// has no model: without UserTimeout anywhere but Linux.
+	FlightLo *seconds `json:"in_flight_min_s,omitempty"`
+	FlightHi *seconds `json:"in_flight_max_s,omitempty"`
 }
 
 func predict(c keepalive.Config) model {
-	lo, hi := c.InFlightDetectionTime()
-	return model{
+	m := model{
 		Idle:     seconds(c.DetectionTime()),
 		Earliest: seconds(c.EarliestDetectionTime()),
 		Worst:    seconds(c.WorstCaseDetectionTime()),
-		FlightLo: seconds(lo),
-		FlightHi: seconds(hi),
 	}
+	// Both are 0 where the library cannot say (see InFlightDetectionTime).
+	if lo, hi := c.InFlightDetectionTime(); hi > 0 {
+		l, h := seconds(lo), seconds(hi)
+		m.FlightLo, m.FlightHi = &l, &h
+	}
+	return m
+}
+
+// flightText gives the in-flight detection window for a table, or says it
+// is not modelled on goos.
+func (m model) flightText(goos string) (lo, hi string) {
+	if m.FlightHi == nil {
+		return "not modelled on " + goos, "-"
+	}
+	return dur(time.Duration(*m.FlightLo)), dur(time.Duration(*m.FlightHi))
 }
 
 // idleText says when an idle connection is declared dead: "25s (earliest

@@ -174,7 +174,7 @@ func TestDefaults(t *testing.T) {
 	assert.Regexp(t, fmt.Sprintf(`net\.ipv4\.tcp_keepalive_intvl +%ds `, int(sys.Interval.Seconds())), r.stdout)
 	assert.Regexp(t, fmt.Sprintf(`net\.ipv4\.tcp_keepalive_probes +%d `, sys.Count), r.stdout)
 	assert.Regexp(t, fmt.Sprintf(`net\.ipv4\.tcp_retries2 +%d `, rt.Retries2), r.stdout)
-	assert.Regexp(t, `data in flight, no TCP_USER_TIMEOUT +`+regexp.QuoteMeta(dur(lo))+` +`+regexp.QuoteMeta(dur(hi))+` `, r.stdout)
+	assert.Regexp(t, `data in flight, no user timeout +`+regexp.QuoteMeta(dur(lo))+` +`+regexp.QuoteMeta(dur(hi))+` `, r.stdout)
 }
 
 func TestPlanValues(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -128,8 +129,10 @@ func printPlan(w io.Writer, c, sys keepalive.Config, p planJSON) {
 		fmt.Fprintf(w, "keepalive.Within(%s, %s) picks %s:\n", dur(time.Duration(p.Within.Deadline)), mb, configString(c))
 		fmt.Fprintf(w, "  - idle connection: dead peer detected after %s, at worst %s: within %s\n",
 			m.idleText(), dur(time.Duration(m.Worst)), dur(time.Duration(p.Within.Deadline)))
-		fmt.Fprintf(w, "  - data in flight: at worst %s after the first retransmission: within %s\n",
-			dur(time.Duration(m.FlightHi)), dur(time.Duration(p.Within.Deadline)))
+		if _, hi := m.flightText(runtime.GOOS); m.FlightHi != nil {
+			fmt.Fprintf(w, "  - data in flight: at worst %s after the first retransmission: within %s\n",
+				hi, dur(time.Duration(p.Within.Deadline)))
+		}
 		if p.Within.MiddleboxIdle > 0 {
 			fmt.Fprintf(w, "  - Idle %s: even a late idle timer fires at least 1s before the middlebox forgets the flow (%s)\n",
 				dur(c.Idle), secs(time.Duration(p.Within.MiddleboxIdle)))
@@ -156,8 +159,8 @@ func printPlan(w io.Writer, c, sys keepalive.Config, p planJSON) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "peer dies, connection\tdetected after\tworst case\tcounted from")
 	fmt.Fprintf(tw, "idle\t%s\t%s\tthe last segment received\n", m.idleText(), dur(time.Duration(m.Worst)))
-	fmt.Fprintf(tw, "data in flight\t%s\t%s\tthe first retransmission (200ms or more after the write)\n",
-		dur(time.Duration(m.FlightLo)), dur(time.Duration(m.FlightHi)))
+	lo, hi := m.flightText(runtime.GOOS)
+	fmt.Fprintf(tw, "data in flight\t%s\t%s\tthe first retransmission (200ms or more after the write)\n", lo, hi)
 	tw.Flush()
 	fmt.Fprintln(w)
 	if c.UserTimeout > 0 {
