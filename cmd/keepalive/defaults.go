@@ -12,10 +12,10 @@ import (
 	"github.com/keepalive-go/keepalive"
 )
 
-const defaultsAbout = `Prints the keepalive and retransmission settings a TCP socket gets when it
-sets none (the sysctls of this network namespace), and what they mean: how
-long until a dead peer is noticed on an idle connection and on one with data
-in flight, and with Go's default dialer.`
+const defaultsAbout = `Prints the keepalive settings a TCP socket gets when it sets none (on
+Linux, the sysctls of this network namespace, with the retransmission
+settings), and what they mean: how long until a dead peer is noticed on an
+idle connection and on one with data in flight, and with Go's default dialer.`
 
 const defaultsExample = `  keepalive defaults
   keepalive defaults --json | jq .idle.idle_model_s`

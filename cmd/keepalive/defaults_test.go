@@ -69,7 +69,9 @@ func TestDefaultsWithoutRetransmission(t *testing.T) {
 
 // TestDefaultsViewErrors: an error other than ErrUnsupported is not hidden.
 func TestDefaultsViewErrors(t *testing.T) {
-	sysDefaults := func() (keepalive.Config, error) { return keepalive.Config{Idle: time.Hour, Interval: time.Minute, Count: 5}, nil }
+	sysDefaults := func() (keepalive.Config, error) {
+		return keepalive.Config{Idle: time.Hour, Interval: time.Minute, Count: 5}, nil
+	}
 	_, err := newDefaultsView("linux", sysDefaults, func() (keepalive.Retransmission, error) {
 		return keepalive.Retransmission{}, fs.ErrPermission
 	})

@@ -294,6 +294,8 @@ func TestPlanInvalidInput(t *testing.T) {
 		{[]string{"--within", "-5s"}, []string{"--within -5s", "must be positive"}},
 		{[]string{"--within", "30s", "--middlebox-idle", "1s"}, []string{"--middlebox-idle: ", "too short"}},
 		{[]string{"--within", "30s", "--middlebox-idle", "-1s"}, []string{"--middlebox-idle -1s"}},
+		// The deadline alone cannot be met: --within is at fault, not the middlebox.
+		{[]string{"--within", "1s", "--middlebox-idle", "1s"}, []string{"--within: ", "the shortest is about"}},
 		{[]string{"--within", "30s", "--count", "3"}, []string{"either --within or"}},
 		{[]string{"--middlebox-idle", "350s"}, []string{"--middlebox-idle goes with --within"}},
 		{nil, []string{"nothing to plan"}},
