@@ -22,7 +22,8 @@ no root needed), and shows each connection live: time since the peer went
 silent, keepalive probes sent (TCP_INFO tcpi_probes), and when the model says
 it is declared dead. It waits for the Config's worst case plus 1s, then
 compares predicted and measured; the others are still hanging by then.
-Needs Linux.`
+A Config whose worst case plus 1s exceeds --max-wait (10m by default) is
+refused, so the demo always ends. Needs Linux.`
 
 const demoExample = `  keepalive demo
   keepalive demo --idle 5s --interval 2s --count 3
@@ -84,8 +85,13 @@ func runDemo(stdout, stderr io.Writer, args []string) int {
 	fs := newFlags(stdout, "demo", "[--idle D --interval D --count N --user-timeout D] [--json]", demoAbout, demoExample)
 	cfg := configFlags(fs.FlagSet, keepalive.Config{Idle: 2 * time.Second, Interval: time.Second, Count: 3})
 	asJSON := fs.Bool("json", false, "print only the result, as JSON")
+	maxWait := fs.Duration("max-wait", 10*time.Minute, "the longest the demo may wait; a Config whose worst case plus 1s is longer is refused")
 	if code, ok := fs.parse(stderr, args); !ok {
 		return code
+	}
+	if *maxWait <= 0 {
+		fmt.Fprintf(stderr, "keepalive demo: --max-wait %v: must be positive\n", *maxWait)
+		return exitUsage
 	}
 	if err := demoSupported(); err != nil {
 		return fail(stderr, "demo", err)
@@ -110,6 +116,15 @@ func runDemo(stdout, stderr io.Writer, args []string) int {
 	mine := conns[2]
 	mine.predicted, mine.worst = cfg.DetectionTime(), cfg.WorstCaseDetectionTime()
 	bound := mine.worst + time.Second
+	if bound > *maxWait {
+		// Bounded: three sockets and socket filters must not stay up for
+		// hours because of a long Idle (or a zero field that stands for
+		// the system's 2 hours).
+		fmt.Fprintf(stderr, "keepalive demo: %s has a worst case of %s, so the demo would wait %s, beyond --max-wait %s:\n"+
+			"give shorter --idle/--interval/--count/--user-timeout, or a longer --max-wait\n",
+			configString(*cfg), dur(mine.worst), dur(bound), dur(*maxWait))
+		return exitUsage
+	}
 
 	for _, c := range conns {
 		defer c.close()

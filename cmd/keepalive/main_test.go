@@ -388,6 +388,22 @@ func TestDemoInvalidInput(t *testing.T) {
 	assert.Equal(t, 2, r.code)
 	assert.Contains(t, r.stderr, "--interval: ")
 	assert.Contains(t, r.stderr, "outside 1s..32767s")
+
+	// Bounded: a Config the demo would wait hours for is refused up front.
+	for _, args := range [][]string{
+		{"--idle", "2h"},
+		{"--interval", "400s"}, // 2s + 3 x 400s
+		{"--idle", "5s", "--max-wait", "5s"},
+	} {
+		r := keepaliveCmd(t, append([]string{"demo"}, args...)...)
+		assert.Equal(t, 2, r.code, args)
+		assert.Less(t, r.took, 10*time.Second, "%v: refused, not waited for", args)
+		assert.Contains(t, r.stderr, "beyond --max-wait ", args)
+		assert.Empty(t, r.stdout, args)
+	}
+	r = keepaliveCmd(t, "demo", "--max-wait", "0s")
+	assert.Equal(t, 2, r.code)
+	assert.Contains(t, r.stderr, "--max-wait 0s: must be positive")
 }
 
 type connOut struct {
