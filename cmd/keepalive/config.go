@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/keepalive-go/keepalive"
@@ -13,11 +14,32 @@ import (
 // starting at def.
 func configFlags(fs *flag.FlagSet, def keepalive.Config) *keepalive.Config {
 	c := def
-	fs.DurationVar(&c.Idle, "idle", def.Idle, "idle time before the first probe (TCP_KEEPIDLE; whole seconds, 1s..32767s; 0: the system's)")
-	fs.DurationVar(&c.Interval, "interval", def.Interval, "time between unanswered probes (TCP_KEEPINTVL; 1s..32767s; 0: the system's)")
-	fs.IntVar(&c.Count, "count", def.Count, "unanswered probes that declare the peer dead (TCP_KEEPCNT; 1..127; 0: the system's)")
-	fs.DurationVar(&c.UserTimeout, "user-timeout", def.UserTimeout, "max time sent data may stay unacknowledged (TCP_USER_TIMEOUT; ms; 0: off)")
+	h := flagHelp(runtime.GOOS)
+	fs.DurationVar(&c.Idle, "idle", def.Idle, h[0])
+	fs.DurationVar(&c.Interval, "interval", def.Interval, h[1])
+	fs.IntVar(&c.Count, "count", def.Count, h[2])
+	fs.DurationVar(&c.UserTimeout, "user-timeout", def.UserTimeout, h[3])
 	return &c
+}
+
+// flagHelp is the help of --idle, --interval, --count and --user-timeout:
+// with Linux's option names and ranges on Linux; elsewhere neutral, since
+// options, units and ranges differ per OS and Validate's errors name them.
+func flagHelp(goos string) [4]string {
+	if goos == "linux" || goos == "android" {
+		return [4]string{
+			"idle time before the first probe (TCP_KEEPIDLE; whole seconds, 1s..32767s; 0: the system's)",
+			"time between unanswered probes (TCP_KEEPINTVL; 1s..32767s; 0: the system's)",
+			"unanswered probes that declare the peer dead (TCP_KEEPCNT; 1..127; 0: the system's)",
+			"max time sent data may stay unacknowledged (TCP_USER_TIMEOUT; ms; 0: off)",
+		}
+	}
+	return [4]string{
+		"idle time before the first probe (0: the system's default; a value out of this system's range is refused with the range)",
+		"time between unanswered probes (0: the system's default)",
+		"unanswered probes that declare the peer dead (0: the system's default)",
+		"max time sent data may stay unacknowledged (0: off; refused where the system has no such option)",
+	}
 }
 
 // validateFlags checks each field on its own with the library's Validate, so
@@ -105,19 +127,33 @@ type model struct {
 	Idle     seconds `json:"idle_model_s"`      // DetectionTime
 	Earliest seconds `json:"idle_earliest_s"`   // EarliestDetectionTime
 	Worst    seconds `json:"idle_worst_case_s"` // WorstCaseDetectionTime
-	FlightLo seconds `json:"in_flight_min_s"`   // InFlightDetectionTime lo
-	FlightHi seconds `json:"in_flight_max_s"`   // InFlightDetectionTime hi
+	// InFlightDetectionTime; nil (left out of the JSON) where the library
+	// has no model: without UserTimeout anywhere but Linux.
+	FlightLo *seconds `json:"in_flight_min_s,omitempty"`
+	FlightHi *seconds `json:"in_flight_max_s,omitempty"`
 }
 
 func predict(c keepalive.Config) model {
-	lo, hi := c.InFlightDetectionTime()
-	return model{
+	m := model{
 		Idle:     seconds(c.DetectionTime()),
 		Earliest: seconds(c.EarliestDetectionTime()),
 		Worst:    seconds(c.WorstCaseDetectionTime()),
-		FlightLo: seconds(lo),
-		FlightHi: seconds(hi),
 	}
+	// Both are 0 where the library cannot say (see InFlightDetectionTime).
+	if lo, hi := c.InFlightDetectionTime(); hi > 0 {
+		l, h := seconds(lo), seconds(hi)
+		m.FlightLo, m.FlightHi = &l, &h
+	}
+	return m
+}
+
+// flightText gives the in-flight detection window for a table, or says it
+// is not modelled on goos.
+func (m model) flightText(goos string) (lo, hi string) {
+	if m.FlightHi == nil {
+		return "not modelled on " + goos, "-"
+	}
+	return dur(time.Duration(*m.FlightLo)), dur(time.Duration(*m.FlightHi))
 }
 
 // idleText says when an idle connection is declared dead: "25s (earliest

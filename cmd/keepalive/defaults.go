@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -11,10 +12,10 @@ import (
 	"github.com/keepalive-go/keepalive"
 )
 
-const defaultsAbout = `Prints the keepalive and retransmission settings a TCP socket gets when it
-sets none (the sysctls of this network namespace), and what they mean: how
-long until a dead peer is noticed on an idle connection and on one with data
-in flight, and with Go's default dialer.`
+const defaultsAbout = `Prints the keepalive settings a TCP socket gets when it sets none (on
+Linux, the sysctls of this network namespace, with the retransmission
+settings), and what they mean: how long until a dead peer is noticed on an
+idle connection and on one with data in flight, and with Go's default dialer.`
 
 const defaultsExample = `  keepalive defaults
   keepalive defaults --json | jq .idle.idle_model_s`
@@ -28,21 +29,89 @@ func goDefault() keepalive.Config {
 
 // settingNames names the system settings SystemDefaults and
 // SystemRetransmission read: Linux's sysctls, or plain words elsewhere.
-func settingNames() [5]string {
-	if runtime.GOOS == "linux" {
+func settingNames(goos string) [5]string {
+	if goos == "linux" || goos == "android" {
 		return [5]string{"net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_probes",
 			"net.ipv4.tcp_retries2", "net.ipv4.tcp_rto_max_ms (120s where absent)"}
 	}
 	return [5]string{"keepalive idle", "keepalive interval", "keepalive probes", "retransmissions", "max retransmission timeout"}
 }
 
+// keepaliveOff says what happens to an idle connection that never set
+// SO_KEEPALIVE, on goos; ok is false where that is not known, and the row
+// is left out rather than guessed.
+func keepaliveOff(goos string) (detected string, ok bool) {
+	switch goos {
+	case "linux", "android", "windows", "netbsd":
+		return "never", true
+	case "freebsd":
+		// FreeBSD's tcp_always_keepalive defaults to 1: every connection
+		// is probed with the settings above.
+		return "as SO_KEEPALIVE on while net.inet.tcp.always_keepalive=1 (the default); never if it is 0", true
+	case "darwin", "ios", "openbsd", "dragonfly":
+		return "never, unless net.inet.tcp.always_keepalive=1", true
+	}
+	return "", false
+}
+
 type defaultsJSON struct {
-	System         jsonConfig `json:"system"` // SystemDefaults
-	Retries2       int        `json:"tcp_retries2"`
-	RTOMax         seconds    `json:"tcp_rto_max_s"`
+	System jsonConfig `json:"system"` // SystemDefaults
+	// SystemRetransmission: Linux only, left out elsewhere.
+	Retries2       *int       `json:"tcp_retries2,omitempty"`
+	RTOMax         *seconds   `json:"tcp_rto_max_s,omitempty"`
 	Idle           model      `json:"idle"`            // SO_KEEPALIVE on with the system's values
 	GoDefault      jsonConfig `json:"go_default"`      // net.Dialer{} and net.Listen
 	GoDefaultModel model      `json:"go_default_idle"` // its detection times
+}
+
+// defaultsView is what the defaults command shows, gathered apart from the
+// printing so that other systems' output can be tested on this one.
+type defaultsView struct {
+	goos    string
+	sys     keepalive.Config
+	rt      *keepalive.Retransmission // nil where the system has no model for it
+	idle    model                     // for sys
+	goCfg   keepalive.Config
+	goModel model
+}
+
+// newDefaultsView reads the system's settings through the given functions
+// (keepalive.SystemDefaults and keepalive.SystemRetransmission, or stand-ins
+// in tests). A SystemRetransmission that is unsupported (every OS but
+// Linux) leaves the retransmission part out; other errors are returned.
+func newDefaultsView(goos string, sysDefaults func() (keepalive.Config, error),
+	sysRetransmission func() (keepalive.Retransmission, error)) (defaultsView, error) {
+	v := defaultsView{goos: goos, goCfg: goDefault()}
+	var err error
+	if v.sys, err = sysDefaults(); err != nil {
+		return v, err
+	}
+	switch rt, err := sysRetransmission(); {
+	case errors.Is(err, errors.ErrUnsupported):
+	case err != nil:
+		return v, err
+	default:
+		v.rt = &rt
+	}
+	// The model fills zero fields from SystemDefaults itself; passing sys
+	// keeps one reading for the table and the numbers.
+	v.idle, v.goModel = predict(v.sys), predict(v.goCfg)
+	if v.rt == nil {
+		// No retransmission model: whatever the library says without a
+		// UserTimeout is not this system's.
+		v.idle.FlightLo, v.idle.FlightHi = nil, nil
+		v.goModel.FlightLo, v.goModel.FlightHi = nil, nil
+	}
+	return v, nil
+}
+
+func (v defaultsView) json() defaultsJSON {
+	j := defaultsJSON{System: toJSON(v.sys), Idle: v.idle, GoDefault: toJSON(v.goCfg), GoDefaultModel: v.goModel}
+	if v.rt != nil {
+		r2, rto := v.rt.Retries2, seconds(v.rt.RTOMax)
+		j.Retries2, j.RTOMax = &r2, &rto
+	}
+	return j
 }
 
 func runDefaults(stdout, stderr io.Writer, args []string) int {
@@ -51,51 +120,63 @@ func runDefaults(stdout, stderr io.Writer, args []string) int {
 	if code, ok := fs.parse(stderr, args); !ok {
 		return code
 	}
-	sys, err := keepalive.SystemDefaults()
+	v, err := newDefaultsView(runtime.GOOS, keepalive.SystemDefaults, keepalive.SystemRetransmission)
 	if err != nil {
 		return fail(stderr, "defaults", err)
 	}
-	rt, err := keepalive.SystemRetransmission()
-	if err != nil {
-		return fail(stderr, "defaults", err)
-	}
-	// The model fills zero fields from SystemDefaults itself; passing sys
-	// keeps one reading for the table and the numbers.
-	idle := predict(sys)
-	goCfg := goDefault()
-	goModel := predict(goCfg)
 	if *asJSON {
-		if err := writeJSON(stdout, defaultsJSON{toJSON(sys), rt.Retries2, seconds(rt.RTOMax), idle, toJSON(goCfg), goModel}); err != nil {
+		if err := writeJSON(stdout, v.json()); err != nil {
 			return fail(stderr, "defaults", err)
 		}
 		return exitOK
 	}
+	v.print(stdout)
+	return exitOK
+}
 
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(stdout, "The settings a TCP socket gets when it sets none (on Linux, the sysctls of this network namespace):")
-	fmt.Fprintln(stdout)
-	n := settingNames()
+func (v defaultsView) print(w io.Writer) {
+	sys, idle, goCfg, goModel := v.sys, v.idle, v.goCfg, v.goModel
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	linux := v.goos == "linux" || v.goos == "android"
+	if linux {
+		fmt.Fprintln(w, "The settings a TCP socket gets when it sets none (the sysctls of this network namespace):")
+	} else {
+		fmt.Fprintf(w, "The settings a TCP socket gets when it sets none (the system's defaults on %s):\n", v.goos)
+	}
+	fmt.Fprintln(w)
+	n := settingNames(v.goos)
 	fmt.Fprintln(tw, "setting\tvalue\tmeaning")
 	fmt.Fprintf(tw, "%s\t%s\tidle time before the first keepalive probe\n", n[0], secs(sys.Idle))
 	fmt.Fprintf(tw, "%s\t%s\ttime between unanswered probes\n", n[1], secs(sys.Interval))
 	fmt.Fprintf(tw, "%s\t%d\tunanswered probes before the peer is declared dead\n", n[2], sys.Count)
-	fmt.Fprintf(tw, "%s\t%d\tretransmissions of unacknowledged data before giving up\n", n[3], rt.Retries2)
-	fmt.Fprintf(tw, "%s\t%s\tlongest wait between two retransmissions\n", n[4], dur(rt.RTOMax))
+	if v.rt != nil {
+		fmt.Fprintf(tw, "%s\t%d\tretransmissions of unacknowledged data before giving up\n", n[3], v.rt.Retries2)
+		fmt.Fprintf(tw, "%s\t%s\tlongest wait between two retransmissions\n", n[4], dur(v.rt.RTOMax))
+	}
 	tw.Flush()
 
-	fmt.Fprintln(stdout)
-	fmt.Fprintln(stdout, "What that means when the peer dies (host down, cable pulled, NAT forgot the flow):")
-	fmt.Fprintln(stdout)
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "What that means when the peer dies (host down, cable pulled, NAT forgot the flow):")
+	fmt.Fprintln(w)
 	fmt.Fprintln(tw, "connection\tdetected after\tworst case\tcounted from")
-	fmt.Fprintln(tw, "idle, SO_KEEPALIVE off (a socket's default)\tnever\tnever\t")
+	if off, ok := keepaliveOff(v.goos); ok {
+		worst := ""
+		if off == "never" {
+			worst = off
+		}
+		fmt.Fprintf(tw, "idle, SO_KEEPALIVE off (a socket's default)\t%s\t%s\t\n", off, worst)
+	}
 	fmt.Fprintf(tw, "idle, SO_KEEPALIVE on, these settings\t%s\t%s\tthe last segment received\n",
 		idle.idleText(), dur(time.Duration(idle.Worst)))
 	fmt.Fprintf(tw, "idle, Go's net.Dialer{} (%s/%s/%d)\t%s\t%s\tthe last segment received\n",
 		goCfg.Idle, goCfg.Interval, goCfg.Count, goModel.idleText(), dur(time.Duration(goModel.Worst)))
-	fmt.Fprintf(tw, "data in flight, no TCP_USER_TIMEOUT\t%s\t%s\tthe first retransmission (200ms or more after the write)\n",
-		dur(time.Duration(idle.FlightLo)), dur(time.Duration(idle.FlightHi)))
+	lo, hi := idle.flightText(v.goos)
+	from := "the first retransmission (200ms or more after the write)"
+	if idle.FlightHi == nil {
+		from = "(bounded only by the system's retransmission limit; a UserTimeout bounds it)"
+	}
+	fmt.Fprintf(tw, "data in flight, no user timeout\t%s\t%s\t%s\n", lo, hi, from)
 	tw.Flush()
-	fmt.Fprintln(stdout)
-	fmt.Fprintln(stdout, "For a deadline of your own: keepalive plan --within 30s")
-	return exitOK
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "For a deadline of your own: keepalive plan --within 30s")
 }

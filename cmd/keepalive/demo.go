@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/keepalive-go/keepalive"
-	"github.com/keepalive-go/keepalive/internal/testkit"
+	"github.com/keepalive-go/keepalive/internal/silence"
 )
 
 const demoAbout = `Dials a local peer three times: with Go's default dialer, with the OS
@@ -22,17 +22,36 @@ no root needed), and shows each connection live: time since the peer went
 silent, keepalive probes sent (TCP_INFO tcpi_probes), and when the model says
 it is declared dead. It waits for the Config's worst case plus 1s, then
 compares predicted and measured; the others are still hanging by then.
-Needs Linux.`
+A Config whose worst case plus 1s exceeds --max-wait (10m by default) is
+refused, so the demo always ends. Needs Linux.`
 
 const demoExample = `  keepalive demo
   keepalive demo --idle 5s --interval 2s --count 3
   keepalive demo --idle 1s --interval 1s --user-timeout 2500ms --json`
 
+// dialFunc dials like net.Dialer.DialContext.
+type dialFunc func(ctx context.Context, network, address string) (net.Conn, error)
+
+// readFailure reads conn until a read fails or the deadline start+bound
+// passes, and returns how long after start that was and the error
+// (os.ErrDeadlineExceeded when the connection is still up at the bound).
+func readFailure(conn net.Conn, start time.Time, bound time.Duration) (time.Duration, error) {
+	if err := conn.SetReadDeadline(start.Add(bound)); err != nil {
+		return 0, err
+	}
+	var b [64]byte
+	for {
+		if _, err := conn.Read(b[:]); err != nil {
+			return time.Since(start), err
+		}
+	}
+}
+
 // demoConn is one connection of the demo and what was seen of it.
 type demoConn struct {
 	name      string
 	cfg       keepalive.Config // the values in effect, zero fields from the system
-	dial      testkit.DialFunc
+	dial      dialFunc
 	predicted time.Duration // DetectionTime
 	worst     time.Duration // WorstCaseDetectionTime
 
@@ -66,8 +85,13 @@ func runDemo(stdout, stderr io.Writer, args []string) int {
 	fs := newFlags(stdout, "demo", "[--idle D --interval D --count N --user-timeout D] [--json]", demoAbout, demoExample)
 	cfg := configFlags(fs.FlagSet, keepalive.Config{Idle: 2 * time.Second, Interval: time.Second, Count: 3})
 	asJSON := fs.Bool("json", false, "print only the result, as JSON")
+	maxWait := fs.Duration("max-wait", 10*time.Minute, "the longest the demo may wait; a Config whose worst case plus 1s is longer is refused")
 	if code, ok := fs.parse(stderr, args); !ok {
 		return code
+	}
+	if *maxWait <= 0 {
+		fmt.Fprintf(stderr, "keepalive demo: --max-wait %v: must be positive\n", *maxWait)
+		return exitUsage
 	}
 	if err := demoSupported(); err != nil {
 		return fail(stderr, "demo", err)
@@ -92,6 +116,15 @@ func runDemo(stdout, stderr io.Writer, args []string) int {
 	mine := conns[2]
 	mine.predicted, mine.worst = cfg.DetectionTime(), cfg.WorstCaseDetectionTime()
 	bound := mine.worst + time.Second
+	if bound > *maxWait {
+		// Bounded: three sockets and socket filters must not stay up for
+		// hours because of a long Idle (or a zero field that stands for
+		// the system's 2 hours).
+		fmt.Fprintf(stderr, "keepalive demo: %s has a worst case of %s, so the demo would wait %s, beyond --max-wait %s:\n"+
+			"give shorter --idle/--interval/--count/--user-timeout, or a longer --max-wait\n",
+			configString(*cfg), dur(mine.worst), dur(bound), dur(*maxWait))
+		return exitUsage
+	}
 
 	for _, c := range conns {
 		defer c.close()
@@ -101,7 +134,7 @@ func runDemo(stdout, stderr io.Writer, args []string) int {
 	}
 	for _, c := range conns {
 		go func() {
-			c.took, c.err = testkit.ReadFailure(c.client, c.start, bound)
+			c.took, c.err = readFailure(c.client, c.start, bound)
 			close(c.done)
 		}()
 	}
@@ -156,7 +189,7 @@ func (c *demoConn) open() error {
 	if c.peer, err = ln.Accept(); err != nil {
 		return err
 	}
-	return testkit.Silence(c.peer)
+	return silence.Peer(c.peer)
 }
 
 func (c *demoConn) close() {

@@ -34,8 +34,16 @@ func tcpProbes(c net.Conn) (probes, backoff int, err error) {
 }
 
 // isTerminal reports whether f is a terminal, where the demo redraws its
-// progress lines in place.
+// progress lines in place. It reaches the descriptor through SyscallConn:
+// f.Fd() would put stdout into blocking mode.
 func isTerminal(f *os.File) bool {
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var terr error
+	if err := rc.Control(func(fd uintptr) { _, terr = unix.IoctlGetTermios(int(fd), unix.TCGETS) }); err != nil {
+		return false
+	}
+	return terr == nil
 }

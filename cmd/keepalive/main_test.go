@@ -174,7 +174,7 @@ func TestDefaults(t *testing.T) {
 	assert.Regexp(t, fmt.Sprintf(`net\.ipv4\.tcp_keepalive_intvl +%ds `, int(sys.Interval.Seconds())), r.stdout)
 	assert.Regexp(t, fmt.Sprintf(`net\.ipv4\.tcp_keepalive_probes +%d `, sys.Count), r.stdout)
 	assert.Regexp(t, fmt.Sprintf(`net\.ipv4\.tcp_retries2 +%d `, rt.Retries2), r.stdout)
-	assert.Regexp(t, `data in flight, no TCP_USER_TIMEOUT +`+regexp.QuoteMeta(dur(lo))+` +`+regexp.QuoteMeta(dur(hi))+` `, r.stdout)
+	assert.Regexp(t, `data in flight, no user timeout +`+regexp.QuoteMeta(dur(lo))+` +`+regexp.QuoteMeta(dur(hi))+` `, r.stdout)
 }
 
 func TestPlanValues(t *testing.T) {
@@ -294,6 +294,8 @@ func TestPlanInvalidInput(t *testing.T) {
 		{[]string{"--within", "-5s"}, []string{"--within -5s", "must be positive"}},
 		{[]string{"--within", "30s", "--middlebox-idle", "1s"}, []string{"--middlebox-idle: ", "too short"}},
 		{[]string{"--within", "30s", "--middlebox-idle", "-1s"}, []string{"--middlebox-idle -1s"}},
+		// The deadline alone cannot be met: --within is at fault, not the middlebox.
+		{[]string{"--within", "1s", "--middlebox-idle", "1s"}, []string{"--within: ", "the shortest is about"}},
 		{[]string{"--within", "30s", "--count", "3"}, []string{"either --within or"}},
 		{[]string{"--middlebox-idle", "350s"}, []string{"--middlebox-idle goes with --within"}},
 		{nil, []string{"nothing to plan"}},
@@ -386,6 +388,22 @@ func TestDemoInvalidInput(t *testing.T) {
 	assert.Equal(t, 2, r.code)
 	assert.Contains(t, r.stderr, "--interval: ")
 	assert.Contains(t, r.stderr, "outside 1s..32767s")
+
+	// Bounded: a Config the demo would wait hours for is refused up front.
+	for _, args := range [][]string{
+		{"--idle", "2h"},
+		{"--interval", "400s"}, // 2s + 3 x 400s
+		{"--idle", "5s", "--max-wait", "5s"},
+	} {
+		r := keepaliveCmd(t, append([]string{"demo"}, args...)...)
+		assert.Equal(t, 2, r.code, args)
+		assert.Less(t, r.took, 10*time.Second, "%v: refused, not waited for", args)
+		assert.Contains(t, r.stderr, "beyond --max-wait ", args)
+		assert.Empty(t, r.stdout, args)
+	}
+	r = keepaliveCmd(t, "demo", "--max-wait", "0s")
+	assert.Equal(t, 2, r.code)
+	assert.Contains(t, r.stderr, "--max-wait 0s: must be positive")
 }
 
 type connOut struct {
@@ -570,4 +588,17 @@ func TestUnsupportedOS(t *testing.T) {
 		assert.Contains(t, stderr.String(), "not available on js", sub)
 		assert.Empty(t, stdout.String(), sub)
 	}
+}
+
+// TestBinaryLinksNoTestKit: the shipped command must not carry the testing
+// package (or internal/testkit, which imports it); the demo's dead peer
+// comes from internal/silence.
+func TestBinaryLinksNoTestKit(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	deps := strings.Fields(string(out))
+	assert.Contains(t, deps, "github.com/keepalive-go/keepalive/internal/silence", "the list must be the command's")
+	assert.NotContains(t, deps, "testing")
+	assert.NotContains(t, deps, "github.com/keepalive-go/keepalive/internal/testkit")
 }

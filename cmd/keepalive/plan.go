@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -60,7 +61,7 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 	case !set["within"] && !values:
 		return usageErr("nothing to plan: give --idle, --interval, --count, --user-timeout, or --within")
 	case set["within"] && *within <= 0:
-		return usageErr("--within %v: the deadline must be positive (the shortest possible is about 2.3s)", *within)
+		return usageErr("--within %v: the deadline must be positive", *within)
 	case *middlebox < 0:
 		return usageErr("--middlebox-idle %v: must be positive, or 0 for none", *middlebox)
 	}
@@ -73,7 +74,12 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 		switch {
 		case errors.Is(err, errors.ErrUnsupported):
 			return fail(stderr, "plan", err)
-		case err != nil && strings.Contains(err.Error(), "middlebox"):
+		case err != nil && *middlebox > 0:
+			// Which flag is at fault: ask the library whether the
+			// deadline alone can be met, instead of reading its text.
+			if _, alone := keepalive.Within(*within, 0); alone != nil {
+				return usageErr("--within: %v", alone)
+			}
 			return usageErr("--middlebox-idle: %v", err)
 		case err != nil:
 			return usageErr("--within: %v", err)
@@ -102,7 +108,7 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 		}
 		return exitOK
 	}
-	printPlan(stdout, c, sys, out)
+	printPlan(stdout, runtime.GOOS, c, sys, out)
 	return exitOK
 }
 
@@ -118,7 +124,11 @@ func goCode(c keepalive.Config, w *withinJSON) string {
 	return b.String()
 }
 
-func printPlan(w io.Writer, c, sys keepalive.Config, p planJSON) {
+// printPlan prints the plan for people. goos picks the wording: Linux's
+// sysctl names and formula, or neutral words elsewhere (tests pass other
+// systems' names).
+func printPlan(w io.Writer, goos string, c, sys keepalive.Config, p planJSON) {
+	linux := goos == "linux" || goos == "android"
 	m := p.Model
 	if p.Within != nil {
 		mb := "no middlebox"
@@ -128,27 +138,34 @@ func printPlan(w io.Writer, c, sys keepalive.Config, p planJSON) {
 		fmt.Fprintf(w, "keepalive.Within(%s, %s) picks %s:\n", dur(time.Duration(p.Within.Deadline)), mb, configString(c))
 		fmt.Fprintf(w, "  - idle connection: dead peer detected after %s, at worst %s: within %s\n",
 			m.idleText(), dur(time.Duration(m.Worst)), dur(time.Duration(p.Within.Deadline)))
-		fmt.Fprintf(w, "  - data in flight: at worst %s after the first retransmission: within %s\n",
-			dur(time.Duration(m.FlightHi)), dur(time.Duration(p.Within.Deadline)))
+		if _, hi := m.flightText(goos); m.FlightHi != nil {
+			fmt.Fprintf(w, "  - data in flight: at worst %s after the first retransmission: within %s\n",
+				hi, dur(time.Duration(p.Within.Deadline)))
+		}
 		if p.Within.MiddleboxIdle > 0 {
 			fmt.Fprintf(w, "  - Idle %s: even a late idle timer fires at least 1s before the middlebox forgets the flow (%s)\n",
 				dur(c.Idle), secs(time.Duration(p.Within.MiddleboxIdle)))
 		}
 		fmt.Fprintf(w, "  - %d probes %s apart, the rest of the deadline to Idle: few probes on healthy connections\n", c.Count, dur(c.Interval))
-		fmt.Fprintf(w, "  - UserTimeout = Idle + Count x Interval: bounds data in flight and keeps Count meaningful\n")
+		if linux {
+			fmt.Fprintf(w, "  - UserTimeout = Idle + Count x Interval: bounds data in flight and keeps Count meaningful\n")
+		} else {
+			fmt.Fprintf(w, "  - UserTimeout = Idle + Count x Interval: bounds data in flight\n")
+		}
 	} else {
 		fmt.Fprintf(w, "%s on this machine:\n", configString(c))
 	}
 	if p.System != nil {
 		var zero []string
+		n := settingNames(goos)
 		if c.Idle == 0 {
-			zero = append(zero, "Idle "+secs(sys.Idle)+" (net.ipv4.tcp_keepalive_time)")
+			zero = append(zero, "Idle "+secs(sys.Idle)+" ("+n[0]+")")
 		}
 		if c.Interval == 0 {
-			zero = append(zero, "Interval "+secs(sys.Interval)+" (net.ipv4.tcp_keepalive_intvl)")
+			zero = append(zero, "Interval "+secs(sys.Interval)+" ("+n[1]+")")
 		}
 		if c.Count == 0 {
-			zero = append(zero, fmt.Sprintf("Count %d (net.ipv4.tcp_keepalive_probes)", sys.Count))
+			zero = append(zero, fmt.Sprintf("Count %d (%s)", sys.Count, n[2]))
 		}
 		fmt.Fprintf(w, "  zero fields use this system's values: %s\n", strings.Join(zero, ", "))
 	}
@@ -156,18 +173,28 @@ func printPlan(w io.Writer, c, sys keepalive.Config, p planJSON) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "peer dies, connection\tdetected after\tworst case\tcounted from")
 	fmt.Fprintf(tw, "idle\t%s\t%s\tthe last segment received\n", m.idleText(), dur(time.Duration(m.Worst)))
-	fmt.Fprintf(tw, "data in flight\t%s\t%s\tthe first retransmission (200ms or more after the write)\n",
-		dur(time.Duration(m.FlightLo)), dur(time.Duration(m.FlightHi)))
+	lo, hi := m.flightText(goos)
+	fmt.Fprintf(tw, "data in flight\t%s\t%s\tthe first retransmission (200ms or more after the write)\n", lo, hi)
 	tw.Flush()
 	fmt.Fprintln(w)
-	if c.UserTimeout > 0 {
+	switch {
+	case linux && c.UserTimeout > 0:
 		fmt.Fprintln(w, "idle: Idle + k x Interval, k = max(1, ceil((UserTimeout - Idle) / Interval)); with UserTimeout set Linux ignores Count")
 		fmt.Fprintln(w, "data in flight: UserTimeout after the first retransmission")
-	} else {
+	case linux:
 		fmt.Fprintln(w, "idle: Idle + Count x Interval")
 		fmt.Fprintln(w, "data in flight: no UserTimeout, so the tcp_retries2 budget (keepalive plan --user-timeout D bounds it)")
+	case c.UserTimeout > 0:
+		fmt.Fprintf(w, "idle and data in flight: the library's model for %s (DetectionTime, InFlightDetectionTime)\n", goos)
+	default:
+		fmt.Fprintf(w, "idle: the library's model for %s (DetectionTime)\n", goos)
+		fmt.Fprintln(w, "data in flight: no UserTimeout, so the system's retransmission limit (keepalive plan --user-timeout D bounds it)")
 	}
-	fmt.Fprintln(w, "worst case: plus the most the kernel's timer wheel can delay each timer")
+	if linux {
+		fmt.Fprintln(w, "worst case: plus the most the kernel's timer wheel can delay each timer")
+	} else {
+		fmt.Fprintln(w, "worst case: plus the most the kernel's timers can be late")
+	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "In Go:")
 	fmt.Fprintln(w)

@@ -10,6 +10,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/keepalive-go/keepalive/internal/silence"
 )
 
 // Loopback is a loopback address to listen on.
@@ -109,3 +111,18 @@ func Skip(t testing.TB, msg string) {
 
 // ErrNoSilence is returned by Silence where it cannot work.
 var ErrNoSilence = errors.New("testkit: making a peer silent needs Linux socket filters")
+
+// Silence makes conn drop every segment that arrives for it, before TCP
+// sees it: to its peer, conn now behaves like a host that died or a cable
+// that was pulled (a BPF "ret #0" filter, no privileges needed). conn itself
+// can still send, but nothing it is sent is acknowledged. The work is done
+// by internal/silence, which the keepalive command shares without linking
+// this package's testing import; where it cannot work, Silence returns
+// ErrNoSilence.
+func Silence(conn net.Conn) error {
+	err := silence.Peer(conn)
+	if errors.Is(err, silence.ErrUnsupported) {
+		return ErrNoSilence
+	}
+	return err
+}

@@ -1,4 +1,4 @@
-package testkit
+package silence
 
 import (
 	"fmt"
@@ -9,15 +9,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Silence makes conn drop every segment that arrives for it, before TCP
-// sees it: to its peer, conn now behaves like a host that died or a cable
-// that was pulled. It attaches a classic BPF program "ret #0"
-// (SO_ATTACH_FILTER), which needs no privileges. conn itself can still send,
-// but nothing it is sent is acknowledged.
-func Silence(conn net.Conn) error {
+// Peer makes conn drop every segment that arrives for it, before TCP sees
+// it: to its peer, conn now behaves like a host that died or a cable that
+// was pulled. It attaches a classic BPF program "ret #0"
+// (SO_ATTACH_FILTER), which needs no privileges. conn itself can still
+// send, but nothing it is sent is acknowledged.
+func Peer(conn net.Conn) error {
 	sc, ok := conn.(syscall.Conn)
 	if !ok {
-		return fmt.Errorf("testkit: Silence: %T has no socket", conn)
+		return fmt.Errorf("silence: %T has no socket", conn)
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
