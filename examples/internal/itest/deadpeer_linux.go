@@ -108,7 +108,7 @@ func DeadPeer(t *testing.T, d Driver) {
 				require.NoError(t, c.Do(ctx), "second request")
 				require.Len(t, tr.Conns(), 1, "the second request reused the pooled connection")
 				relay.Silence(t)
-				q, err := sock.Quiesce(time.Second)
+				q, err := sock.Quiesce(2 * time.Second)
 				require.NoError(t, err)
 				// Linux counts Idle from the last segment the socket received,
 				// by its own stamp: the bounds below count from there, not from
