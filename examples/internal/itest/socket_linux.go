@@ -98,8 +98,10 @@ func (s *Socket) TimedOut(q Quiet, inFlight bool) error {
 		return fmt.Errorf("socket state %d, not CLOSE (%d): the kernel has not given up on it", info.State, unix.BPF_TCP_CLOSE)
 	case info.Segs_in != q.SegsIn:
 		return fmt.Errorf("%d segments arrived after the peer went silent: the connection may have ended by a FIN or RST", info.Segs_in-q.SegsIn)
-	case inFlight && info.Total_rto == 0:
-		return fmt.Errorf("CLOSE without a retransmission timeout (tcpi_total_rto 0)")
+	// tcpi_retransmits (the RTO backoff count, kept after the abort)
+	// rather than tcpi_total_rto, which kernels before 6.7 do not fill.
+	case inFlight && info.Retransmits == 0:
+		return fmt.Errorf("CLOSE without a retransmission timeout (tcpi_retransmits 0)")
 	case !inFlight && info.Probes == 0:
 		return fmt.Errorf("CLOSE without keepalive probes (tcpi_probes 0)")
 	}
