@@ -64,6 +64,11 @@ const (
 	NextWait     = 5 * time.Second
 )
 
+// QuietTime is how long a connection must have carried no data before the
+// idle case silences its peer (Socket.WaitQuiet); well under Config.Idle,
+// and if a keepalive probe is answered meanwhile, Idle counts from its ACK.
+const QuietTime = 200 * time.Millisecond
+
 // ControlWait is how long the control case (the same client without the
 // library) is watched before it is reported as still hanging: three times
 // the longer of the two bounds.

@@ -158,3 +158,28 @@ func (s *Socket) WaitInFlight(bound time.Duration) (bool, error) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// WaitQuiet waits, for up to bound, until the connection has carried no
+// data either way for quiet and has nothing unacknowledged. A driver may
+// still write after its response is in, such as gRPC's flow-control and
+// BDP PING frames; silenced in the middle of that, the connection would
+// not be idle but have data in flight, and time out by retransmission,
+// not by keepalive.
+func (s *Socket) WaitQuiet(quiet, bound time.Duration) error {
+	deadline := time.Now().Add(bound)
+	for {
+		info, err := s.Info()
+		if err != nil {
+			return err
+		}
+		ms := uint32(quiet / time.Millisecond)
+		if info.Unacked == 0 && info.Last_data_sent >= ms && info.Last_data_recv >= ms {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the connection still carried data within %v (last sent %d ms, last received %d ms ago, %d segments unacknowledged) after %v",
+				quiet, info.Last_data_sent, info.Last_data_recv, info.Unacked, bound)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
