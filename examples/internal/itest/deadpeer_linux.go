@@ -53,8 +53,9 @@ type Driver struct {
 //     pooled connection) fails with a timeout within InFlightBound (no
 //     sooner than UserTimeout), while without the Config it still hangs
 //     after ControlWait;
-//   - idle: the pooled connection is dropped by the kernel within IdleBound
-//     and the next request goes to a new connection and succeeds, while
+//   - idle: once the pooled connection has carried no data for QuietTime,
+//     it is dropped by the kernel within IdleBound of the last segment it
+//     received (no sooner than IdleEarliest), and the next request goes to a new connection and succeeds, while
 //     without the Config the dead connection is still ESTABLISHED after
 //     ControlWait.
 //
