@@ -56,8 +56,10 @@ var keepaliveDial = itest.Config.Dialer(&net.Dialer{Timeout: 5 * time.Second}).D
 // Its background reader (pgconn/internal/bgreader, running while a query is
 // written) takes ETIMEDOUT for a read-deadline timeout, since
 // syscall.ETIMEDOUT.Timeout() is true, and drops it; the next read finds
-// the socket closed. The timing (no sooner than UserTimeout, and the
-// control case still hanging) shows it is the Config that ended the query.
+// the socket closed. A FIN would read the same, so this only pins down what
+// users see: itest.DeadPeer proves the timeout on the socket itself
+// (Socket.TimedOut: CLOSE after retransmissions, nothing received since the
+// peer went silent).
 func pgxTimeout(err error) bool {
 	return itest.IsTimeout(err) || errors.Is(err, io.ErrUnexpectedEOF)
 }

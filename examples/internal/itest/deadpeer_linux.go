@@ -39,7 +39,9 @@ type Driver struct {
 	// with when it is not told otherwise.
 	Keepalive, Default testkit.DialFunc
 	// TimeoutErr reports whether the driver's error for a request to a
-	// dead peer is the connection timing out; nil means IsTimeout.
+	// dead peer is what the driver makes of ETIMEDOUT; nil means IsTimeout.
+	// It pins down what users see; it is not the proof of a timeout, which
+	// DeadPeer reads from the socket (Socket.TimedOut).
 	TimeoutErr func(error) bool
 }
 
@@ -51,10 +53,17 @@ type Driver struct {
 //     pooled connection) fails with a timeout within InFlightBound (no
 //     sooner than UserTimeout), while without the Config it still hangs
 //     after ControlWait;
-//   - idle: the pooled connection is dropped by the kernel within IdleBound
-//     and the next request goes to a new connection and succeeds, while
+//   - idle: once the pooled connection has carried no data for QuietTime,
+//     it is dropped by the kernel within IdleBound of the last segment it
+//     received (no sooner than IdleEarliest), and the next request goes to a new connection and succeeds, while
 //     without the Config the dead connection is still ESTABLISHED after
 //     ControlWait.
+//
+// With the Config, the end of the connection is proven on the driver's own
+// socket (Socket.TimedOut), not from the driver's error, which some
+// drivers flatten to EOF: the kernel closed it after retransmissions or
+// probes, and no segment (so no FIN or RST) had arrived since the peer
+// went silent.
 //
 // Before that, the connection the driver uses is checked to carry Config.
 func DeadPeer(t *testing.T, d Driver) {
@@ -92,19 +101,33 @@ func DeadPeer(t *testing.T, d Driver) {
 					t.Logf("driver's default dialer: the connection holds %+v", got)
 				}
 
-				// The last request before the peer dies; the idle timer starts
-				// at its last segment, after start.
-				start := time.Now()
+				// A duplicate of the driver's socket: its TCP_INFO stays readable
+				// after the driver closes the connection.
+				sock := Dup(t, conn)
+
+				// The last request before the peer dies.
 				require.NoError(t, c.Do(ctx), "second request")
 				require.Len(t, tr.Conns(), 1, "the second request reused the pooled connection")
+				if mode == "idle" {
+					// Idle for real: nothing left that the driver sends after
+					// the response. (The in-flight case goes on at once: pgx
+					// pings a connection idle for over 1 s before a query.)
+					require.NoError(t, sock.WaitQuiet(QuietTime, InFlightWait))
+				}
 				relay.Silence(t)
-				// Silenced before the first probe, or a probe could be answered.
-				require.Less(t, time.Since(start), cfg.Idle, "the peer went silent too late")
+				q, err := sock.Quiesce(2 * time.Second)
+				require.NoError(t, err)
+				// Linux counts Idle from the last segment the socket received,
+				// by its own stamp: the bounds below count from there, not from
+				// a clock read in the test, which would be off by however long
+				// this goroutine waited for a core. (If a probe was answered
+				// before the relay went silent, its ACK is that last segment.)
+				t.Logf("peer silent %v after the last segment it sent", time.Since(q.LastRecv).Round(time.Millisecond))
 
 				var call *Call
 				if mode == "in flight" {
 					call = Start(func() error { return c.Do(ctx) })
-					inFlight, err := WaitInFlight(conn, time.Second)
+					inFlight, err := sock.WaitInFlight(InFlightWait)
 					require.NoError(t, err)
 					require.True(t, inFlight, "the request went out on the pooled connection, unacknowledged")
 				}
@@ -113,30 +136,33 @@ func DeadPeer(t *testing.T, d Driver) {
 					took, err, returned := call.Wait(InFlightBound(cfg))
 					require.True(t, returned, "request to a dead peer still hanging after %v (bound %v)", took, InFlightBound(cfg))
 					require.Error(t, err, "request to a dead peer succeeded after %v", took)
-					assert.True(t, d.TimeoutErr(err), "a timeout, not %v", err)
+					// The proof is the socket, whatever the driver made of ETIMEDOUT.
+					require.NoError(t, sock.TimedOut(q, true), "the kernel timed the driver's connection out (%v; driver: %v)", sock.Describe(), err)
+					assert.True(t, d.TimeoutErr(err), "the driver reports a timeout as documented, not %v", err)
 					assert.GreaterOrEqual(t, took, InFlightEarliest(cfg), "no sooner than UserTimeout: %v", err)
-					t.Logf("request in flight to a dead peer failed after %v (bound %v): %v", took.Round(time.Millisecond), InFlightBound(cfg).Round(time.Millisecond), err)
+					t.Logf("request in flight to a dead peer failed after %v (bound %v): %v; kernel: %s", took.Round(time.Millisecond), InFlightBound(cfg).Round(time.Millisecond), err, sock.Describe())
 				case mode == "in flight":
 					took, err, returned := call.Wait(ControlWait(cfg))
 					require.False(t, returned, "without the Config the request returned after %v: %v", took, err)
-					t.Logf("without the Config: request in flight to a dead peer still hanging after %v", took.Round(time.Millisecond))
+					t.Logf("without the Config: request in flight to a dead peer still hanging after %v; kernel: %s", took.Round(time.Millisecond), sock.Describe())
 				case withConfig:
-					took, dropped, err := WaitDropped(conn, start, IdleBound(cfg))
+					took, dropped, err := sock.WaitDropped(q.LastRecv, IdleBound(cfg))
 					require.NoError(t, err)
-					require.True(t, dropped, "idle connection to a dead peer still ESTABLISHED after %v (bound %v)", took, IdleBound(cfg))
+					require.True(t, dropped, "idle connection to a dead peer still ESTABLISHED %v after its last segment (bound %v)", took, IdleBound(cfg))
+					require.NoError(t, sock.TimedOut(q, false), "the kernel timed the driver's connection out (%v)", sock.Describe())
 					assert.GreaterOrEqual(t, took, IdleEarliest(cfg), "no sooner than the model")
 					next := Start(func() error { return c.Do(ctx) })
-					nextTook, err, returned := next.Wait(Slack)
+					nextTook, err, returned := next.Wait(NextWait)
 					require.True(t, returned, "the request after the drop still hanging after %v", nextTook)
 					require.NoError(t, err, "the request after the drop")
 					assert.Greater(t, len(tr.Conns()), 1, "the request after the drop went to a new connection")
-					t.Logf("idle pooled connection to a dead peer dropped after %v (bound %v); the next request took %v on a new connection",
-						took.Round(time.Millisecond), IdleBound(cfg).Round(time.Millisecond), nextTook.Round(time.Millisecond))
+					t.Logf("idle pooled connection to a dead peer dropped %v after its last segment (bound %v); kernel: %s; the next request took %v on a new connection",
+						took.Round(time.Millisecond), IdleBound(cfg).Round(time.Millisecond), sock.Describe(), nextTook.Round(time.Millisecond))
 				default:
-					took, dropped, err := WaitDropped(conn, start, ControlWait(cfg))
+					took, dropped, err := sock.WaitDropped(q.LastRecv, ControlWait(cfg))
 					require.NoError(t, err)
-					require.False(t, dropped, "without the Config the idle connection was dropped after %v", took)
-					t.Logf("without the Config: idle pooled connection to a dead peer still ESTABLISHED after %v", took.Round(time.Millisecond))
+					require.False(t, dropped, "without the Config the idle connection was dropped %v after its last segment", took)
+					t.Logf("without the Config: idle pooled connection to a dead peer still ESTABLISHED %v after its last segment", took.Round(time.Millisecond))
 				}
 			})
 		}

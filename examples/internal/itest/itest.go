@@ -32,11 +32,12 @@ const firstRetransmission = time.Second
 const jiffy = 10 * time.Millisecond
 
 // IdleBound is the longest an idle connection to a dead peer may take to be
-// dropped, counted from before the last request on it: the worst case of the
-// model plus Slack.
+// dropped, counted from the last segment it received (the kernel's stamp,
+// as Linux counts Idle): the worst case of the model plus Slack.
 func IdleBound(cfg keepalive.Config) time.Duration { return cfg.WorstCaseDetectionTime() + Slack }
 
-// IdleEarliest is the soonest it may be dropped: the model's earliest, less a tick.
+// IdleEarliest is the soonest it may be dropped, counted the same way: the
+// model's earliest, less a tick.
 func IdleEarliest(cfg keepalive.Config) time.Duration { return cfg.EarliestDetectionTime() - jiffy }
 
 // InFlightBound is the longest a request sent to a dead peer may take to
@@ -52,6 +53,21 @@ func InFlightEarliest(cfg keepalive.Config) time.Duration {
 	lo, _ := cfg.InFlightDetectionTime()
 	return lo
 }
+
+// InFlightWait bounds the wait for a request to leave on the pooled
+// connection, and NextWait the request after a dead connection was dropped
+// (a new connection, with the driver's handshake). Neither is a detection
+// bound: they only keep a stuck test from hanging, and are generous for
+// the race detector on two busy cores.
+const (
+	InFlightWait = 3 * time.Second
+	NextWait     = 5 * time.Second
+)
+
+// QuietTime is how long a connection must have carried no data before the
+// idle case silences its peer (Socket.WaitQuiet); well under Config.Idle,
+// and if a keepalive probe is answered meanwhile, Idle counts from its ACK.
+const QuietTime = 200 * time.Millisecond
 
 // ControlWait is how long the control case (the same client without the
 // library) is watched before it is reported as still hanging: three times

@@ -2,7 +2,6 @@ package itest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -155,58 +154,4 @@ func tcpInfo(conn net.Conn) (*unix.TCPInfo, error) {
 		return nil, err
 	}
 	return info, ierr
-}
-
-// Established reports whether the kernel still holds conn as ESTABLISHED.
-// It reads TCP_INFO, which leaves the socket's pending error for the driver.
-func Established(conn net.Conn) (bool, error) {
-	info, err := tcpInfo(conn)
-	if err != nil {
-		return false, err
-	}
-	return info.State == unix.BPF_TCP_ESTABLISHED, nil
-}
-
-// WaitDropped polls conn until the kernel no longer holds it ESTABLISHED, or
-// the driver has closed it (its own read failed first), or bound has passed
-// since start. It returns how long after start that was and whether it was
-// dropped.
-func WaitDropped(conn net.Conn, start time.Time, bound time.Duration) (time.Duration, bool, error) {
-	for {
-		up, err := Established(conn)
-		if errors.Is(err, net.ErrClosed) {
-			return time.Since(start), true, nil
-		}
-		if err != nil {
-			return time.Since(start), false, err
-		}
-		if !up {
-			return time.Since(start), true, nil
-		}
-		if time.Since(start) > bound {
-			return time.Since(start), false, nil
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// WaitInFlight polls conn until it has sent data the peer has not
-// acknowledged, for up to bound, and reports whether it has. While it has,
-// the kernel sends no keepalive probes: UserTimeout (or tcp_retries2)
-// decides, not the idle timers.
-func WaitInFlight(conn net.Conn, bound time.Duration) (bool, error) {
-	deadline := time.Now().Add(bound)
-	for {
-		info, err := tcpInfo(conn)
-		if err != nil {
-			return false, err
-		}
-		if info.Unacked > 0 {
-			return true, nil
-		}
-		if time.Now().After(deadline) {
-			return false, nil
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -31,6 +32,12 @@ type server struct {
 
 	exited  chan struct{} // closed when the process has exited
 	exitErr error
+
+	// readyLine, if set, is what the server prints once it serves
+	// clients: accepting TCP connections is not enough for PostgreSQL,
+	// which refuses logins ("the database system is starting up") until
+	// its startup is done.
+	readyLine string
 }
 
 var postgres, redis server
@@ -121,6 +128,7 @@ func startPostgres(s *server) error {
 		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=50")
 	// SIGQUIT (immediate shutdown) if this test binary dies without StopServers.
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT}
+	s.readyLine = "database system is ready to accept connections"
 	return s.run()
 }
 
@@ -166,7 +174,8 @@ func startRedis(s *server) error {
 	return s.run()
 }
 
-// run starts s.cmd and waits until s.addr accepts connections.
+// run starts s.cmd and waits until s.addr accepts connections and the
+// server has printed readyLine.
 func (s *server) run() error {
 	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
 	if err := s.cmd.Start(); err != nil {
@@ -183,11 +192,13 @@ func (s *server) run() error {
 		}
 		if c, err := net.DialTimeout("tcp", s.addr, time.Second); err == nil {
 			c.Close()
-			return nil
+			if strings.Contains(s.out.String(), s.readyLine) {
+				return nil
+			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return fmt.Errorf("%s did not accept connections on %s within 30s", filepath.Base(s.cmd.Path), s.addr)
+	return fmt.Errorf("%s did not accept connections on %s (or print %q) within 30s", filepath.Base(s.cmd.Path), s.addr, s.readyLine)
 }
 
 // lockedBuffer collects a server's output while the tests may read it.

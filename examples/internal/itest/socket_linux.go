@@ -1,0 +1,185 @@
+package itest
+
+import (
+	"fmt"
+	"net"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Socket is a duplicate of the file descriptor of a connection a driver
+// dialed. It keeps the kernel's socket, and so its TCP_INFO, readable after
+// the driver has closed its net.Conn, which drivers do as soon as a read
+// fails. It reads only TCP_INFO, never SO_ERROR (that would take the
+// socket's pending error away from the driver).
+//
+// While it is open, the driver closing its net.Conn sends nothing to the
+// peer: the socket stays in whatever state the kernel put it in, so a FIN
+// from the peer would leave it CLOSE_WAIT, not CLOSE.
+type Socket struct{ fd int }
+
+// Dup duplicates conn's descriptor; the duplicate is closed when the test ends.
+func Dup(t testing.TB, conn net.Conn) *Socket {
+	t.Helper()
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		t.Fatalf("%T has no file descriptor", conn)
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd, derr := -1, error(nil)
+	if err := rc.Control(func(s uintptr) { fd, derr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		t.Fatal(err)
+	}
+	if derr != nil {
+		t.Fatalf("dup: %v", derr)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	return &Socket{fd: fd}
+}
+
+// Info reads the socket's TCP_INFO.
+func (s *Socket) Info() (*unix.TCPInfo, error) {
+	return unix.GetsockoptTCPInfo(s.fd, unix.IPPROTO_TCP, unix.TCP_INFO)
+}
+
+// Quiet is what a Socket looked like once its peer had gone silent.
+type Quiet struct {
+	// LastRecv is when the socket last received a segment, by the
+	// kernel's own stamps (tcpi_last_data_recv, tcpi_last_ack_recv): the
+	// time Linux counts Idle from, read to the millisecond.
+	LastRecv time.Time
+	// SegsIn is how many segments the socket had received.
+	SegsIn uint32
+}
+
+// Quiesce waits, for up to bound, until the socket has nothing
+// unacknowledged (once the peer is silent nothing it sends afterwards is
+// acknowledged, so a late ACK from before cannot arrive later and count
+// as a segment from the dead peer), then returns what it looked like.
+func (s *Socket) Quiesce(bound time.Duration) (Quiet, error) {
+	deadline := time.Now().Add(bound)
+	for {
+		info, err := s.Info()
+		if err != nil {
+			return Quiet{}, err
+		}
+		now := time.Now()
+		if info.Unacked == 0 {
+			since := time.Duration(min(info.Last_data_recv, info.Last_ack_recv)) * time.Millisecond
+			return Quiet{LastRecv: now.Add(-since), SegsIn: info.Segs_in}, nil
+		}
+		if now.After(deadline) {
+			return Quiet{}, fmt.Errorf("%d segments still unacknowledged after %v: data went out after the peer went silent", info.Unacked, bound)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TimedOut returns nil if the kernel itself ended the socket after q:
+// it is CLOSE (a FIN from the peer would leave it CLOSE_WAIT, as the
+// driver's close is held off by the duplicate), no segment has arrived
+// since q (so no FIN or RST either: the peer was silent), and the kernel
+// had retransmitted (inFlight: the request's data) or sent keepalive
+// probes (idle) without an answer. That is ETIMEDOUT, however the driver
+// reports it.
+func (s *Socket) TimedOut(q Quiet, inFlight bool) error {
+	info, err := s.Info()
+	if err != nil {
+		return err
+	}
+	switch {
+	case info.State != unix.BPF_TCP_CLOSE:
+		return fmt.Errorf("socket state %d, not CLOSE (%d): the kernel has not given up on it", info.State, unix.BPF_TCP_CLOSE)
+	case info.Segs_in != q.SegsIn:
+		return fmt.Errorf("%d segments arrived after the peer went silent: the connection may have ended by a FIN or RST", info.Segs_in-q.SegsIn)
+	// tcpi_retransmits (the RTO backoff count, kept after the abort)
+	// rather than tcpi_total_rto, which kernels before 6.7 do not fill.
+	case inFlight && info.Retransmits == 0:
+		return fmt.Errorf("CLOSE without a retransmission timeout (tcpi_retransmits 0)")
+	case !inFlight && info.Probes == 0:
+		return fmt.Errorf("CLOSE without keepalive probes (tcpi_probes 0)")
+	}
+	return nil
+}
+
+// Describe is TCP_INFO's evidence for a log line.
+func (s *Socket) Describe() string {
+	info, err := s.Info()
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("state %d, retransmits %d, total_rto %d, probes %d, segs_in %d", info.State, info.Retransmits, info.Total_rto, info.Probes, info.Segs_in)
+}
+
+// WaitDropped polls the socket until the kernel no longer holds it
+// ESTABLISHED, or bound has passed since start. It returns how long after
+// start that was and whether it was dropped. (The driver closing its
+// net.Conn does not count: the duplicate keeps the socket as the kernel
+// left it.)
+func (s *Socket) WaitDropped(start time.Time, bound time.Duration) (time.Duration, bool, error) {
+	for {
+		info, err := s.Info()
+		if err != nil {
+			return time.Since(start), false, err
+		}
+		if info.State != unix.BPF_TCP_ESTABLISHED {
+			return time.Since(start), true, nil
+		}
+		if time.Since(start) > bound {
+			return time.Since(start), false, nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// WaitInFlight polls the socket until it has sent data the peer has not
+// acknowledged, for up to bound, and reports whether it has. While it has,
+// the kernel sends no keepalive probes: UserTimeout (or tcp_retries2)
+// decides, not the idle timers.
+func (s *Socket) WaitInFlight(bound time.Duration) (bool, error) {
+	deadline := time.Now().Add(bound)
+	for {
+		info, err := s.Info()
+		if err != nil {
+			return false, err
+		}
+		if info.Unacked > 0 {
+			return true, nil
+		}
+		if time.Now().After(deadline) {
+			return false, nil
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// WaitQuiet waits, for up to bound, until the connection has carried no
+// data either way for quiet and has nothing unacknowledged. A driver may
+// still write after its response is in, such as gRPC's flow-control and
+// BDP PING frames; silenced in the middle of that, the connection would
+// not be idle but have data in flight, and time out by retransmission,
+// not by keepalive.
+func (s *Socket) WaitQuiet(quiet, bound time.Duration) error {
+	deadline := time.Now().Add(bound)
+	for {
+		info, err := s.Info()
+		if err != nil {
+			return err
+		}
+		ms := uint32(quiet / time.Millisecond)
+		if info.Unacked == 0 && info.Last_data_sent >= ms && info.Last_data_recv >= ms {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the connection still carried data within %v (last sent %d ms, last received %d ms ago, %d segments unacknowledged) after %v",
+				quiet, info.Last_data_sent, info.Last_data_recv, info.Unacked, bound)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
