@@ -108,8 +108,13 @@ var setsockoptLine = regexp.MustCompile(`setsockopt\(\d+, \w+, (\w+),`)
 // setsockopt calls by option.
 func countSetsockopt(t *testing.T, strace, scenario string) map[string]int {
 	out := filepath.Join(t.TempDir(), "strace")
-	cmd := exec.Command(strace, "-f", "-qq", "-e", "trace=setsockopt", "-e", "signal=none", "-o", out,
-		os.Args[0], "-test.run=^TestSyscallScenario$", "-test.count=1")
+	// Bounded: a hung scenario is killed (strace and the child with it)
+	// instead of holding the suite until go test's own timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, strace, "-f", "-qq", "-e", "trace=setsockopt", "-e", "signal=none", "-o", out,
+		os.Args[0], "-test.run=^TestSyscallScenario$", "-test.count=1", "-test.timeout=25s")
+	cmd.WaitDelay = 5 * time.Second
 	cmd.Env = append(os.Environ(), envScenario+"="+scenario)
 	b, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", b)
