@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -38,7 +39,9 @@ func TestTargetsSayMissed(t *testing.T) {
 	b, err := parse(strings.NewReader(sample))
 	require.NoError(t, err)
 	var out bytes.Buffer
-	assert.False(t, printTargets(&out, b, nil), "most benchmarks are missing")
+	complete, met := printTargets(&out, b, nil)
+	assert.False(t, complete, "most benchmarks are missing")
+	assert.False(t, met, "Apply misses its target")
 	line := ""
 	for _, l := range strings.Split(out.String(), "\n") {
 		if strings.HasPrefix(l, "| Apply vs raw floor (4 options)") {
@@ -49,4 +52,15 @@ func TestTargetsSayMissed(t *testing.T) {
 	assert.Contains(t, line, "| 1.091 | 1.061 |", "ratio of medians, then the paired ratio")
 	assert.Contains(t, line, "**no**: 1.1 points over, allocates", "the verdict uses the paired ratio")
 	assert.Contains(t, out.String(), "| Config.Dial vs net.Dialer{KeepAliveConfig} (4 options) | missing |")
+}
+
+// No allocs/op is no evidence: the target is reported missing, never met.
+func TestTargetsNeedEveryFigure(t *testing.T) {
+	noAllocs := regexp.MustCompile(`\s+\d+ B/op\s+\d+ allocs/op`).ReplaceAllString(sample, "")
+	b, err := parse(strings.NewReader(noAllocs))
+	require.NoError(t, err)
+	var out bytes.Buffer
+	complete, _ := printTargets(&out, b, nil)
+	assert.False(t, complete)
+	assert.Contains(t, out.String(), "| Apply vs raw floor (4 options) | missing ns/op or allocs/op")
 }
