@@ -35,6 +35,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/keepalive-go/keepalive"
 	"github.com/keepalive-go/keepalive/internal/testkit"
 )
@@ -296,6 +298,20 @@ func measure(r row, network string) result {
 		return res
 	}
 	wait := res.Worst + schedSlack
+	if r.inFlight && cfg.UserTimeout == 0 {
+		// Timeout's hi allows a whole RTOMax (120 s): loose enough that
+		// no loopback result could miss it. Check the mechanism instead:
+		// the retransmission timer fires at doubling intervals from this
+		// connection's first RTO, and the first firing at or past the
+		// budget aborts.
+		rto, err := firstRTO(client)
+		if err != nil {
+			res.Err = err.Error()
+			return res
+		}
+		res.Worst = scheduleAbort(res.Predicted, rto, systemRTOMax())
+		wait = res.Worst + schedSlack
+	}
 	if r.inFlight {
 		start = time.Now()
 		if _, err := client.Write([]byte("are you there?")); err != nil {
@@ -313,6 +329,44 @@ func measure(r row, network string) result {
 		res.Err = fmt.Sprintf("after %v: %v (want ETIMEDOUT)", took.Round(time.Millisecond), err)
 	}
 	return res
+}
+
+// firstRTO is the connection's current retransmission timeout (TCP_INFO
+// tcpi_rto), the first RTO a write that goes unanswered will wait.
+func firstRTO(conn net.Conn) (time.Duration, error) {
+	rc, err := conn.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var info *unix.TCPInfo
+	var gerr error
+	if err := rc.Control(func(fd uintptr) { info, gerr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) }); err != nil {
+		return 0, err
+	}
+	if gerr != nil {
+		return 0, fmt.Errorf("TCP_INFO: %w", gerr)
+	}
+	return time.Duration(info.Rto) * time.Microsecond, nil
+}
+
+func systemRTOMax() time.Duration {
+	if r, err := keepalive.SystemRetransmission(); err == nil && r.RTOMax > 0 {
+		return r.RTOMax
+	}
+	return 120 * time.Second
+}
+
+// scheduleAbort is when, counted from the first retransmission, the
+// retransmission timer first fires with budget spent: it fires at doubling
+// intervals from 2*rto (capped at rtoMax) and checks the budget each time
+// (net/ipv4/tcp_timer.c, tcp_write_timeout). Plus that last timer's slack.
+func scheduleAbort(budget, rto, rtoMax time.Duration) time.Duration {
+	elapsed, gap := time.Duration(0), rto
+	for elapsed < budget {
+		gap = min(2*gap, rtoMax)
+		elapsed += gap
+	}
+	return elapsed + (gap*8+62)/63 + 10*time.Millisecond
 }
 
 // pair dials a plain loopback listener with cfg.Dial.
@@ -373,7 +427,7 @@ func printTable(w io.Writer, results []result, took time.Duration, network strin
 		}
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Idle rows: predicted is DetectionTime, from the last segment received (the clock starts before the dial). In-flight rows: predicted and earliest are InFlightDetectionTime's lo and worst case its hi, counted from the first retransmission; measured counts from the write, so it includes the first RTO (200 ms on loopback) and a tail-loss probe. Within bounds: earliest - 10 ms <= measured <= worst case + 0.5 s scheduling slack (+ 1 s to the first retransmission in flight).")
+	fmt.Fprintln(w, "Idle rows: predicted is DetectionTime, from the last segment received (the clock starts before the dial). In-flight rows: predicted and earliest are InFlightDetectionTime's lo and worst case its hi, counted from the first retransmission (tcp_retries2 rows: worst case is when the retransmission timer, doubling from the connection's first RTO, first fires with the budget spent, about twice the budget on loopback; InFlightDetectionTime's hi allows a whole RTOMax more and could not be missed here); measured counts from the write, so it includes the first RTO (200 ms on loopback) and a tail-loss probe. Within bounds: earliest - 10 ms <= measured <= worst case + 0.5 s scheduling slack (+ 1 s to the first retransmission in flight).")
 }
 
 func fmtDur(d time.Duration) string {
