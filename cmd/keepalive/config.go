@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/keepalive-go/keepalive"
@@ -65,49 +66,27 @@ func validateFlags(c keepalive.Config) error {
 }
 
 // configString prints c the way the Go code would read: zero fields left out.
-func configString(c keepalive.Config) string {
-	s := "Config{"
-	sep := ""
-	add := func(name, v string) {
-		s += sep + name + ": " + v
-		sep = ", "
-	}
-	if c.Idle != 0 {
-		add("Idle", dur(c.Idle))
-	}
-	if c.Interval != 0 {
-		add("Interval", dur(c.Interval))
-	}
-	if c.Count != 0 {
-		add("Count", fmt.Sprint(c.Count))
-	}
-	if c.UserTimeout != 0 {
-		add("UserTimeout", dur(c.UserTimeout))
-	}
-	return s + "}"
-}
+func configString(c keepalive.Config) string { return literal("Config", c, dur) }
 
 // goConfig prints c as a Go composite literal.
-func goConfig(c keepalive.Config) string {
-	s := "keepalive.Config{"
-	sep := ""
-	add := func(name, v string) {
-		s += sep + name + ": " + v
-		sep = ", "
-	}
+func goConfig(c keepalive.Config) string { return literal("keepalive.Config", c, goDuration) }
+
+// literal prints c as typeName{...}, zero fields left out, durations with d.
+func literal(typeName string, c keepalive.Config, d func(time.Duration) string) string {
+	var fields []string
 	if c.Idle != 0 {
-		add("Idle", goDuration(c.Idle))
+		fields = append(fields, "Idle: "+d(c.Idle))
 	}
 	if c.Interval != 0 {
-		add("Interval", goDuration(c.Interval))
+		fields = append(fields, "Interval: "+d(c.Interval))
 	}
 	if c.Count != 0 {
-		add("Count", fmt.Sprint(c.Count))
+		fields = append(fields, "Count: "+fmt.Sprint(c.Count))
 	}
 	if c.UserTimeout != 0 {
-		add("UserTimeout", goDuration(c.UserTimeout))
+		fields = append(fields, "UserTimeout: "+d(c.UserTimeout))
 	}
-	return s + "}"
+	return typeName + "{" + strings.Join(fields, ", ") + "}"
 }
 
 // jsonConfig is a Config for scripts, in seconds.
