@@ -121,20 +121,23 @@ func (g *getFloor) inspect(tc *net.TCPConn) error {
 	return g.err
 }
 
+// runLoop runs op as the sub-benchmark name, with allocations reported.
+func runLoop(b *testing.B, name string, op func() error) {
+	b.Run(name, func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := op(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
 // Setting the options on an existing connection.
 func BenchmarkApply(b *testing.B) {
 	client, _ := testkit.Pair(b, testkit.Loopbacks(b)[0], nil, plainDial)
 	tc := client.(*net.TCPConn)
-	run := func(name string, apply func() error) {
-		b.Run(name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if err := apply(); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+	run := func(name string, apply func() error) { runLoop(b, name, apply) }
 	raw4, raw5 := newFloor(noUT), newFloor(full)
 	run("opts=4/impl=raw", func() error { return raw4.apply(tc) })
 	run("opts=4/impl=keepalive", func() error { return noUT.Apply(client) })
@@ -151,16 +154,7 @@ func BenchmarkControl(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	run := func(name string, control func() error) {
-		b.Run(name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if err := control(); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+	run := func(name string, control func() error) { runLoop(b, name, control) }
 	raw4, raw5 := newFloor(noUT), newFloor(full)
 	run("opts=4/impl=raw", func() error {
 		if err := rc.Control(raw4.fn); err != nil {
