@@ -1,61 +1,109 @@
 package keepalive
 
 import (
+	"errors"
 	"fmt"
 	"net"
+	"reflect"
 	"sync"
 	"syscall"
 )
 
-// Apply sets c on an existing TCP connection: SO_KEEPALIVE on, and one
-// setsockopt for each non-zero field. c is validated first, so an invalid
-// Config changes nothing. conn may wrap a TCP connection: Apply looks through
-// *tls.Conn and any conn with a NetConn() net.Conn method.
+// Apply sets c on an existing TCP connection: SO_KEEPALIVE on and every
+// keepalive value, a zero field to the system's value (read with
+// ReadSystem), so that the connection behaves as c.Detection(ReadSystem())
+// says whatever it held before. A zero UserTimeout leaves the connection's
+// as it is (off unless something set it). c is validated first, so an
+// invalid Config changes nothing. conn may wrap a TCP connection: Apply
+// looks through NetConn() (as *tls.Conn has) and SyscallConn().
 //
-// Other connections (UDP, unix sockets) fail with ErrNotTCP; a closed one
-// with an error satisfying errors.Is(err, net.ErrClosed). A socket that
-// refuses the user-timeout option (a Linux Multipath TCP connection; FreeBSD
-// before 14) fails with an error wrapping errors.ErrUnsupported before
-// anything else is changed. A field the OS cannot set per connection is
-// refused by Validate (see the package's platform table); on js, wasip1 and
-// plan9 every call fails with errors.ErrUnsupported.
+// A connection that is not TCP fails with ErrNotTCP, a closed one with an
+// error satisfying errors.Is(err, net.ErrClosed), and a socket that refuses
+// the user timeout (Linux Multipath TCP) with one wrapping
+// errors.ErrUnsupported, before anything is changed.
 func (c Config) Apply(conn net.Conn) error {
-	if err := c.Validate(); err != nil {
+	p := host()
+	if err := p.validate(c); err != nil {
 		return err
 	}
-	return applyConn(conn, c.Rounded())
+	c, err := p.withSystem(p.rounded(c))
+	if err != nil {
+		return err
+	}
+	return applyConn(conn, c)
+}
+
+// withSystem fills c's zero keepalive fields with the system's values, so
+// a connection that held other values (Go's 15 s, 15 s, 9) ends up as a new
+// socket would. Where the system's values cannot be read (illumos, Solaris,
+// AIX) or set per socket (OpenBSD), c is returned as it is.
+func (p *platform) withSystem(c Config) (Config, error) {
+	if p == nil || p.idle.name == "" || c.Idle != 0 && c.Interval != 0 && (c.Count != 0 || p.count.name == "") {
+		return c, nil
+	}
+	sys, err := readSystem()
+	switch {
+	case errors.Is(err, errors.ErrUnsupported):
+		return c, nil
+	case err != nil:
+		return c, err
+	}
+	d := p.rounded(Config{Idle: sys.Idle, Interval: sys.Interval})
+	if p.count.name != "" {
+		d.Count = sys.Count
+	}
+	filled := c.withDefaults(d)
+	if err := p.validate(filled); err != nil {
+		return c, fmt.Errorf("keepalive: the system's keepalive values %+v cannot be set per connection; set every field of the Config: %w", sys, err)
+	}
+	return filled, nil
 }
 
 // applyConn sets c, already validated and rounded, on the TCP connection
-// under conn. SyscallConn and Control stay in this one function so the
-// compiler devirtualizes Control and keeps the RawConn off the heap.
+// under conn. For a *net.TCPConn, SyscallConn and Control stay in this one
+// function so the compiler devirtualizes Control and keeps the RawConn off
+// the heap.
 func applyConn(conn net.Conn, c Config) error {
-	tc, err := tcpConn(conn)
+	tc, sc, err := socketOf(conn)
 	if err != nil {
 		return err
 	}
-	rc, err := tc.SyscallConn()
+	a := getApplier(c)
+	if tc != nil {
+		rc, err := tc.SyscallConn()
+		if err != nil {
+			a.done(nil)
+			return fmt.Errorf("keepalive: %w", err)
+		}
+		return a.done(rc.Control(a.fn))
+	}
+	rc, err := sc.SyscallConn()
 	if err != nil {
+		a.done(nil)
 		return fmt.Errorf("keepalive: %w", err)
 	}
-	a := getApplier(c)
 	return a.done(rc.Control(a.fn))
 }
 
-// Inspect returns the keepalive values the kernel holds for conn now. Where
-// the connection never set an option, the kernel reports the system value in
-// effect, so every field is filled in (illumos reports 0 for an Interval and
-// Count never set: it then probes with backoff); UserTimeout zero means off.
-// On OpenBSD, which has no per-socket values, it returns the system's. NetBSD
-// and Windows before 10 1709 cannot read the values back: Inspect returns an
-// error wrapping errors.ErrUnsupported there. If
-// SO_KEEPALIVE is off the values are returned with an error satisfying
-// errors.Is(err, ErrDisabled): the kernel will not probe the connection.
-// conn may wrap a TCP connection, as for Apply.
+// Inspect returns the keepalive values the kernel holds for conn now; a
+// value the connection never set reads as the system's, so every field is
+// filled in (illumos reports 0 for an Interval and Count never set).
+// UserTimeout zero means off. If SO_KEEPALIVE is off the values come with
+// an error satisfying errors.Is(err, ErrDisabled). conn may wrap a TCP
+// connection, as for Apply. OpenBSD, which has no per-socket values,
+// returns the system's; NetBSD and Windows before 10 1709 cannot read them
+// back and fail with errors.ErrUnsupported.
 func Inspect(conn net.Conn) (Config, error) {
-	tc, err := tcpConn(conn)
+	tc, sc, err := socketOf(conn)
 	if err != nil {
 		return Config{}, err
+	}
+	if tc == nil {
+		rc, err := sc.SyscallConn()
+		if err != nil {
+			return Config{}, fmt.Errorf("keepalive: %w", err)
+		}
+		return InspectRawConn(rc)
 	}
 	rc, err := tc.SyscallConn()
 	if err != nil {
@@ -66,16 +114,19 @@ func Inspect(conn net.Conn) (Config, error) {
 	return r.result(rc.Control(func(fd uintptr) { r.c, r.enabled, r.err = getOptions(fd) }))
 }
 
-// InspectRawConn is Inspect for a TCP socket that is not a net.Conn, such
-// as an *os.File's (f.SyscallConn()) holding a socket duplicated from
-// another process. It behaves as Inspect does on each OS (the system's
-// values on OpenBSD, errors.ErrUnsupported on NetBSD and Windows before
-// 10 1709). The caller must know that the socket is TCP: for another kind
-// of socket the kernel's getsockopt error is returned (on Linux one
-// wrapping errors.ErrUnsupported), not ErrNotTCP.
+// InspectRawConn is Inspect for a socket that is not a net.Conn, such as an
+// *os.File's holding a socket duplicated from another process. A socket
+// that is not TCP fails with ErrNotTCP.
 func InspectRawConn(rc syscall.RawConn) (Config, error) {
+	if isNil(rc) {
+		return Config{}, fmt.Errorf("%w: nil syscall.RawConn", ErrNotTCP)
+	}
 	var r inspection
-	return r.result(rc.Control(func(fd uintptr) { r.c, r.enabled, r.err = getOptions(fd) }))
+	return r.result(rc.Control(func(fd uintptr) {
+		if r.c, r.enabled, r.err = getOptions(fd); r.err != nil && !isTCPSocket(fd) {
+			r.err = fmt.Errorf("%w: the socket is not a TCP socket", ErrNotTCP)
+		}
+	}))
 }
 
 // inspection is what getOptions read; result adds what RawConn.Control
@@ -101,13 +152,9 @@ func (r *inspection) result(cerr error) (Config, error) {
 // Control sets c on a new socket. It has the signature of net.Dialer.Control
 // and net.ListenConfig.Control and does nothing for networks other than
 // "tcp", "tcp4" and "tcp6", so one Dialer can still dial UDP and unix
-// sockets.
-//
-// Used directly it is not enough: after the hook, Go's net package applies
-// its own keepalive settings (15 s, 15 s, 9) to every dialed and accepted
-// connection unless KeepAlive is negative and KeepAliveConfig.Enable false.
-// Use Dialer, Dial or Listen, which take care of that, or set KeepAlive: -1
-// (and leave KeepAliveConfig zero) yourself.
+// sockets. Go's net package overwrites what a Control hook set unless the
+// Dialer's or ListenConfig's KeepAlive is -1 (and KeepAliveConfig zero):
+// Dialer, Dial and Listen take care of that.
 func (c Config) Control(network, address string, rc syscall.RawConn) error {
 	if !isTCP(network) {
 		return nil
@@ -115,23 +162,66 @@ func (c Config) Control(network, address string, rc syscall.RawConn) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
+	if isNil(rc) {
+		return fmt.Errorf("%w: nil syscall.RawConn", ErrNotTCP)
+	}
 	a := getApplier(c.Rounded())
 	return a.done(rc.Control(a.fn))
 }
 
-// tcpConn finds the *net.TCPConn under conn.
-func tcpConn(conn net.Conn) (*net.TCPConn, error) {
+// errHidden is what socketOf reports for a connection that is TCP but
+// does not expose its socket (a wrapper without NetConn or SyscallConn).
+var errHidden = errors.New("the connection does not expose its socket (it has neither a NetConn() nor a SyscallConn() method)")
+
+// socketOf finds the TCP socket under conn: a *net.TCPConn, or a conn with
+// a SyscallConn method (such as struct{ *net.TCPConn }) whose local address
+// is TCP. It looks through NetConn() wrappers such as *tls.Conn.
+func socketOf(conn net.Conn) (*net.TCPConn, syscall.Conn, error) {
 	for range 16 { // wrappers pointing at each other must not hang us
-		if tc, ok := conn.(*net.TCPConn); ok {
-			return tc, nil
+		if tc, ok := conn.(*net.TCPConn); ok && tc != nil {
+			return tc, nil, nil
 		}
-		w, ok := conn.(interface{ NetConn() net.Conn })
-		if !ok {
+		if isNil(conn) {
+			return nil, nil, fmt.Errorf("%w: nil connection (%T)", ErrNotTCP, conn)
+		}
+		if w, ok := conn.(interface{ NetConn() net.Conn }); ok {
+			conn = w.NetConn()
+			continue
+		}
+		if _, ok := localAddr(conn).(*net.TCPAddr); !ok {
 			break
 		}
-		conn = w.NetConn()
+		if sc, ok := conn.(syscall.Conn); ok {
+			return nil, sc, nil
+		}
+		return nil, nil, fmt.Errorf("%w: %T: %w", ErrNotTCP, conn, errHidden)
 	}
-	return nil, fmt.Errorf("%w: %T", ErrNotTCP, conn)
+	return nil, nil, fmt.Errorf("%w: %T", ErrNotTCP, conn)
+}
+
+// localAddr is conn.LocalAddr(), or nil where a wrapper around a nil
+// connection panics.
+func localAddr(conn net.Conn) (a net.Addr) {
+	defer func() {
+		if recover() != nil {
+			a = nil
+		}
+	}()
+	return conn.LocalAddr()
+}
+
+// isNil reports whether v is nil or a typed nil pointer, which would make
+// a method call panic.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	r := reflect.ValueOf(v)
+	switch r.Kind() {
+	case reflect.Pointer, reflect.Interface, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan:
+		return r.IsNil()
+	}
+	return false
 }
 
 // applier carries a Config into RawConn.Control. The callback is bound once

@@ -49,7 +49,8 @@ func TestDetectIdle(t *testing.T) {
 		for _, lb := range testkit.Loopbacks(t) {
 			t.Run(tc.name+"/"+lb.Network, func(t *testing.T) {
 				t.Parallel()
-				earliest, model, worst := tc.cfg.EarliestDetectionTime(), tc.cfg.DetectionTime(), tc.cfg.WorstCaseDetectionTime()
+				d := detection(t, tc.cfg)
+				earliest, model, worst := d.IdleMin, d.Idle, d.IdleMax
 				start := time.Now() // before the handshake, so before the last segment received
 				client, server := testkit.Pair(t, lb, nil, tc.cfg.Dial)
 				require.NoError(t, testkit.Silence(server))
@@ -81,7 +82,8 @@ func TestDetectInFlight(t *testing.T) {
 		for _, lb := range testkit.Loopbacks(t) {
 			t.Run(tc.name+"/"+lb.Network, func(t *testing.T) {
 				t.Parallel()
-				lo, hi := tc.cfg.InFlightDetectionTime()
+				d := detection(t, tc.cfg)
+				lo, hi := d.InFlightMin, d.InFlightMax
 				client, server := testkit.Pair(t, lb, nil, tc.cfg.Dial)
 				require.NoError(t, testkit.Silence(server))
 				start := time.Now()
@@ -97,6 +99,16 @@ func TestDetectInFlight(t *testing.T) {
 	}
 }
 
+// detection is the model for cfg with this host's system values.
+func detection(t *testing.T, cfg keepalive.Config) keepalive.Detection {
+	t.Helper()
+	sys, err := keepalive.ReadSystem()
+	require.NoError(t, err)
+	d, err := cfg.Detection(sys)
+	require.NoError(t, err)
+	return d
+}
+
 // firstRetransmission bounds the time from a write to its first RTO
 // retransmission on loopback: RTO 200 ms plus a tail-loss probe, with room.
 const firstRetransmission = time.Second
@@ -106,7 +118,7 @@ const firstRetransmission = time.Second
 func TestWithoutConfigStillHanging(t *testing.T) {
 	t.Parallel()
 	cfg := keepalive.Config{Idle: time.Second, Interval: time.Second, Count: 1}
-	bound := 3 * cfg.WorstCaseDetectionTime()
+	bound := 3 * detection(t, cfg).IdleMax
 	lb := testkit.Loopbacks(t)[0]
 	client, server := testkit.Pair(t, lb, nil, (&net.Dialer{}).DialContext)
 	require.NoError(t, testkit.Silence(server))
@@ -122,10 +134,11 @@ func TestDetectInFlightRetries2(t *testing.T) {
 	if !testkit.InNetNS(t, map[string]string{"net/ipv4/tcp_retries2": "3"}) {
 		return
 	}
-	r, err := keepalive.SystemRetransmission()
+	sys, err := keepalive.ReadSystem()
 	require.NoError(t, err)
-	require.Equal(t, 3, r.Retries2)
-	lo, hi := keepalive.Config{}.InFlightDetectionTime()
+	require.Equal(t, 3, sys.Retries2)
+	d := detection(t, keepalive.Config{})
+	lo, hi := d.InFlightMin, d.InFlightMax
 	require.Equal(t, 3*time.Second, lo, "(2^4-1) * 200ms")
 	for _, lb := range testkit.Loopbacks(t) {
 		t.Run(lb.Network, func(t *testing.T) {
@@ -140,7 +153,7 @@ func TestDetectInFlightRetries2(t *testing.T) {
 			// timers fire at 0.4, 1.2, 2.8 and 6 s: the 3 s budget is found
 			// spent at R1 + 6 s. The model's bound, budget + RTOMax, allows
 			// far more; on loopback the last timer is 200ms << (retries2+1).
-			loopbackHi := lo + 200*time.Millisecond<<(r.Retries2+1)
+			loopbackHi := lo + 200*time.Millisecond<<(sys.Retries2+1)
 			require.Less(t, loopbackHi, hi)
 			took, err := testkit.ReadFailure(client, start, loopbackHi+firstRetransmission+schedSlack)
 			require.ErrorIs(t, err, syscall.ETIMEDOUT, "after %v", took)
@@ -150,9 +163,9 @@ func TestDetectInFlightRetries2(t *testing.T) {
 	}
 }
 
-// In a private network namespace (root): SystemDefaults, the model and the
+// In a private network namespace (root): ReadSystem, the model and the
 // kernel all follow changed sysctls, and a zero Config gets them.
-func TestSystemDefaultsFollowSysctls(t *testing.T) {
+func TestReadSystemFollowsSysctls(t *testing.T) {
 	t.Parallel()
 	if !testkit.InNetNS(t, map[string]string{
 		"net/ipv4/tcp_keepalive_time":   "2",
@@ -162,26 +175,28 @@ func TestSystemDefaultsFollowSysctls(t *testing.T) {
 	}) {
 		return
 	}
-	d, err := keepalive.SystemDefaults()
+	sys, err := keepalive.ReadSystem()
 	require.NoError(t, err)
-	assert.Equal(t, keepalive.Config{Idle: 2 * time.Second, Interval: time.Second, Count: 2}, d)
-	r, err := keepalive.SystemRetransmission()
-	require.NoError(t, err)
-	assert.Equal(t, 7, r.Retries2)
+	assert.Equal(t, 2*time.Second, sys.Idle)
+	assert.Equal(t, time.Second, sys.Interval)
+	assert.Equal(t, 2, sys.Count)
+	assert.Equal(t, 7, sys.Retries2)
+	assert.Positive(t, sys.RTOMax)
 
 	zero := keepalive.Config{}
-	assert.Equal(t, 4*time.Second, zero.DetectionTime())
-	assert.Equal(t, 6*time.Second, keepalive.Config{Interval: 2 * time.Second}.DetectionTime())
+	d := detection(t, zero)
+	assert.Equal(t, 4*time.Second, d.Idle)
+	assert.Equal(t, 6*time.Second, detection(t, keepalive.Config{Interval: 2 * time.Second}).Idle)
 
 	lb := testkit.Loopbacks(t)[0]
 	start := time.Now()
 	client, server := testkit.Pair(t, lb, nil, zero.Dial)
 	got, err := keepalive.Inspect(client)
 	require.NoError(t, err)
-	assert.Equal(t, d, got)
+	assert.Equal(t, keepalive.Config{Idle: 2 * time.Second, Interval: time.Second, Count: 2}, got)
 	require.NoError(t, testkit.Silence(server))
-	took, err := testkit.ReadFailure(client, start, zero.WorstCaseDetectionTime()+schedSlack)
+	took, err := testkit.ReadFailure(client, start, d.IdleMax+schedSlack)
 	require.ErrorIs(t, err, syscall.ETIMEDOUT)
-	assert.GreaterOrEqual(t, took, zero.DetectionTime()-jiffy)
-	t.Logf("Config{} with sysctls 2/1/2: model %v, measured %v", zero.DetectionTime(), took)
+	assert.GreaterOrEqual(t, took, d.Idle-jiffy)
+	t.Logf("Config{} with sysctls 2/1/2: model %v, measured %v", d.Idle, took)
 }

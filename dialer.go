@@ -2,6 +2,7 @@ package keepalive
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"net"
@@ -9,23 +10,14 @@ import (
 	"syscall"
 )
 
-// Dialer returns a copy of base (a zero net.Dialer if base is nil) whose TCP
-// connections get c, set on the socket before it connects.
-//
-// The copy's KeepAlive is -1 and its KeepAliveConfig zero, so Go's net
-// package does not overwrite c with its own settings after the hook (it
-// would otherwise apply 15 s, 15 s, 9). A Control or ControlContext already
-// on base still runs, first; c is applied after it, so c wins for the
-// options it sets. An invalid c makes every TCP dial fail with the
-// Validate error; UDP and unix dials are left alone.
-//
-// On Linux, Multipath TCP sockets refuse TCP_USER_TIMEOUT. So when
-// c.UserTimeout is set and base has Multipath TCP enabled
-// (SetMultipathTCP(true)), the copy dials plain TCP, and its
-// MultipathTCP() says so. (Go would otherwise fall back to plain TCP itself
-// after the hook refused the Multipath socket, at the cost of a wasted socket
-// and a second run of base's hook.) Control used on a Multipath TCP socket
-// directly returns an error wrapping errors.ErrUnsupported.
+// Dialer returns a copy of base (a zero net.Dialer if base is nil) that sets
+// c on each TCP socket before it connects; zero fields keep the system's
+// values. Its KeepAlive is -1 and its KeepAliveConfig zero, so Go does not
+// overwrite c with its own 15 s, 15 s, 9. A Control or ControlContext on
+// base still runs, first. An invalid c makes every TCP dial fail with the
+// Validate error; UDP and unix dials are left alone. With c.UserTimeout
+// set, a base with Multipath TCP enabled dials plain TCP instead, since
+// Multipath TCP sockets refuse the user timeout.
 func (c Config) Dialer(base *net.Dialer) *net.Dialer {
 	var d net.Dialer
 	if base != nil {
@@ -58,8 +50,8 @@ func (c Config) Dialer(base *net.Dialer) *net.Dialer {
 }
 
 // Dial connects to address on a TCP network ("tcp", "tcp4", "tcp6") with c
-// set on the connection, as c.Dialer(nil).DialContext would. c is validated
-// before anything else happens; other networks fail with ErrNotTCP.
+// set on the connection, as c.Dialer(nil).DialContext does. c is validated
+// first; other networks fail with ErrNotTCP.
 func (c Config) Dial(ctx context.Context, network, address string) (net.Conn, error) {
 	if err := checkNetwork(network); err != nil {
 		return nil, err
@@ -71,59 +63,66 @@ func (c Config) Dial(ctx context.Context, network, address string) (net.Conn, er
 }
 
 // Listen announces on a TCP network ("tcp", "tcp4", "tcp6") and returns a
-// *Listener that applies c to every accepted connection (see WrapListener).
-// c is validated before anything else happens.
-//
-// Go's accepted-connection keepalive is turned off (KeepAlive -1), so each
-// accepted connection gets exactly one setsockopt per option c sets, on
-// every OS, whether or not it would inherit them from the listener (macOS
-// does not inherit the idle time or TCP_RXT_CONNDROPTIME). On
-// Linux, Go listens with Multipath TCP by default, whose connections cannot
-// hold TCP_USER_TIMEOUT; so when c.UserTimeout is set, Listen uses a plain
-// TCP listener, and otherwise keeps Go's default.
-func (c Config) Listen(ctx context.Context, network, address string) (net.Listener, error) {
+// *Listener whose accepted connections hold c, zero fields at the system's
+// values. c is validated before anything else happens. On Linux the
+// listening socket holds c and the kernel copies it to every accepted
+// connection, so accepting costs no system call beyond Go's own; elsewhere
+// each accepted connection is set as Apply would. Listen uses plain TCP,
+// not Go's default Multipath TCP on Linux, whose connections refuse
+// UserTimeout and outlive a dead peer by net.mptcp.close_timeout (60 s).
+func (c Config) Listen(ctx context.Context, network, address string) (*Listener, error) {
 	if err := checkNetwork(network); err != nil {
 		return nil, err
 	}
-	if err := c.Validate(); err != nil {
+	p := host()
+	if err := p.validate(c); err != nil {
 		return nil, err
 	}
 	lc := net.ListenConfig{KeepAlive: -1}
-	if c.UserTimeout > 0 {
-		lc.SetMultipathTCP(false)
+	lc.SetMultipathTCP(false)
+	if p.acceptInherits {
+		lc.Control = c.Control
 	}
 	ln, err := lc.Listen(ctx, network, address)
 	if err != nil {
 		return nil, err
 	}
-	return c.WrapListener(ln), nil
+	return &Listener{ln: ln, cfg: p.rounded(c), set: !p.acceptInherits}, nil
 }
 
-// WrapListener returns a *Listener that applies c to every connection ln
-// accepts. If applying fails for one connection (it was reset already, or it
-// is a Multipath TCP connection that refuses UserTimeout), that connection
-// is closed, the failure is reported (see Listener.OnError) and Accept goes
-// on to the next one: one bad connection never stops a server.
+// WrapListener returns a *Listener that sets c on every connection ln
+// accepts, as Apply does: zero fields get the system's values, read once
+// here, so the connections hold what c.Detection(ReadSystem()) assumes
+// even where ln's ListenConfig left Go's own keepalive on. If setting
+// fails for one connection (it was reset already, or it is a Multipath TCP
+// connection that refuses UserTimeout), that connection is closed, the
+// failure reported (see Listener.OnError), and Accept goes on to the next:
+// one bad connection never stops a server.
 //
-// If c is invalid, or ln is not a TCP listener, Accept returns that error
-// without accepting anything, so a server on it stops at once and says why.
-// If ln comes from a net.ListenConfig, give it KeepAlive: -1; otherwise Go
-// sets its own keepalive values on each connection first, only for c to
-// replace them.
-//
-// On Linux, with c.UserTimeout set, ln should be plain TCP
-// (net.ListenConfig.SetMultipathTCP(false), as Listen does): on Go's default
-// Multipath TCP listener every client that speaks Multipath TCP is dropped,
-// since its connection refuses TCP_USER_TIMEOUT. Clients that speak plain TCP
-// are served either way.
-func (c Config) WrapListener(ln net.Listener) net.Listener {
-	l := &Listener{ln: ln, cfg: c.Rounded(), err: c.Validate()}
-	switch {
-	case l.err != nil:
-	case ln == nil:
-		l.err = fmt.Errorf("%w: WrapListener got a nil listener", ErrNotTCP)
+// If c is invalid, ln is not a TCP listener, or its connections hide their
+// socket (a wrapper such as netutil.LimitListener's: put WrapListener
+// innermost), Accept returns that error, so a server on it stops at once
+// and says why.
+func (c Config) WrapListener(ln net.Listener) *Listener {
+	p := host()
+	l := &Listener{ln: ln, set: true}
+	switch err := p.validate(c); {
+	case err != nil:
+		l.fail(err)
+	case isNil(ln):
+		l.fail(fmt.Errorf("%w: WrapListener got a nil listener (%T)", ErrNotTCP, ln))
+	case isNil(l.Addr()):
+		l.fail(fmt.Errorf("%w: WrapListener got a listener without an address (%T)", ErrNotTCP, ln))
 	default:
-		l.err = checkNetwork(ln.Addr().Network())
+		if err := checkNetwork(l.Addr().Network()); err != nil {
+			l.fail(err)
+			break
+		}
+		filled, err := p.withSystem(p.rounded(c))
+		if err != nil {
+			l.fail(err)
+		}
+		l.cfg = filled
 	}
 	return l
 }
@@ -133,26 +132,36 @@ func (c Config) WrapListener(ln net.Listener) net.Listener {
 type Listener struct {
 	ln      net.Listener
 	cfg     Config // validated and rounded
-	err     error  // why nothing can be accepted, if anything
+	set     bool   // set cfg on each accepted connection (it does not inherit it)
+	err     atomic.Pointer[error]
 	onError atomic.Pointer[func(net.Conn, error)]
 	dropped atomic.Uint64
 }
+
+// fail makes every Accept return err from now on.
+func (l *Listener) fail(err error) { l.err.CompareAndSwap(nil, &err) }
 
 // Accept waits for the next connection and returns it with the Config
 // applied. A connection the Config cannot be applied to is closed and
 // reported, and Accept waits for the next one.
 func (l *Listener) Accept() (net.Conn, error) {
-	if l.err != nil {
-		return nil, l.err
-	}
 	for {
+		if err := l.err.Load(); err != nil {
+			return nil, *err
+		}
 		conn, err := l.ln.Accept()
-		if err != nil {
-			return nil, err
+		if err != nil || !l.set {
+			return conn, err
 		}
 		err = applyConn(conn, l.cfg)
 		if err == nil {
 			return conn, nil
+		}
+		if errors.Is(err, ErrNotTCP) {
+			// Every connection from ln will be the same: say so once.
+			conn.Close()
+			l.fail(fmt.Errorf("keepalive: Listener: %w (put WrapListener innermost, around the *net.TCPListener)", err))
+			continue
 		}
 		l.dropped.Add(1)
 		if f := l.onError.Load(); f != nil {
@@ -182,17 +191,22 @@ func (l *Listener) Dropped() uint64 { return l.dropped.Load() }
 
 // Close closes the underlying listener.
 func (l *Listener) Close() error {
-	if l.ln == nil {
+	if isNil(l.ln) {
 		return nil
 	}
 	return l.ln.Close()
 }
 
 // Addr returns the underlying listener's address (nil if there is none).
-func (l *Listener) Addr() net.Addr {
-	if l.ln == nil {
+func (l *Listener) Addr() (a net.Addr) {
+	if isNil(l.ln) {
 		return nil
 	}
+	defer func() {
+		if recover() != nil { // a typed-nil listener inside a wrapper
+			a = nil
+		}
+	}()
 	return l.ln.Addr()
 }
 

@@ -16,20 +16,29 @@ import (
 	"github.com/keepalive-go/keepalive"
 )
 
-func ExampleConfig_DetectionTime() {
-	cfg := keepalive.Config{Idle: 10 * time.Second, Interval: 5 * time.Second, Count: 3}
-	fmt.Println("idle peer:", cfg.DetectionTime())
-	fmt.Println("worst case:", cfg.WorstCaseDetectionTime().Round(time.Millisecond))
-
-	cfg.UserTimeout = 12 * time.Second // caps probing too: Idle + ceil((12-10)/5)*5
-	fmt.Println("with UserTimeout:", cfg.DetectionTime())
-	lo, hi := cfg.InFlightDetectionTime()
-	fmt.Println("data in flight:", lo, "to", hi.Round(time.Millisecond), "after the first retransmission")
+func ExampleConfig_Detection() {
+	cfg := keepalive.Config{Idle: 10 * time.Second, Interval: 5 * time.Second, Count: 3, UserTimeout: 25 * time.Second}
+	d, err := cfg.Detection(keepalive.System{}) // every field set: the system's values do not matter
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("idle:", d.Idle, "at the latest", d.IdleMax.Round(time.Millisecond))
+	fmt.Println("in flight:", d.InFlightMin, "to", d.InFlightMax.Round(time.Millisecond), "after the first retransmission")
 	// Output:
-	// idle peer: 25s
-	// worst case: 28.215s
-	// with UserTimeout: 15s
-	// data in flight: 12s to 13.534s after the first retransmission
+	// idle: 25s at the latest 28.215s
+	// in flight: 25s to 28.185s after the first retransmission
+}
+
+func ExampleReadSystem() {
+	sys, err := keepalive.ReadSystem() // reads the sysctls: Linux 7200 s, 75 s, 9 unless changed
+	if err != nil {
+		log.Fatal(err)
+	}
+	d, err := keepalive.Config{}.Detection(sys)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("Config{} on this host finds a dead idle peer after", d.Idle)
 }
 
 func ExampleWithin() {
@@ -40,10 +49,11 @@ func ExampleWithin() {
 		log.Fatal(err)
 	}
 	fmt.Printf("%+v\n", cfg)
-	fmt.Println(cfg.WorstCaseDetectionTime() <= 30*time.Second)
+	d, _ := cfg.Detection(keepalive.System{})
+	fmt.Println(d.IdleMax <= 30*time.Second, d.InFlightMax <= 30*time.Second)
 	// Output:
 	// {Idle:11s Interval:5s Count:3 UserTimeout:26s}
-	// true
+	// true true
 }
 
 func ExampleConfig_Validate() {
@@ -59,10 +69,9 @@ func ExampleConfig_Dialer() {
 		DialContext: cfg.Dialer(&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 	}}
 	_ = client // every connection the client opens detects a dead server within 30 s
-	d := cfg.Dialer(nil)
-	fmt.Println("Go's own keepalive off:", d.KeepAlive < 0, "idle detection:", cfg.DetectionTime())
+	fmt.Println("Go's own keepalive off:", cfg.Dialer(nil).KeepAlive < 0)
 	// Output:
-	// Go's own keepalive off: true idle detection: 30s
+	// Go's own keepalive off: true
 }
 
 func ExampleConfig_Listen() {
@@ -73,7 +82,7 @@ func ExampleConfig_Listen() {
 	}
 	// A connection the Config cannot be applied to is closed and reported
 	// here; the server goes on.
-	ln.(*keepalive.Listener).OnError(func(conn net.Conn, err error) {
+	ln.OnError(func(conn net.Conn, err error) {
 		log.Printf("dropped %v: %v", conn.RemoteAddr(), err)
 	})
 	srv := &http.Server{Handler: http.NotFoundHandler()}
@@ -85,7 +94,7 @@ func ExampleConfig_Listen() {
 		log.Fatal(err)
 	}
 	resp.Body.Close()
-	fmt.Println(resp.StatusCode, "dropped:", ln.(*keepalive.Listener).Dropped())
+	fmt.Println(resp.StatusCode, "dropped:", ln.Dropped())
 	// Output:
 	// 404 dropped: 0
 }
@@ -113,4 +122,127 @@ func ExampleConfig_Apply() {
 	fmt.Printf("%+v\n", got)
 	// Output:
 	// {Idle:20s Interval:5s Count:4 UserTimeout:0s}
+}
+
+func ExampleConfig_Dial() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ln.Close()
+
+	cfg := keepalive.Config{Idle: 5 * time.Second, Interval: 2 * time.Second, Count: 3, UserTimeout: 11 * time.Second}
+	conn, err := cfg.Dial(context.Background(), "tcp", ln.Addr().String())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer conn.Close()
+	got, _ := keepalive.Inspect(conn)
+	fmt.Printf("%+v\n", got)
+	// Output:
+	// {Idle:5s Interval:2s Count:3 UserTimeout:11s}
+}
+
+func ExampleConfig_WrapListener() {
+	inner, err := net.Listen("tcp", "127.0.0.1:0") // Go's own keepalive (15 s, 15 s, 9) is on here
+	if err != nil {
+		log.Fatal(err)
+	}
+	ln := keepalive.Config{Idle: 20 * time.Second, Interval: 4 * time.Second, Count: 2}.WrapListener(inner)
+	defer ln.Close()
+	go func() {
+		if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+			defer c.Close()
+			time.Sleep(time.Second)
+		}
+	}()
+	conn, err := ln.Accept()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer conn.Close()
+	got, _ := keepalive.Inspect(conn)
+	fmt.Printf("%+v\n", got)
+	// Output:
+	// {Idle:20s Interval:4s Count:2 UserTimeout:0s}
+}
+
+func ExampleInspect() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ln.Close()
+	conn, err := net.Dial("tcp", ln.Addr().String()) // Go's net.Dialer sets its own keepalive
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer conn.Close()
+	got, err := keepalive.Inspect(conn)
+	fmt.Printf("%+v %v\n", got, err)
+	// Output:
+	// {Idle:15s Interval:15s Count:9 UserTimeout:0s} <nil>
+}
+
+func ExampleInspectRawConn() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ln.Close()
+	conn, err := keepalive.Config{Idle: 9 * time.Second, Interval: 3 * time.Second, Count: 2}.Dial(context.Background(), "tcp", ln.Addr().String())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer conn.Close()
+	f, err := conn.(*net.TCPConn).File() // a duplicate, as one received from another process
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		log.Fatal(err)
+	}
+	got, err := keepalive.InspectRawConn(rc)
+	fmt.Printf("%+v %v\n", got.Count, err)
+	// Output:
+	// 2 <nil>
+}
+
+func ExampleConfig_Control() {
+	cfg := keepalive.Config{Idle: 30 * time.Second, Interval: 10 * time.Second, Count: 3}
+	// KeepAlive: -1 stops Go from overwriting what Control set.
+	d := &net.Dialer{Control: cfg.Control, KeepAlive: -1}
+	_ = d // cfg.Dialer(nil) builds the same
+	lc := net.ListenConfig{Control: cfg.Control, KeepAlive: -1}
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ln.Close()
+	fmt.Println(ln.Addr().Network())
+	// Output:
+	// tcp
+}
+
+func ExampleConfig_Rounded() {
+	cfg := keepalive.Config{Idle: 1500 * time.Millisecond, UserTimeout: 2500 * time.Microsecond}
+	fmt.Printf("%+v\n", cfg.Rounded()) // Linux counts Idle in seconds, UserTimeout in milliseconds
+	// Output:
+	// {Idle:2s Interval:0s Count:0 UserTimeout:3ms}
+}
+
+func ExampleConfig_NetConfig() {
+	k, ok := keepalive.Config{Idle: 30 * time.Second, Count: 4}.NetConfig()
+	fmt.Printf("%+v %v\n", k, ok)
+	// Output:
+	// {Enable:true Idle:30s Interval:-1ns Count:4} true
+}
+
+func ExampleFromNetConfig() {
+	c, ok := keepalive.FromNetConfig(net.KeepAliveConfig{Enable: true, Idle: 45 * time.Second})
+	fmt.Printf("%+v %v\n", c, ok) // zero in net.KeepAliveConfig is Go's default
+	// Output:
+	// {Idle:45s Interval:15s Count:9 UserTimeout:0s} true
 }

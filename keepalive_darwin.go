@@ -12,8 +12,8 @@ var sockopts = tcpOpts{unix.TCP_KEEPALIVE, unix.TCP_KEEPINTVL, unix.TCP_KEEPCNT,
 
 const refusedHint = "is it a TCP socket?"
 
-// SystemDefaults returns the keepalive values a socket gets when it sets
+// readSystem returns the keepalive values a socket gets when it sets
 // none: on macOS and iOS the sysctls net.inet.tcp.keepidle and keepintvl
 // (milliseconds) and net.inet.tcp.keepcnt (compiled-in defaults 7200 s,
 // 75 s, 8). UserTimeout is always zero.
-func SystemDefaults() (Config, error) { return sysctlDefaults(time.Millisecond, 0) }
+func readSystem() (System, error) { return sysctlDefaults(time.Millisecond, 0) }

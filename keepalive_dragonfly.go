@@ -15,12 +15,12 @@ const refusedHint = "is it a TCP socket?"
 // __DragonFly_version 500702 (the 5.8 release), in seconds since.
 func init() {
 	if v, err := unix.SysctlUint32("kern.osreldate"); err == nil && v < 500702 {
-		host = &dragonflyMsPlatform
+		hostPlatform = &dragonflyMsPlatform
 	}
 }
 
-// SystemDefaults returns the keepalive values a socket gets when it sets
+// readSystem returns the keepalive values a socket gets when it sets
 // none: on DragonFly the sysctls net.inet.tcp.keepidle and keepintvl
 // (milliseconds) and net.inet.tcp.keepcnt (compiled-in defaults 7200 s,
 // 75 s, 8). UserTimeout is always zero.
-func SystemDefaults() (Config, error) { return sysctlDefaults(time.Millisecond, 0) }
+func readSystem() (System, error) { return sysctlDefaults(time.Millisecond, 0) }

@@ -18,14 +18,14 @@ const refusedHint = "is it a TCP socket?"
 // Validate refuses UserTimeout.
 func init() {
 	if v, err := unix.SysctlUint32("kern.osreldate"); err == nil && v < 1400000 {
-		host = &freebsd13Platform
+		hostPlatform = &freebsd13Platform
 	}
 }
 
-// SystemDefaults returns the keepalive values a socket gets when it sets
+// readSystem returns the keepalive values a socket gets when it sets
 // none: on FreeBSD the sysctls net.inet.tcp.keepidle and keepintvl
 // (milliseconds) and net.inet.tcp.keepcnt (compiled-in defaults 7200 s,
 // 75 s, 8). FreeBSD probes every TCP connection, SO_KEEPALIVE or not, while
 // net.inet.tcp.always_keepalive is 1 (the default). UserTimeout is always
 // zero.
-func SystemDefaults() (Config, error) { return sysctlDefaults(time.Millisecond, 0) }
+func readSystem() (System, error) { return sysctlDefaults(time.Millisecond, 0) }

@@ -6,11 +6,11 @@ var sockopts = tcpOpts{unix.TCP_KEEPIDLE, unix.TCP_KEEPINTVL, unix.TCP_KEEPCNT, 
 
 const refusedHint = "is it a TCP socket?"
 
-// SystemDefaults returns the keepalive values a socket gets when it sets
+// readSystem returns the keepalive values a socket gets when it sets
 // none. illumos keeps them in the TCP tunables _keepalive_interval and
 // _keepalive_abort_interval (ipadm show-prop tcp), which a program cannot
 // read, so it returns an error wrapping errors.ErrUnsupported; the model
 // uses the compiled-in defaults (7200 s idle, 480 s of probing).
-func SystemDefaults() (Config, error) {
-	return Config{}, errNoDefaults("the TCP tunables _keepalive_interval and _keepalive_abort_interval (ipadm show-prop tcp)")
+func readSystem() (System, error) {
+	return System{}, errNoDefaults("the TCP tunables _keepalive_interval and _keepalive_abort_interval (ipadm show-prop tcp)")
 }

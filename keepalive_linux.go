@@ -50,41 +50,38 @@ func setOptions(sysfd uintptr, c Config) error {
 	return nil
 }
 
-// SystemDefaults returns the keepalive values a socket gets when it sets
-// none: on Linux the sysctls net.ipv4.tcp_keepalive_time, _intvl and _probes
-// of the caller's network namespace (compiled-in defaults 7200 s, 75 s, 9).
-// UserTimeout is always zero: the kernel has no default for it.
-func SystemDefaults() (Config, error) {
-	idle, err := readSysctl("net/ipv4/tcp_keepalive_time")
-	if err != nil {
-		return Config{}, err
+// readSystem reads the sysctls of the caller's network namespace:
+// net.ipv4.tcp_keepalive_time, _intvl, _probes, tcp_retries2, and
+// tcp_rto_max_ms (Linux 6.15+; 120 s where it does not exist).
+func readSystem() (System, error) {
+	var s System
+	for _, v := range []struct {
+		name string
+		unit time.Duration
+		dur  *time.Duration
+		n    *int
+	}{
+		{"net/ipv4/tcp_keepalive_time", time.Second, &s.Idle, nil},
+		{"net/ipv4/tcp_keepalive_intvl", time.Second, &s.Interval, nil},
+		{"net/ipv4/tcp_keepalive_probes", 0, nil, &s.Count},
+		{"net/ipv4/tcp_retries2", 0, nil, &s.Retries2},
+		{"net/ipv4/tcp_rto_max_ms", time.Millisecond, &s.RTOMax, nil},
+	} {
+		n, err := readSysctl(v.name)
+		switch {
+		case errors.Is(err, os.ErrNotExist) && v.name == "net/ipv4/tcp_rto_max_ms":
+			s.RTOMax = 120 * time.Second
+			continue
+		case err != nil:
+			return System{}, err
+		}
+		if v.dur != nil {
+			*v.dur = time.Duration(n) * v.unit
+		} else {
+			*v.n = n
+		}
 	}
-	intvl, err := readSysctl("net/ipv4/tcp_keepalive_intvl")
-	if err != nil {
-		return Config{}, err
-	}
-	cnt, err := readSysctl("net/ipv4/tcp_keepalive_probes")
-	if err != nil {
-		return Config{}, err
-	}
-	return Config{Idle: time.Duration(idle) * time.Second, Interval: time.Duration(intvl) * time.Second, Count: cnt}, nil
-}
-
-// SystemRetransmission returns the retransmission settings of the caller's
-// network namespace: net.ipv4.tcp_retries2 and net.ipv4.tcp_rto_max_ms
-// (Linux 6.15+; 120 s where it does not exist).
-func SystemRetransmission() (Retransmission, error) {
-	n, err := readSysctl("net/ipv4/tcp_retries2")
-	if err != nil {
-		return Retransmission{}, err
-	}
-	r := Retransmission{Retries2: n, RTOMax: 120 * time.Second}
-	if ms, err := readSysctl("net/ipv4/tcp_rto_max_ms"); err == nil {
-		r.RTOMax = time.Duration(ms) * time.Millisecond
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return Retransmission{}, err
-	}
-	return r, nil
+	return s, nil
 }
 
 func readSysctl(name string) (int, error) {

@@ -10,6 +10,8 @@ func setOptions(uintptr, Config) error { return errUnsupported() }
 
 func getOptions(uintptr) (Config, bool, error) { return Config{}, false, errUnsupported() }
 
-// SystemDefaults returns the keepalive values a socket gets when it sets
+// readSystem returns the keepalive values a socket gets when it sets
 // none. This operating system has no TCP keepalive options.
-func SystemDefaults() (Config, error) { return Config{}, errUnsupported() }
+func readSystem() (System, error) { return System{}, errUnsupported() }
+
+func isTCPSocket(uintptr) bool { return false }

@@ -30,11 +30,11 @@ func init() {
 	case !ok:
 		hostErr = fmt.Errorf("keepalive: uname version %q is not Oracle Solaris 11.4 or later (illumos? build with GOOS=illumos): %w",
 			version, errors.ErrUnsupported)
-		host = nil
+		hostPlatform = nil
 	case major < 11 || major == 11 && minor < 4:
 		hostErr = fmt.Errorf("keepalive: Solaris %s has no TCP_KEEPIDLE, TCP_KEEPINTVL and TCP_KEEPCNT (11.4 added them): %w",
 			version, errors.ErrUnsupported)
-		host = nil
+		hostPlatform = nil
 	}
 }
 
@@ -49,10 +49,10 @@ func parseSolarisVersion(v string) (major, minor int, ok bool) {
 	return major, minor, err1 == nil && err2 == nil
 }
 
-// SystemDefaults returns the keepalive values a socket gets when it sets
+// readSystem returns the keepalive values a socket gets when it sets
 // none. Solaris keeps them in the TCP tunables _keepalive_interval and
 // _keepalive_abort_interval (ipadm show-prop tcp), which a program cannot
 // read, so it returns an error wrapping errors.ErrUnsupported.
-func SystemDefaults() (Config, error) {
-	return Config{}, errNoDefaults("the TCP tunables _keepalive_interval and _keepalive_abort_interval (ipadm show-prop tcp)")
+func readSystem() (System, error) {
+	return System{}, errNoDefaults("the TCP tunables _keepalive_interval and _keepalive_abort_interval (ipadm show-prop tcp)")
 }

@@ -53,14 +53,15 @@ func TestDetectionTime(t *testing.T) {
 				tc.earliest = tc.want
 			}
 			r := tc.cfg.Rounded()
-			assert.Equal(t, tc.want, tc.cfg.DetectionTime())
-			assert.Equal(t, tc.earliest, tc.cfg.EarliestDetectionTime())
-			assert.Equal(t, tc.want+slack(r.Idle)+time.Duration(tc.timers)*slack(r.Interval), tc.cfg.WorstCaseDetectionTime())
+			d := model(t, tc.cfg)
+			assert.Equal(t, tc.want, d.Idle)
+			assert.Equal(t, tc.earliest, d.IdleMin)
+			assert.Equal(t, tc.want+slack(r.Idle)+time.Duration(tc.timers)*slack(r.Interval), d.IdleMax)
 		})
 	}
 }
 
-// EarliestDetectionTime against a probe-by-probe walk of the kernel's
+// IdleMin against a probe-by-probe walk of the kernel's
 // timers, each as late as it can be.
 func TestEarliestDetectionTimeWalk(t *testing.T) {
 	t.Parallel()
@@ -72,7 +73,8 @@ func TestEarliestDetectionTimeWalk(t *testing.T) {
 		for intvl := s; intvl <= 3*s; intvl += s {
 			for ut := time.Duration(0); ut <= 12*s; ut += 50 * time.Millisecond {
 				c := keepalive.Config{Idle: idle, Interval: intvl, Count: 3, UserTimeout: ut}
-				want := c.DetectionTime()
+				d := model(t, c)
+				want := d.Idle
 				if ut > 0 {
 					late := slack(idle)
 					for fire := idle; ; {
@@ -87,8 +89,8 @@ func TestEarliestDetectionTimeWalk(t *testing.T) {
 						}
 					}
 				}
-				assert.Equal(t, want, c.EarliestDetectionTime(), "%+v", c)
-				assert.LessOrEqual(t, c.EarliestDetectionTime(), c.DetectionTime())
+				assert.Equal(t, want, d.IdleMin, "%+v", c)
+				assert.LessOrEqual(t, d.IdleMin, d.Idle)
 			}
 		}
 	}
@@ -114,65 +116,67 @@ func TestTimerSlackCoversTheWheel(t *testing.T) {
 	}
 	for _, hz := range []int64{100, 250, 300, 1000} {
 		for d := 10 * time.Millisecond; d < 100*time.Hour; d = d*9/8 + time.Millisecond {
-			c := keepalive.Config{Idle: d, Interval: d, Count: 1}.WithDefaults(keepalive.Config{})
-			worst := c.WorstCaseDetectionTime() - 2*c.Rounded().Idle
+			c := keepalive.Config{Idle: d, Interval: d, Count: 1}
+			if c.Validate() != nil {
+				continue // beyond TCP_KEEPIDLE's range
+			}
+			worst := model(t, c).IdleMax - 2*c.Rounded().Idle
 			assert.GreaterOrEqual(t, worst, 2*wheel(c.Rounded().Idle, hz), "HZ %d, %v", hz, d)
 		}
 	}
 }
 
-func TestDetectionTimeZeroFieldsTakeDefaults(t *testing.T) {
+func TestDetectionZeroFieldsTakeTheSystem(t *testing.T) {
 	t.Parallel()
 	if !onLinux(t) {
 		return
 	}
-	d := keepalive.Config{Idle: 30 * time.Second, Interval: 5 * time.Second, Count: 4}
-	c := keepalive.Config{Interval: 2 * time.Second}.WithDefaults(d)
-	assert.Equal(t, keepalive.Config{Idle: 30 * time.Second, Interval: 2 * time.Second, Count: 4}, c)
-	assert.Equal(t, 38*time.Second, c.DetectionTime())
+	sys := keepalive.System{Idle: 30 * time.Second, Interval: 5 * time.Second, Count: 4}
+	d, err := keepalive.Config{Interval: 2 * time.Second}.Detection(sys)
+	require.NoError(t, err)
+	assert.Equal(t, 38*time.Second, d.Idle)
+	d, err = keepalive.Config{}.Detection(keepalive.System{})
+	require.NoError(t, err)
+	assert.Equal(t, 7875*time.Second, d.Idle, "a zero System is Linux's compiled-in 7200 s, 75 s, 9")
+	assert.Equal(t, 924600*time.Millisecond, d.InFlightMin, "and tcp_retries2 15")
+	_, err = keepalive.Config{}.Detection(keepalive.System{Count: -1})
+	assert.ErrorIs(t, err, syscall.EINVAL)
 }
 
-func TestInFlightDetectionTimeWithUserTimeout(t *testing.T) {
+func TestDetectionInFlightWithUserTimeout(t *testing.T) {
 	t.Parallel()
 	if !onLinux(t) {
 		return
 	}
-	lo, hi := keepalive.Config{UserTimeout: 1500*time.Millisecond + 1}.InFlightDetectionTime()
-	assert.Equal(t, 1501*time.Millisecond, lo, "rounded up to whole milliseconds")
-	assert.Equal(t, 1501*time.Millisecond+slack(1501*time.Millisecond), hi)
+	d := model(t, keepalive.Config{UserTimeout: 1500*time.Millisecond + 1})
+	assert.Equal(t, 1501*time.Millisecond, d.InFlightMin, "rounded up to whole milliseconds")
+	assert.Equal(t, 1501*time.Millisecond+slack(1501*time.Millisecond), d.InFlightMax)
 }
 
-func TestRetransmissionTimeout(t *testing.T) {
+// The model saturates instead of wrapping around, and refuses a Config the
+// kernel would refuse.
+func TestDetectionSaturatesAndValidates(t *testing.T) {
 	t.Parallel()
-	ms := time.Millisecond
-	for _, tc := range []struct {
-		r      keepalive.Retransmission
-		budget time.Duration
-		rtoMax time.Duration
-	}{
-		{keepalive.Retransmission{Retries2: 15, RTOMax: 120 * time.Second}, 924600 * ms, 120 * time.Second},
-		{keepalive.Retransmission{Retries2: 3, RTOMax: 120 * time.Second}, 3000 * ms, 120 * time.Second},
-		{keepalive.Retransmission{Retries2: 5, RTOMax: 120 * time.Second}, 12600 * ms, 120 * time.Second},
-		{keepalive.Retransmission{Retries2: 9, RTOMax: 120 * time.Second}, 204600 * ms, 120 * time.Second},
-		{keepalive.Retransmission{Retries2: 10, RTOMax: 120 * time.Second}, 324600 * ms, 120 * time.Second},
-		// rto_max 60 s: thresh = ilog2(300) = 8.
-		{keepalive.Retransmission{Retries2: 10, RTOMax: 60 * time.Second}, 102200*ms + 2*60000*ms, 60 * time.Second},
-		{keepalive.Retransmission{Retries2: 15}, 924600 * ms, 120 * time.Second}, // RTOMax unknown: 120 s
-		// Out-of-range input does not panic or overflow: the kernel keeps
-		// retries2 in a u8.
-		{keepalive.Retransmission{Retries2: -1, RTOMax: 120 * time.Second}, 200 * ms, 120 * time.Second},
-		{keepalive.Retransmission{Retries2: math.MaxInt, RTOMax: 120 * time.Second}, 204600*ms + 246*120*time.Second, 120 * time.Second},
-	} {
-		lo, hi := tc.r.Timeout()
-		assert.Equal(t, tc.budget, lo, "%+v", tc.r)
-		// The check runs when a retransmission timer fires: at most one
-		// RTOMax later, plus that timer's slack.
-		assert.Equal(t, tc.budget+tc.rtoMax+slack(tc.rtoMax), hi, "%+v", tc.r)
+	if !onLinux(t) {
+		return
 	}
-	// An absurd RTOMax saturates instead of overflowing.
-	lo, hi := keepalive.Retransmission{Retries2: 15, RTOMax: 1 << 62}.Timeout()
-	assert.Equal(t, (1<<16-1)*200*ms, lo)
-	assert.Equal(t, time.Duration(1<<63-1), hi)
+	_, err := keepalive.Config{Idle: math.MaxInt64, Interval: time.Second, Count: 1}.Detection(keepalive.System{})
+	assert.ErrorIs(t, err, syscall.EINVAL, "beyond TCP_KEEPIDLE's range")
+	d := model(t, keepalive.Config{UserTimeout: math.MaxInt32 * time.Millisecond})
+	assert.Greater(t, d.InFlightMax, d.InFlightMin)
+	d, err = keepalive.Config{}.Detection(keepalive.System{Idle: math.MaxInt64, Interval: math.MaxInt64, Count: math.MaxInt, Retries2: math.MaxInt, RTOMax: math.MaxInt64})
+	require.NoError(t, err)
+	for _, v := range []time.Duration{d.Idle, d.IdleMin, d.IdleMax, d.InFlightMin, d.InFlightMax} {
+		assert.Equal(t, time.Duration(math.MaxInt64), v, "%+v", d)
+	}
+}
+
+// model is the Detection of c with Linux's compiled-in system values.
+func model(t *testing.T, c keepalive.Config) keepalive.Detection {
+	t.Helper()
+	d, err := c.Detection(keepalive.System{})
+	require.NoError(t, err, "%+v", c)
+	return d
 }
 
 func TestRounded(t *testing.T) {
@@ -242,20 +246,21 @@ func TestWithin(t *testing.T) {
 		c, err := keepalive.Within(tc.deadline, tc.middlebox)
 		require.NoError(t, err, "%v %v", tc.deadline, tc.middlebox)
 		require.NoError(t, c.Validate())
-		assert.LessOrEqual(t, c.WorstCaseDetectionTime(), tc.deadline, "%+v", c)
-		_, inFlight := c.InFlightDetectionTime()
-		assert.LessOrEqual(t, inFlight, tc.deadline, "%+v", c)
-		assert.Equal(t, c.Idle+time.Duration(c.Count)*c.Interval, c.DetectionTime(), "UserTimeout keeps Count meaningful: %+v", c)
+		d := model(t, c)
+		assert.LessOrEqual(t, d.IdleMax, tc.deadline, "%+v", c)
+		assert.LessOrEqual(t, d.InFlightMax, tc.deadline, "%+v", c)
+		assert.Equal(t, c.Idle+time.Duration(c.Count)*c.Interval, d.Idle, "UserTimeout keeps Count meaningful: %+v", c)
 		if tc.middlebox > 0 {
 			assert.LessOrEqual(t, c.Idle+slack(c.Idle)+time.Second, tc.middlebox, "even a late idle timer fires before the middlebox forgets: %+v", c)
 			assert.LessOrEqual(t, c.Interval+slack(c.Interval)+time.Second, tc.middlebox, "%+v", c)
 		} else if tc.deadline < 24*time.Hour {
 			// The deadline is used, not wasted: at least half of it.
-			assert.GreaterOrEqual(t, c.WorstCaseDetectionTime(), tc.deadline/2, "%+v", c)
+			assert.GreaterOrEqual(t, d.IdleMax, tc.deadline/2, "%+v", c)
 		}
 	}
 	for _, tc := range []struct{ deadline, middlebox time.Duration }{
 		{2 * time.Second, 0}, {0, 0}, {-time.Second, 0}, {time.Minute, time.Second}, {time.Minute, 2 * time.Second},
+		{time.Minute, -time.Second}, // a negative middlebox idle timeout is refused, not taken as none
 	} {
 		_, err := keepalive.Within(tc.deadline, tc.middlebox)
 		assert.ErrorIs(t, err, syscall.EINVAL, "%v %v", tc.deadline, tc.middlebox)

@@ -15,24 +15,24 @@ import (
 // 1703 TCP_KEEPCNT); before that only SIO_KEEPALIVE_VALS exists.
 func init() {
 	if v := windows.RtlGetVersion(); v.MajorVersion < 10 || v.BuildNumber < 16299 {
-		host = &windowsSIOPlatform
+		hostPlatform = &windowsSIOPlatform
 	}
 }
 
-func usesSIO() bool { return host == &windowsSIOPlatform }
+func usesSIO() bool { return host() == &windowsSIOPlatform }
 
 // setOptions sets c, already validated and rounded: TCP_MAXRT first (see
 // the Unix version for why), then the keepalive values and SO_KEEPALIVE.
 func setOptions(sysfd uintptr, c Config) error {
-	fd, p := windows.Handle(sysfd), host
+	fd, p := windows.Handle(sysfd), host()
 	if usesSIO() && (c.Idle == 0 || c.Interval == 0) {
 		// SIO_KEEPALIVE_VALS sets both: fill the one left zero from the
 		// system before the first call, so a failure changes nothing.
-		d, err := SystemDefaults()
+		d, err := readSystem()
 		if err != nil {
 			return err
 		}
-		c = c.WithDefaults(d)
+		c = c.withDefaults(Config{Idle: d.Idle, Interval: d.Interval})
 	}
 	if c.UserTimeout > 0 {
 		if err := setInt(fd, windows.IPPROTO_TCP, windows.TCP_MAXRT, p.userTimeout.name, int(c.UserTimeout/time.Second)); err != nil {
@@ -90,7 +90,7 @@ func setInt(fd windows.Handle, level, opt int, name string, v int) error {
 // getOptions reads what the socket holds. Before build 16299 Windows cannot
 // report keepalive values at all.
 func getOptions(sysfd uintptr) (c Config, enabled bool, err error) {
-	fd, p := windows.Handle(sysfd), host
+	fd, p := windows.Handle(sysfd), host()
 	if usesSIO() {
 		return Config{}, false, fmt.Errorf("keepalive: %s cannot read keepalive values back: %w", p.name, errors.ErrUnsupported)
 	}
@@ -116,15 +116,15 @@ func getOptions(sysfd uintptr) (c Config, enabled bool, err error) {
 	return c, on != 0, nil
 }
 
-// SystemDefaults returns the keepalive values a socket gets when it sets
+// readSystem returns the keepalive values a socket gets when it sets
 // none: on Windows the registry values KeepAliveTime and KeepAliveInterval
 // (milliseconds) under HKLM\SYSTEM\CurrentControlSet\Services\Tcpip\Parameters,
 // or their documented defaults (2 h, 1 s) where they are absent, and 10
 // probes. UserTimeout is always zero.
-func SystemDefaults() (Config, error) {
+func readSystem() (System, error) {
 	k, err := registry.OpenKey(registry.LOCAL_MACHINE, `SYSTEM\CurrentControlSet\Services\Tcpip\Parameters`, registry.QUERY_VALUE)
 	if err != nil {
-		return Config{}, fmt.Errorf("keepalive: reading the Tcpip parameters from the registry: %w", err)
+		return System{}, fmt.Errorf("keepalive: reading the Tcpip parameters from the registry: %w", err)
 	}
 	defer k.Close()
 	get := func(name string, def time.Duration) (time.Duration, error) {
@@ -139,11 +139,24 @@ func SystemDefaults() (Config, error) {
 	}
 	idle, err := get("KeepAliveTime", 2*time.Hour)
 	if err != nil {
-		return Config{}, err
+		return System{}, err
 	}
 	intvl, err := get("KeepAliveInterval", time.Second)
 	if err != nil {
-		return Config{}, err
+		return System{}, err
 	}
-	return Config{Idle: idle, Interval: intvl, Count: 10}, nil
+	return System{Idle: idle, Interval: intvl, Count: 10}, nil
+}
+
+// isTCPSocket reports whether fd is an IPv4 or IPv6 stream socket.
+func isTCPSocket(sysfd uintptr) bool {
+	fd := windows.Handle(sysfd)
+	if typ, err := windows.GetsockoptInt(fd, windows.SOL_SOCKET, windows.SO_TYPE); err != nil || typ != windows.SOCK_STREAM {
+		return false
+	}
+	switch sa, _ := windows.Getsockname(fd); sa.(type) {
+	case *windows.SockaddrInet4, *windows.SockaddrInet6:
+		return true
+	}
+	return false
 }

@@ -47,9 +47,6 @@ func system(t *testing.T) keepalive.Config {
 	}
 }
 
-// goDefaults is what Go's net package sets unless told not to.
-var goDefaults = keepalive.Config{Idle: 15 * time.Second, Interval: 15 * time.Second, Count: 9}
-
 func sysctl(t *testing.T, name string) int {
 	t.Helper()
 	var v int
@@ -100,10 +97,24 @@ func assertHoldsOver(t *testing.T, conn net.Conn, c, under keepalive.Config) {
 	t.Helper()
 	got, on := raw(t, conn)
 	assert.True(t, on, "SO_KEEPALIVE is off")
-	assert.Equal(t, c.Rounded().WithDefaults(under), got, "getsockopt")
+	assert.Equal(t, orDefaults(c.Rounded(), under), got, "getsockopt")
 	inspected, err := keepalive.Inspect(conn)
 	assert.NoError(t, err)
 	assert.Equal(t, got, inspected, "Inspect disagrees with getsockopt")
+}
+
+// orDefaults is c with its zero keepalive fields from d.
+func orDefaults(c, d keepalive.Config) keepalive.Config {
+	if c.Idle == 0 {
+		c.Idle = d.Idle
+	}
+	if c.Interval == 0 {
+		c.Interval = d.Interval
+	}
+	if c.Count == 0 {
+		c.Count = d.Count
+	}
+	return c
 }
 
 // mptcpOn says whether this kernel speaks Multipath TCP; Go falls back to
@@ -225,10 +236,9 @@ func TestAcceptedConnsHoldConfig(t *testing.T) {
 	for _, lb := range testkit.Loopbacks(t) {
 		for lname, listen := range listeners {
 			for cname, c := range configs {
+				// Zero fields hold the system's values on every path, also
+				// where Go set its own 15 s/15 s/9 before c was applied.
 				under := system(t)
-				if lname == "WrapListener(net.Listen)" {
-					under = goDefaults // Go configured the conn before c was applied
-				}
 				t.Run(lb.Network+"/"+lname+"/"+cname, func(t *testing.T) {
 					_, server := testkit.Pair(t, lb, listen(t, lb, c), plainDial)
 					assertHoldsOver(t, server, c, under)
@@ -237,7 +247,8 @@ func TestAcceptedConnsHoldConfig(t *testing.T) {
 					// A real Multipath TCP connection, end to end.
 					t.Run(lb.Network+"/"+lname+"/"+cname+"/MultipathTCP client", func(t *testing.T) {
 						_, server := testkit.Pair(t, lb, listen(t, lb, c), mptcpDial)
-						require.Equal(t, mptcpOn && lname != "WrapListener(plain TCP)", mptcp(t, server), "a Multipath TCP connection where both ends speak it")
+						wantMPTCP := mptcpOn && lname != "WrapListener(plain TCP)" && lname != "Listen" // Listen is plain TCP
+						require.Equal(t, wantMPTCP, mptcp(t, server), "a Multipath TCP connection where both ends speak it")
 						assertHoldsOver(t, server, c, under)
 					})
 				}
@@ -277,7 +288,7 @@ func TestApplyHoldsConfig(t *testing.T) {
 				assertHolds(t, server, c)
 				got, err := keepalive.Inspect(wrapped)
 				require.NoError(t, err)
-				assert.Equal(t, c.Rounded().WithDefaults(system(t)), got, "Inspect through *tls.Conn")
+				assert.Equal(t, orDefaults(c.Rounded(), system(t)), got, "Inspect through *tls.Conn")
 			})
 		}
 	}
@@ -333,7 +344,7 @@ func TestListenerSurvivesABadConnection(t *testing.T) {
 	needMPTCP(t)
 	for _, lb := range testkit.Loopbacks(t) {
 		t.Run(lb.Network, func(t *testing.T) {
-			ln := full.WrapListener(mptcpListener(t, lb, true)).(*keepalive.Listener)
+			ln := full.WrapListener(mptcpListener(t, lb, true))
 			var reported atomic.Pointer[error]
 			ln.OnError(func(conn net.Conn, err error) { reported.Store(&err) })
 			srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -435,6 +446,109 @@ func TestNonTCP(t *testing.T) {
 	_, err = nilLn.Accept()
 	assert.ErrorIs(t, err, keepalive.ErrNotTCP, "a nil listener is refused, not a panic")
 	assert.NoError(t, nilLn.Close())
+
+	// InspectRawConn on a socket that is not TCP says so.
+	rc, err := udp.(syscall.Conn).SyscallConn()
+	require.NoError(t, err)
+	_, err = keepalive.InspectRawConn(rc)
+	assert.ErrorIs(t, err, keepalive.ErrNotTCP)
+	assert.NotContains(t, err.Error(), "cannot read it back")
+	xrc, err := xconn.(syscall.Conn).SyscallConn()
+	require.NoError(t, err)
+	_, err = keepalive.InspectRawConn(xrc)
+	assert.ErrorIs(t, err, keepalive.ErrNotTCP, "a unix stream socket")
+}
+
+// Nil and typed-nil values give errors, never a panic.
+func TestNilValues(t *testing.T) {
+	t.Parallel()
+	var tc *net.TCPConn
+	var tlsConn *tls.Conn
+	var tl *net.TCPListener
+	for name, conn := range map[string]net.Conn{"nil": nil, "*net.TCPConn": tc, "*tls.Conn": tlsConn, "wrapper of nil": struct{ net.Conn }{}} {
+		assert.ErrorIs(t, full.Apply(conn), keepalive.ErrNotTCP, name)
+		_, err := keepalive.Inspect(conn)
+		assert.ErrorIs(t, err, keepalive.ErrNotTCP, name)
+	}
+	for name, ln := range map[string]net.Listener{
+		"typed nil *net.TCPListener":      tl,
+		"WrapListener(WrapListener(nil))": full.WrapListener(nil),
+	} {
+		wrapped := full.WrapListener(ln)
+		_, err := wrapped.Accept()
+		assert.ErrorIs(t, err, keepalive.ErrNotTCP, name)
+		assert.Nil(t, wrapped.Addr(), name)
+	}
+	_, err := keepalive.InspectRawConn(nil)
+	assert.ErrorIs(t, err, keepalive.ErrNotTCP)
+	assert.ErrorIs(t, full.Control("tcp", "", nil), keepalive.ErrNotTCP)
+}
+
+// hidingListener wraps its connections as golang.org/x/net/netutil's
+// LimitListener does: a struct embedding net.Conn, with no NetConn or
+// SyscallConn method.
+type hidingListener struct{ net.Listener }
+
+type hiddenConn struct{ net.Conn }
+
+func (l hidingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return hiddenConn{c}, nil
+}
+
+// exposingListener's connections embed *net.TCPConn, so they have its
+// SyscallConn method.
+type exposingListener struct{ net.Listener }
+
+type exposedConn struct{ *net.TCPConn }
+
+func (l exposingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return exposedConn{c.(*net.TCPConn)}, nil
+}
+
+// WrapListener over a listener that wraps its connections: through
+// SyscallConn it works; where the socket is hidden, Accept fails once and
+// loudly, saying to put WrapListener innermost, instead of dropping every
+// connection.
+func TestWrapListenerOverWrappingListeners(t *testing.T) {
+	t.Parallel()
+	lb := testkit.Loopbacks(t)[0]
+	t.Run("SyscallConn", func(t *testing.T) {
+		ln := full.WrapListener(exposingListener{mptcpListener(t, lb, false)})
+		_, server := testkit.Pair(t, lb, ln, plainDial)
+		assertHolds(t, server, full)
+		require.NoError(t, rounding.Apply(server))
+		assertHolds(t, server, rounding)
+	})
+	t.Run("hidden", func(t *testing.T) {
+		inner := mptcpListener(t, lb, false)
+		ln := full.WrapListener(hidingListener{inner})
+		defer ln.Close()
+		srv := &http.Server{Handler: http.NotFoundHandler()}
+		served := make(chan error, 1)
+		go func() { served <- srv.Serve(ln) }()
+		conn, err := plainDial(context.Background(), lb.Network, ln.Addr().String())
+		require.NoError(t, err)
+		defer conn.Close()
+		select {
+		case err := <-served:
+			assert.ErrorIs(t, err, keepalive.ErrNotTCP)
+			assert.ErrorContains(t, err, "put WrapListener innermost")
+			assert.ErrorContains(t, err, "hiddenConn")
+		case <-time.After(5 * time.Second):
+			t.Fatal("the server is still serving a listener whose connections it cannot configure")
+		}
+		assert.Zero(t, ln.Dropped(), "not a drop per connection")
+		_, err = ln.Accept()
+		assert.ErrorIs(t, err, keepalive.ErrNotTCP, "and it stays failed")
+	})
 }
 
 func TestClosedConn(t *testing.T) {

@@ -53,6 +53,11 @@ type platform struct {
 	// tcp_retries2 (Linux; see Retransmission). Elsewhere it is not modelled.
 	retries2Model bool
 
+	// acceptInherits: a connection accepted on a listening socket holding
+	// the options starts with the listener's values (Linux inet_csk_clone
+	// copies them), so Listen sets them once on the listener.
+	acceptInherits bool
+
 	// tick is the coarsest a timer can be late by beyond the wheel's
 	// rounding (see timerSlack): 10 ms (HZ 100) unless set.
 	tick time.Duration
@@ -182,6 +187,7 @@ var (
 
 		userTimeoutCapsProbes: true,
 		retries2Model:         true,
+		acceptInherits:        true,
 	}
 
 	// macOS and iOS (XNU bsd/netinet/tcp_usrreq.c, tcp_timer.c): seconds,
@@ -362,7 +368,9 @@ var platforms = map[string]*platform{
 	"windows":   &windowsPlatform,
 }
 
-// host is the platform this program runs on; nil where the package has no
-// implementation (js, wasip1, plan9). Per-OS files whose OS comes in
+// hostPlatform is the platform this program runs on; nil where the package
+// has no implementation (js, wasip1, plan9). Per-OS files whose OS comes in
 // versions with different options pick the variant at init.
-var host = platforms[runtime.GOOS]
+var hostPlatform = platforms[runtime.GOOS]
+
+func host() *platform { return hostPlatform }

@@ -29,7 +29,7 @@ func TestPlatformsCoverEveryClaimedGOOS(t *testing.T) {
 		assert.Nil(t, platforms[goos], goos)
 	}
 	if want := platforms[runtime.GOOS]; want != nil && hostErr == nil {
-		assert.NotNil(t, host, "this host has an implementation")
+		assert.NotNil(t, host(), "this host has an implementation")
 	}
 }
 
@@ -145,16 +145,20 @@ func TestPlatformDetectionTime(t *testing.T) {
 		{&windowsSIOPlatform, Config{Idle: 10 * s, Interval: 5 * s}, 60 * s},                                   // always 10 probes
 		{&darwinPlatform, Config{Idle: 4294967 * s, Interval: 4294967 * s, Count: math.MaxInt32}, maxDuration}, // saturates
 	} {
-		// A copy is not the host, so zero fields take the compiled-in
-		// defaults, not this host's settings.
-		cp := *tc.p
-		p := &cp
-		assert.Equal(t, tc.want, p.detectionTime(tc.cfg), "%s %+v", p.name, tc.cfg)
-		assert.GreaterOrEqual(t, p.worstCaseDetectionTime(tc.cfg), p.detectionTime(tc.cfg), "%s %+v", p.name, tc.cfg)
-		assert.LessOrEqual(t, p.earliestDetectionTime(tc.cfg), p.detectionTime(tc.cfg), "%s %+v", p.name, tc.cfg)
+		// A zero System stands for the compiled-in defaults.
+		p := tc.p
+		d := p.detection(tc.cfg, System{})
+		assert.Equal(t, tc.want, d.Idle, "%s %+v", p.name, tc.cfg)
+		assert.GreaterOrEqual(t, d.IdleMax, d.Idle, "%s %+v", p.name, tc.cfg)
+		assert.LessOrEqual(t, d.IdleMin, d.Idle, "%s %+v", p.name, tc.cfg)
 	}
 	var none *platform
-	assert.Zero(t, none.detectionTime(Config{Idle: s}))
+	assert.Zero(t, none.detection(Config{Idle: s}, System{}))
+	// Zero fields come from the System passed in, never from the host.
+	sys := System{Idle: 20 * s, Interval: 3 * s, Count: 4}
+	assert.Equal(t, 32*s, linuxPlatform.detection(Config{}, sys).Idle)
+	assert.Equal(t, 10*s+12*s, linuxPlatform.detection(Config{Idle: 10 * s}, sys).Idle)
+	assert.Equal(t, 20*s+3*s*8, openbsdPlatform.detection(Config{}, sys).Idle, "OpenBSD always sends 8 probes")
 }
 
 func TestPlatformWorstCase(t *testing.T) {
@@ -162,38 +166,71 @@ func TestPlatformWorstCase(t *testing.T) {
 	c := Config{Idle: 10 * s, Interval: 5 * s, Count: 3}
 	wheel := func(d, tick time.Duration) time.Duration { return (d*8+62)/63 + tick }
 	// macOS coalesces its keepalive timer to 500 ms.
-	assert.Equal(t, 25*s+wheel(10*s, 0)+3*wheel(5*s, 0)+4*500*msec, darwinPlatform.worstCaseDetectionTime(c))
-	assert.Equal(t, 25*s+wheel(10*s, 10*msec)+3*wheel(5*s, 10*msec)+10*msec, illumosPlatform.worstCaseDetectionTime(c))
+	assert.Equal(t, 25*s+wheel(10*s, 0)+3*wheel(5*s, 0)+4*500*msec, darwinPlatform.detection(c, System{}).IdleMax)
+	assert.Equal(t, 25*s+wheel(10*s, 10*msec)+3*wheel(5*s, 10*msec)+10*msec, illumosPlatform.detection(c, System{}).IdleMax)
 }
 
 func TestPlatformInFlight(t *testing.T) {
 	t.Parallel()
-	noRetrans := func() (Retransmission, error) { return Retransmission{}, errors.ErrUnsupported }
 	wheel := func(d time.Duration) time.Duration { return (d*8+62)/63 + 10*msec }
+	inFlight := func(p *platform, c Config, sys System) (time.Duration, time.Duration) {
+		d := p.detection(c, sys)
+		return d.InFlightMin, d.InFlightMax
+	}
 	ut := Config{UserTimeout: 20 * s}
 	// Linux clamps the retransmission timer to the user timeout.
-	lo, hi := linuxPlatform.inFlightDetectionTime(ut, noRetrans)
+	lo, hi := inFlight(&linuxPlatform, ut, System{Retries2: 3})
 	assert.Equal(t, 20*s, lo)
 	assert.Equal(t, 20*s+wheel(20*s), hi)
 	// The BSDs check it when the backed-off timer fires.
-	lo, hi = freebsdPlatform.inFlightDetectionTime(ut, noRetrans)
+	lo, hi = inFlight(&freebsdPlatform, ut, System{})
 	assert.Equal(t, 20*s, lo)
 	assert.Equal(t, 40*s+wheel(20*s), hi)
-	lo, hi = freebsdPlatform.inFlightDetectionTime(Config{UserTimeout: 100 * s}, noRetrans)
+	lo, hi = inFlight(&freebsdPlatform, Config{UserTimeout: 100 * s}, System{})
 	assert.Equal(t, 100*s, lo)
 	assert.Equal(t, 164*s+wheel(64*s), hi, "never later than the maximum retransmission timeout")
-	// Without UserTimeout, only Linux has a model.
-	lo, hi = linuxPlatform.inFlightDetectionTime(Config{}, func() (Retransmission, error) {
-		return Retransmission{Retries2: 3, RTOMax: 120 * s}, nil
-	})
+	// Without UserTimeout, only Linux has a model: tcp_retries2 from the System.
+	lo, hi = inFlight(&linuxPlatform, Config{}, System{Retries2: 3, RTOMax: 120 * s})
 	assert.Equal(t, 3*s, lo)
 	assert.Equal(t, 123*s+wheel(120*s), hi)
+	lo, _ = inFlight(&linuxPlatform, Config{}, System{})
+	assert.Equal(t, 924600*msec, lo, "a zero System is the kernel's default, tcp_retries2 15")
 	for _, p := range []*platform{&darwinPlatform, &netbsdPlatform, &openbsdPlatform, &windowsPlatform, nil} {
-		lo, hi = p.inFlightDetectionTime(Config{}, noRetrans)
+		lo, hi = inFlight(p, Config{}, System{Retries2: 3})
 		assert.Zero(t, lo)
 		assert.Zero(t, hi)
 	}
 }
+
+// The tcp_retries2 budget (tcp_model_timeout), from the first retransmission.
+func TestRetries2Timeout(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		retries2   int
+		rtoMax, lo time.Duration
+		late       time.Duration
+	}{
+		{15, 120 * s, 924600 * msec, 120 * s},
+		{3, 120 * s, 3000 * msec, 120 * s},
+		{5, 120 * s, 12600 * msec, 120 * s},
+		{9, 120 * s, 204600 * msec, 120 * s},
+		{10, 120 * s, 324600 * msec, 120 * s},
+		// A shorter RTOMax lowers the threshold: ilog2(60 s/200 ms) = 8.
+		{10, 60 * s, 102200*msec + 2*60000*msec, 60 * s},
+		{15, 0, 924600 * msec, 120 * s},                          // RTOMax unknown: 120 s
+		{0, 0, 924600 * msec, 120 * s},                           // zero: the default, 15
+		{math.MaxInt, 120 * s, 204600*msec + 246*120*s, 120 * s}, // the kernel keeps a u8
+	} {
+		lo, hi := retries2Timeout(tc.retries2, tc.rtoMax)
+		assert.Equal(t, tc.lo, lo, "%+v", tc)
+		assert.Equal(t, tc.lo+tc.late+timerSlackLinux(tc.late), hi, "%+v", tc)
+	}
+	lo, hi := retries2Timeout(15, 1<<62)
+	assert.Equal(t, maxDuration, hi, "saturates")
+	assert.Positive(t, lo)
+}
+
+func timerSlackLinux(d time.Duration) time.Duration { return linuxPlatform.timerSlack(d) }
 
 func TestPlatformWithin(t *testing.T) {
 	t.Parallel()
@@ -206,9 +243,9 @@ func TestPlatformWithin(t *testing.T) {
 				continue
 			}
 			assert.NoError(t, p.validate(c))
-			assert.LessOrEqual(t, p.worstCaseDetectionTime(c), tc.deadline, "%s %+v", p.name, c)
-			_, hi := p.inFlightDetectionTime(c, nil)
-			assert.LessOrEqual(t, hi, tc.deadline, "%s %+v", p.name, c)
+			d := p.detection(c, System{})
+			assert.LessOrEqual(t, d.IdleMax, tc.deadline, "%s %+v", p.name, c)
+			assert.LessOrEqual(t, d.InFlightMax, tc.deadline, "%s %+v", p.name, c)
 			if tc.middlebox > 0 {
 				assert.LessOrEqual(t, c.Idle+p.timerSlack(c.Idle)+s, tc.middlebox, "%s %+v", p.name, c)
 			}
@@ -271,12 +308,12 @@ func TestPlatformWithinEveryDeadline(t *testing.T) {
 					first = d
 				}
 				require.NoError(t, p.validate(c))
-				assert.LessOrEqual(t, p.worstCaseDetectionTime(c), d, "%s %+v", p.name, c)
-				_, hi := p.inFlightDetectionTime(c, nil)
-				assert.LessOrEqual(t, hi, d, "%s %+v", p.name, c)
+				got := p.detection(c, System{})
+				assert.LessOrEqual(t, got.IdleMax, d, "%s %+v", p.name, c)
+				assert.LessOrEqual(t, got.InFlightMax, d, "%s %+v", p.name, c)
 			}
 			// The error names the shortest deadline; it really is one.
-			shortest := p.worstCaseDetectionTime(Config{Idle: max(s, p.idle.min), Interval: max(s, p.interval.min), Count: 1})
+			shortest := p.detection(Config{Idle: max(s, p.idle.min), Interval: max(s, p.interval.min), Count: 1}, System{}).IdleMax
 			assert.LessOrEqual(t, first, shortest.Truncate(500*msec)+500*msec, "%s, middlebox %v", p.name, middlebox)
 		}
 	}

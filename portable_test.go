@@ -16,7 +16,7 @@ import (
 // hostConfig is a Config inside this host's ranges, with every field the
 // host can set per connection set, and the part of it the host refuses.
 func hostConfig(t *testing.T) (settable Config, refused Config) {
-	p := host
+	p := host()
 	require.NotNil(t, p)
 	pick := func(o durOpt, want time.Duration) (time.Duration, time.Duration) {
 		if o.name == "" {
@@ -66,15 +66,15 @@ func TestDialListenInspectOnThisOS(t *testing.T) {
 	}
 
 	want := c
-	if host.fixedCount > 0 || host.idle.name == "" {
-		d, err := SystemDefaults()
+	if host().fixedCount > 0 || host().idle.name == "" {
+		d, err := ReadSystem()
 		require.NoError(t, err)
-		want = want.WithDefaults(d)
+		want = want.withDefaults(Config{Idle: d.Idle, Interval: d.Interval, Count: d.Count})
 	}
 	for name, conn := range map[string]net.Conn{"dialed": client, "accepted": server} {
 		got, err := Inspect(conn)
 		if errors.Is(err, errors.ErrUnsupported) {
-			t.Logf("%s: %s cannot read keepalive values back: %v", name, host.name, err)
+			t.Logf("%s: %s cannot read keepalive values back: %v", name, host().name, err)
 			continue
 		}
 		require.NoError(t, err, name)
@@ -99,7 +99,7 @@ func TestDialListenInspectOnThisOS(t *testing.T) {
 	before, inspectErr := Inspect(client)
 	err = refused.Apply(client)
 	assert.ErrorIs(t, err, errors.ErrUnsupported, "%+v", refused)
-	assert.ErrorContains(t, err, host.name)
+	assert.ErrorContains(t, err, host().name)
 	if inspectErr == nil {
 		after, err := Inspect(client)
 		require.NoError(t, err)

@@ -16,7 +16,7 @@ import (
 // socket untouched; SO_KEEPALIVE goes last, so probing starts with the
 // values in place.
 func setOptions(sysfd uintptr, c Config) error {
-	fd, p := int(sysfd), host
+	fd, p := int(sysfd), host()
 	if c.UserTimeout > 0 {
 		if err := setInt(fd, unix.IPPROTO_TCP, sockopts.userTimeout, p.userTimeout.name, units(c.UserTimeout, p.userTimeout.unit)); err != nil {
 			return err

@@ -27,15 +27,15 @@ func setErr(name string, v int, err error) error {
 // getOptions reads what the kernel holds on fd. An option never set reads
 // as the system value on most systems, so this is what is in effect.
 func getOptions(sysfd uintptr) (c Config, enabled bool, err error) {
-	fd, p := int(sysfd), host
+	fd, p := int(sysfd), host()
 	on, err := getInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, "SO_KEEPALIVE")
 	if err != nil {
 		return Config{}, false, err
 	}
 	if sockopts.idle < 0 {
 		// No per-socket options (OpenBSD): the system's values apply.
-		c, err = SystemDefaults()
-		return c, on != 0, err
+		s, err := readSystem()
+		return Config{Idle: s.Idle, Interval: s.Interval, Count: s.Count}, on != 0, err
 	}
 	var v int
 	if v, err = getInt(fd, unix.IPPROTO_TCP, sockopts.idle, p.idle.name); err != nil {
@@ -71,7 +71,20 @@ func getInt(fd, level, opt int, name string) (int, error) {
 	}
 	if errors.Is(err, unix.ENOPROTOOPT) || errors.Is(err, unix.EOPNOTSUPP) {
 		return 0, fmt.Errorf("keepalive: reading %s: %s cannot read it back: %w: %w",
-			name, host.name, errors.ErrUnsupported, os.NewSyscallError("getsockopt", err))
+			name, host().name, errors.ErrUnsupported, os.NewSyscallError("getsockopt", err))
 	}
 	return 0, fmt.Errorf("keepalive: reading %s: %w", name, os.NewSyscallError("getsockopt", err))
+}
+
+// isTCPSocket reports whether fd is an IPv4 or IPv6 stream socket.
+func isTCPSocket(sysfd uintptr) bool {
+	fd := int(sysfd)
+	if typ, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE); err != nil || typ != unix.SOCK_STREAM {
+		return false
+	}
+	switch sa, _ := unix.Getsockname(fd); sa.(type) {
+	case *unix.SockaddrInet4, *unix.SockaddrInet6:
+		return true
+	}
+	return false
 }

@@ -6,9 +6,9 @@
 // prints the model's prediction next to the measurement.
 //
 // Idle rows measure from just before the dial (the last segment received
-// from the peer comes after) to the failing Read, against DetectionTime,
-// EarliestDetectionTime and WorstCaseDetectionTime. In-flight rows write to
-// the silent peer and measure from the write, against InFlightDetectionTime,
+// from the peer comes after) to the failing Read, against Detection's Idle,
+// IdleMin and IdleMax. In-flight rows write to
+// the silent peer and measure from the write, against Detection's InFlightMin and InFlightMax,
 // which counts from the first retransmission (200 ms or more after the
 // write on loopback). Rows marked netns run, as root, in a private network
 // namespace with lowered sysctls (the tcp_retries2 path); without root they
@@ -100,7 +100,7 @@ type result struct {
 	InFlight bool
 	NetNS    string
 	Config   string
-	// Predicted is DetectionTime (idle) or InFlightDetectionTime's lo.
+	// Predicted is Detection's Idle (idle) or InFlightMin.
 	Predicted, Earliest, Worst time.Duration
 	Measured                   time.Duration
 	Err                        string // the row could not be measured
@@ -275,11 +275,20 @@ func measure(r row, network string) result {
 		return res
 	}
 	res.Config = fmt.Sprintf("%+v", cfg.Rounded())
+	sys, err := keepalive.ReadSystem() // in the row's network namespace: its sysctls
+	if err != nil {
+		res.Err = err.Error()
+		return res
+	}
+	d, err := cfg.Detection(sys)
+	if err != nil {
+		res.Err = err.Error()
+		return res
+	}
 	if r.inFlight {
-		res.Predicted, res.Worst = cfg.InFlightDetectionTime()
-		res.Earliest = res.Predicted
+		res.Predicted, res.Earliest, res.Worst = d.InFlightMin, d.InFlightMin, d.InFlightMax
 	} else {
-		res.Predicted, res.Earliest, res.Worst = cfg.DetectionTime(), cfg.EarliestDetectionTime(), cfg.WorstCaseDetectionTime()
+		res.Predicted, res.Earliest, res.Worst = d.Idle, d.IdleMin, d.IdleMax
 	}
 	addr := "127.0.0.1:0"
 	if network == "tcp6" {
@@ -350,8 +359,8 @@ func firstRTO(conn net.Conn) (time.Duration, error) {
 }
 
 func systemRTOMax() time.Duration {
-	if r, err := keepalive.SystemRetransmission(); err == nil && r.RTOMax > 0 {
-		return r.RTOMax
+	if s, err := keepalive.ReadSystem(); err == nil && s.RTOMax > 0 {
+		return s.RTOMax
 	}
 	return 120 * time.Second
 }
@@ -427,7 +436,7 @@ func printTable(w io.Writer, results []result, took time.Duration, network strin
 		}
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Idle rows: predicted is DetectionTime, from the last segment received (the clock starts before the dial). In-flight rows: predicted and earliest are InFlightDetectionTime's lo and worst case its hi, counted from the first retransmission (tcp_retries2 rows: worst case is when the retransmission timer, doubling from the connection's first RTO, first fires with the budget spent, about twice the budget on loopback; InFlightDetectionTime's hi allows a whole RTOMax more and could not be missed here); measured counts from the write, so it includes the first RTO (200 ms on loopback) and a tail-loss probe. Within bounds: earliest - 10 ms <= measured <= worst case + 0.5 s scheduling slack (+ 1 s to the first retransmission in flight).")
+	fmt.Fprintln(w, "Idle rows: predicted is Detection's Idle, from the last segment received (the clock starts before the dial). In-flight rows: predicted and earliest are Detection's InFlightMin and worst case its InFlightMax, counted from the first retransmission (tcp_retries2 rows: worst case is when the retransmission timer, doubling from the connection's first RTO, first fires with the budget spent, about twice the budget on loopback; InFlightMax allows a whole RTOMax more and could not be missed here); measured counts from the write, so it includes the first RTO (200 ms on loopback) and a tail-loss probe. Within bounds: earliest - 10 ms <= measured <= worst case + 0.5 s scheduling slack (+ 1 s to the first retransmission in flight).")
 }
 
 func fmtDur(d time.Duration) string {

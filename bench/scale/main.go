@@ -50,7 +50,9 @@ type variant struct {
 }
 
 var variants = []variant{
-	{"keepalive (Config.Listen, Config.Dial)", cfg.Listen, cfg.Dial},
+	{"keepalive (Config.Listen, Config.Dial)", func(ctx context.Context, network, addr string) (net.Listener, error) {
+		return cfg.Listen(ctx, network, addr)
+	}, cfg.Dial},
 	{"std (net.ListenConfig, net.Dialer with KeepAliveConfig)", func(ctx context.Context, network, addr string) (net.Listener, error) {
 		lc := net.ListenConfig{KeepAliveConfig: stdCfg}
 		return lc.Listen(ctx, network, addr)
