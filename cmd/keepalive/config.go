@@ -101,29 +101,61 @@ func toJSON(c keepalive.Config) jsonConfig {
 	return jsonConfig{seconds(c.Idle), seconds(c.Interval), c.Count, seconds(c.UserTimeout)}
 }
 
-// model is what the library predicts for a Config.
+// model is what the library predicts for a Config (keepalive.Detection).
 type model struct {
-	Idle     seconds `json:"idle_model_s"`      // DetectionTime
-	Earliest seconds `json:"idle_earliest_s"`   // EarliestDetectionTime
-	Worst    seconds `json:"idle_worst_case_s"` // WorstCaseDetectionTime
-	// InFlightDetectionTime; nil (left out of the JSON) where the library
-	// has no model: without UserTimeout anywhere but Linux.
+	Idle     seconds `json:"idle_model_s"`      // Detection.Idle
+	Earliest seconds `json:"idle_earliest_s"`   // Detection.IdleMin
+	Worst    seconds `json:"idle_worst_case_s"` // Detection.IdleMax
+	// Detection.InFlightMin and InFlightMax; nil (left out of the JSON)
+	// where the library has no model: without UserTimeout anywhere but
+	// Linux.
 	FlightLo *seconds `json:"in_flight_min_s,omitempty"`
 	FlightHi *seconds `json:"in_flight_max_s,omitempty"`
 }
 
-func predict(c keepalive.Config) model {
-	m := model{
-		Idle:     seconds(c.DetectionTime()),
-		Earliest: seconds(c.EarliestDetectionTime()),
-		Worst:    seconds(c.WorstCaseDetectionTime()),
+// predict is the library's model for c, with sys for its zero fields.
+func predict(c keepalive.Config, sys keepalive.System) (model, error) {
+	d, err := c.Detection(sys)
+	if err != nil {
+		return model{}, err
 	}
-	// Both are 0 where the library cannot say (see InFlightDetectionTime).
-	if lo, hi := c.InFlightDetectionTime(); hi > 0 {
-		l, h := seconds(lo), seconds(hi)
+	m := model{Idle: seconds(d.Idle), Earliest: seconds(d.IdleMin), Worst: seconds(d.IdleMax)}
+	if d.InFlightMax > 0 { // 0 where the library cannot say
+		l, h := seconds(d.InFlightMin), seconds(d.InFlightMax)
 		m.FlightLo, m.FlightHi = &l, &h
 	}
-	return m
+	return m, nil
+}
+
+// hostSystem is this host's System, or the kernel's compiled-in defaults
+// (keepalive.System{}) where a program cannot read them (illumos, Solaris,
+// AIX), as the library's model assumes there.
+func hostSystem() (keepalive.System, error) {
+	sys, err := keepalive.ReadSystem()
+	if errors.Is(err, errors.ErrUnsupported) {
+		return keepalive.System{}, nil
+	}
+	return sys, err
+}
+
+// keepaliveValues is the keepalive part of sys, as a Config.
+func keepaliveValues(sys keepalive.System) keepalive.Config {
+	return keepalive.Config{Idle: sys.Idle, Interval: sys.Interval, Count: sys.Count}
+}
+
+// withSystem is c with its zero keepalive fields from sys: the values in
+// effect on a connection that holds c.
+func withSystem(c keepalive.Config, sys keepalive.System) keepalive.Config {
+	if c.Idle == 0 {
+		c.Idle = sys.Idle
+	}
+	if c.Interval == 0 {
+		c.Interval = sys.Interval
+	}
+	if c.Count == 0 {
+		c.Count = sys.Count
+	}
+	return c
 }
 
 // flightText gives the in-flight detection window for a table, or says it

@@ -195,8 +195,10 @@ func readOptions(pid int, conns []connInfo) []string {
 		c.Keepalive = "off"
 		if on {
 			c.Keepalive = "on"
-			m := predict(cfg)
-			c.Detection = &m
+			// cfg holds the values in force: the System passed does not matter.
+			if m, err := predict(cfg, keepalive.System{}); err == nil {
+				c.Detection = &m
+			}
 		}
 	}
 	return nil

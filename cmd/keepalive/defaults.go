@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -27,8 +26,8 @@ func goDefault() keepalive.Config {
 	return c
 }
 
-// settingNames names the system settings SystemDefaults and
-// SystemRetransmission read: Linux's sysctls, or plain words elsewhere.
+// settingNames names the system settings keepalive.ReadSystem reads:
+// Linux's sysctls, or plain words elsewhere.
 func settingNames(goos string) [5]string {
 	if goos == "linux" || goos == "android" {
 		return [5]string{"net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_probes",
@@ -55,8 +54,8 @@ func keepaliveOff(goos string) (detected string, ok bool) {
 }
 
 type defaultsJSON struct {
-	System jsonConfig `json:"system"` // SystemDefaults
-	// SystemRetransmission: Linux only, left out elsewhere.
+	System jsonConfig `json:"system"` // keepalive.ReadSystem
+	// Linux only, left out elsewhere.
 	Retries2       *int       `json:"tcp_retries2,omitempty"`
 	RTOMax         *seconds   `json:"tcp_rto_max_s,omitempty"`
 	Idle           model      `json:"idle"`            // SO_KEEPALIVE on with the system's values
@@ -68,35 +67,29 @@ type defaultsJSON struct {
 // printing so that other systems' output can be tested on this one.
 type defaultsView struct {
 	goos    string
-	sys     keepalive.Config
-	rt      *keepalive.Retransmission // nil where the system has no model for it
-	idle    model                     // for sys
+	sys     keepalive.System
+	rt      bool  // sys has the retransmission settings (Linux)
+	idle    model // for sys
 	goCfg   keepalive.Config
 	goModel model
 }
 
-// newDefaultsView reads the system's settings through the given functions
-// (keepalive.SystemDefaults and keepalive.SystemRetransmission, or stand-ins
-// in tests). A SystemRetransmission that is unsupported (every OS but
-// Linux) leaves the retransmission part out; other errors are returned.
-func newDefaultsView(goos string, sysDefaults func() (keepalive.Config, error),
-	sysRetransmission func() (keepalive.Retransmission, error)) (defaultsView, error) {
-	v := defaultsView{goos: goos, goCfg: goDefault()}
+// newDefaultsView reads the system's settings through read
+// (keepalive.ReadSystem, or a stand-in in tests). The retransmission part
+// is Linux's only.
+func newDefaultsView(goos string, read func() (keepalive.System, error)) (defaultsView, error) {
+	v := defaultsView{goos: goos, goCfg: goDefault(), rt: goos == "linux" || goos == "android"}
 	var err error
-	if v.sys, err = sysDefaults(); err != nil {
+	if v.sys, err = read(); err != nil {
 		return v, err
 	}
-	switch rt, err := sysRetransmission(); {
-	case errors.Is(err, errors.ErrUnsupported):
-	case err != nil:
+	if v.idle, err = predict(keepalive.Config{}, v.sys); err != nil {
 		return v, err
-	default:
-		v.rt = &rt
 	}
-	// The model fills zero fields from SystemDefaults itself; passing sys
-	// keeps one reading for the table and the numbers.
-	v.idle, v.goModel = predict(v.sys), predict(v.goCfg)
-	if v.rt == nil {
+	if v.goModel, err = predict(v.goCfg, v.sys); err != nil {
+		return v, err
+	}
+	if !v.rt {
 		// No retransmission model: whatever the library says without a
 		// UserTimeout is not this system's.
 		v.idle.FlightLo, v.idle.FlightHi = nil, nil
@@ -106,9 +99,9 @@ func newDefaultsView(goos string, sysDefaults func() (keepalive.Config, error),
 }
 
 func (v defaultsView) json() defaultsJSON {
-	j := defaultsJSON{System: toJSON(v.sys), Idle: v.idle, GoDefault: toJSON(v.goCfg), GoDefaultModel: v.goModel}
-	if v.rt != nil {
-		r2, rto := v.rt.Retries2, seconds(v.rt.RTOMax)
+	j := defaultsJSON{System: toJSON(keepaliveValues(v.sys)), Idle: v.idle, GoDefault: toJSON(v.goCfg), GoDefaultModel: v.goModel}
+	if v.rt {
+		r2, rto := v.sys.Retries2, seconds(v.sys.RTOMax)
 		j.Retries2, j.RTOMax = &r2, &rto
 	}
 	return j
@@ -120,7 +113,7 @@ func runDefaults(stdout, stderr io.Writer, args []string) int {
 	if code, ok := fs.parse(stderr, args); !ok {
 		return code
 	}
-	v, err := newDefaultsView(runtime.GOOS, keepalive.SystemDefaults, keepalive.SystemRetransmission)
+	v, err := newDefaultsView(runtime.GOOS, keepalive.ReadSystem)
 	if err != nil {
 		return fail(stderr, "defaults", err)
 	}
@@ -149,9 +142,9 @@ func (v defaultsView) print(w io.Writer) {
 	fmt.Fprintf(tw, "%s\t%s\tidle time before the first keepalive probe\n", n[0], secs(sys.Idle))
 	fmt.Fprintf(tw, "%s\t%s\ttime between unanswered probes\n", n[1], secs(sys.Interval))
 	fmt.Fprintf(tw, "%s\t%d\tunanswered probes before the peer is declared dead\n", n[2], sys.Count)
-	if v.rt != nil {
-		fmt.Fprintf(tw, "%s\t%d\tretransmissions of unacknowledged data before giving up\n", n[3], v.rt.Retries2)
-		fmt.Fprintf(tw, "%s\t%s\tlongest wait between two retransmissions\n", n[4], dur(v.rt.RTOMax))
+	if v.rt {
+		fmt.Fprintf(tw, "%s\t%d\tretransmissions of unacknowledged data before giving up\n", n[3], sys.Retries2)
+		fmt.Fprintf(tw, "%s\t%s\tlongest wait between two retransmissions\n", n[4], dur(sys.RTOMax))
 	}
 	tw.Flush()
 

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io/fs"
 	"testing"
 	"time"
@@ -14,17 +12,14 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestDefaultsWithoutRetransmission renders defaults as on a system where
-// SystemRetransmission is unsupported (every OS but Linux): the keepalive
+// TestDefaultsWithoutRetransmission renders defaults as on a system without
+// a retransmission model (every OS but Linux): the keepalive
 // part is printed, data in flight is "not modelled", the JSON leaves the
 // retransmission fields out, and the SO_KEEPALIVE-off row is what is true
 // on that OS.
 func TestDefaultsWithoutRetransmission(t *testing.T) {
-	sys := keepalive.Config{Idle: 7200 * time.Second, Interval: 75 * time.Second, Count: 8}
-	sysDefaults := func() (keepalive.Config, error) { return sys, nil }
-	unsupported := func() (keepalive.Retransmission, error) {
-		return keepalive.Retransmission{}, fmt.Errorf("SystemRetransmission: %w", errors.ErrUnsupported)
-	}
+	sys := keepalive.System{Idle: 7200 * time.Second, Interval: 75 * time.Second, Count: 8}
+	read := func() (keepalive.System, error) { return sys, nil }
 	for _, tc := range []struct {
 		goos, off string // off: the SO_KEEPALIVE off row's cell, "" for no row
 	}{
@@ -34,7 +29,7 @@ func TestDefaultsWithoutRetransmission(t *testing.T) {
 		{"illumos", ""},
 	} {
 		t.Run(tc.goos, func(t *testing.T) {
-			v, err := newDefaultsView(tc.goos, sysDefaults, unsupported)
+			v, err := newDefaultsView(tc.goos, read)
 			require.NoError(t, err)
 			var out bytes.Buffer
 			v.print(&out)
@@ -42,7 +37,9 @@ func TestDefaultsWithoutRetransmission(t *testing.T) {
 			assert.Contains(t, text, "the system's defaults on "+tc.goos)
 			assert.Regexp(t, `keepalive idle +7200s `, text)
 			assert.Regexp(t, `keepalive probes +8 `, text)
-			assert.Contains(t, text, "  "+dur(sys.DetectionTime())+" ", "the idle detection time")
+			d, err := keepalive.Config{}.Detection(sys)
+			require.NoError(t, err)
+			assert.Contains(t, text, "  "+dur(d.Idle)+" ", "the idle detection time")
 			assert.Regexp(t, `data in flight, no user timeout +not modelled on `+tc.goos+` `, text)
 			for _, linuxOnly := range []string{"net.ipv4", "retransmissions", "tcp_retries2", "TCP_USER_TIMEOUT"} {
 				assert.NotContains(t, text, linuxOnly)
@@ -67,18 +64,15 @@ func TestDefaultsWithoutRetransmission(t *testing.T) {
 	}
 }
 
-// TestDefaultsViewErrors: an error other than ErrUnsupported is not hidden.
+// TestDefaultsViewErrors: an error reading the system is not hidden.
 func TestDefaultsViewErrors(t *testing.T) {
-	sysDefaults := func() (keepalive.Config, error) {
-		return keepalive.Config{Idle: time.Hour, Interval: time.Minute, Count: 5}, nil
-	}
-	_, err := newDefaultsView("linux", sysDefaults, func() (keepalive.Retransmission, error) {
-		return keepalive.Retransmission{}, fs.ErrPermission
+	_, err := newDefaultsView("linux", func() (keepalive.System, error) {
+		return keepalive.System{}, fs.ErrPermission
 	})
 	assert.ErrorIs(t, err, fs.ErrPermission)
 
-	v, err := newDefaultsView("linux", sysDefaults, func() (keepalive.Retransmission, error) {
-		return keepalive.Retransmission{Retries2: 15, RTOMax: 2 * time.Minute}, nil
+	v, err := newDefaultsView("linux", func() (keepalive.System, error) {
+		return keepalive.System{Idle: time.Hour, Interval: time.Minute, Count: 5, Retries2: 15, RTOMax: 2 * time.Minute}, nil
 	})
 	require.NoError(t, err)
 	var out bytes.Buffer

@@ -52,8 +52,8 @@ type demoConn struct {
 	name      string
 	cfg       keepalive.Config // the values in effect, zero fields from the system
 	dial      dialFunc
-	predicted time.Duration // DetectionTime
-	worst     time.Duration // WorstCaseDetectionTime
+	predicted time.Duration // keepalive.Detection's Idle
+	worst     time.Duration // and IdleMax
 
 	client, peer net.Conn
 	ln           net.Listener
@@ -100,21 +100,24 @@ func runDemo(stdout, stderr io.Writer, args []string) int {
 		fmt.Fprintf(stderr, "keepalive demo: %v\n", err)
 		return exitUsage
 	}
-	sys, err := keepalive.SystemDefaults()
+	sys, err := keepalive.ReadSystem()
 	if err != nil {
 		return fail(stderr, "demo", err)
 	}
 	goCfg := goDefault()
 	conns := []*demoConn{
 		{name: "Go's net.Dialer{}", cfg: goCfg, dial: (&net.Dialer{}).DialContext},
-		{name: "keepalive.Config{} (OS defaults)", cfg: sys, dial: keepalive.Config{}.Dial},
-		{name: "keepalive." + configString(*cfg), cfg: cfg.Rounded().WithDefaults(sys), dial: cfg.Dial},
+		{name: "keepalive.Config{} (OS defaults)", cfg: keepaliveValues(sys), dial: keepalive.Config{}.Dial},
+		{name: "keepalive." + configString(*cfg), cfg: withSystem(cfg.Rounded(), sys), dial: cfg.Dial},
 	}
-	for _, c := range conns[:2] {
-		c.predicted, c.worst = c.cfg.DetectionTime(), c.cfg.WorstCaseDetectionTime()
+	for _, c := range conns {
+		d, err := c.cfg.Detection(sys)
+		if err != nil {
+			return fail(stderr, "demo", err)
+		}
+		c.predicted, c.worst = d.Idle, d.IdleMax
 	}
 	mine := conns[2]
-	mine.predicted, mine.worst = cfg.DetectionTime(), cfg.WorstCaseDetectionTime()
 	bound := mine.worst + time.Second
 	if bound > *maxWait {
 		// Bounded: three sockets and socket filters must not stay up for

@@ -9,9 +9,8 @@
 //	keepalive demo                              a dead peer, live, on this machine (no root)
 //	keepalive conns --port 5432 --pid 1234      keepalive state of real connections (Linux)
 //
-// Every number comes from the keepalive library's model (DetectionTime,
-// WorstCaseDetectionTime, InFlightDetectionTime, Within, SystemDefaults), so
-// the command and the library cannot disagree. Output is an aligned table;
+// Every number comes from the keepalive library's model (Config.Detection,
+// Within, ReadSystem), so the command and the library cannot disagree. Output is an aligned table;
 // --json prints the same for scripts. Exit status: 0 done, 1 failed, 2 bad
 // usage or invalid input.
 package main

@@ -109,10 +109,30 @@ func (c configOut) config() keepalive.Config {
 	return keepalive.Config{Idle: s(c.Idle), Interval: s(c.Interval), Count: c.Count, UserTimeout: s(c.UserTimeout)}
 }
 
-// libraryModel is what the library says for c, computed here.
-func libraryModel(c keepalive.Config) modelOut {
-	lo, hi := c.InFlightDetectionTime()
-	return modelOut{c.DetectionTime().Seconds(), c.EarliestDetectionTime().Seconds(), c.WorstCaseDetectionTime().Seconds(), lo.Seconds(), hi.Seconds()}
+// libraryModel is what the library says for c on this host, computed here.
+func libraryModel(t *testing.T, c keepalive.Config) modelOut {
+	d := detect(t, c)
+	return modelOut{d.Idle.Seconds(), d.IdleMin.Seconds(), d.IdleMax.Seconds(), d.InFlightMin.Seconds(), d.InFlightMax.Seconds()}
+}
+
+// detect is the library's Detection for c with this host's System.
+func detect(t *testing.T, c keepalive.Config) keepalive.Detection {
+	t.Helper()
+	d, err := c.Detection(hostSys(t))
+	require.NoError(t, err)
+	return d
+}
+
+func hostSys(t *testing.T) keepalive.System {
+	t.Helper()
+	sys, err := keepalive.ReadSystem()
+	require.NoError(t, err)
+	return sys
+}
+
+// values is the keepalive part of a System.
+func values(s keepalive.System) keepalive.Config {
+	return keepalive.Config{Idle: s.Idle, Interval: s.Interval, Count: s.Count}
 }
 
 func TestHelp(t *testing.T) {
@@ -139,10 +159,8 @@ func TestHelp(t *testing.T) {
 
 func TestDefaults(t *testing.T) {
 	t.Parallel()
-	sys, err := keepalive.SystemDefaults()
-	require.NoError(t, err)
-	rt, err := keepalive.SystemRetransmission()
-	require.NoError(t, err)
+	rt := hostSys(t)
+	sys := values(rt)
 	goCfg, _ := keepalive.FromNetConfig(net.KeepAliveConfig{Enable: true})
 
 	out := decode[struct {
@@ -156,17 +174,18 @@ func TestDefaults(t *testing.T) {
 	assert.Equal(t, sys, out.System.config())
 	assert.Equal(t, rt.Retries2, out.Retries2)
 	assert.Equal(t, rt.RTOMax.Seconds(), out.RTOMax)
-	assert.Equal(t, libraryModel(sys), out.Idle)
+	assert.Equal(t, libraryModel(t, sys), out.Idle)
 	assert.Equal(t, goCfg, out.GoDefault.config())
-	assert.Equal(t, libraryModel(goCfg), out.GoModel)
+	assert.Equal(t, libraryModel(t, goCfg), out.GoModel)
 
 	r := keepaliveCmd(t, "defaults")
 	require.Equal(t, 0, r.code, r.stderr)
-	lo, hi := sys.InFlightDetectionTime()
+	d := detect(t, sys)
+	lo, hi := d.InFlightMin, d.InFlightMax
 	for _, want := range []string{
 		"SO_KEEPALIVE off (a socket's default)  never",
-		"  " + sys.DetectionTime().String() + "  ",
-		"  " + goCfg.DetectionTime().String() + "  ",
+		"  " + d.Idle.String() + "  ",
+		"  " + detect(t, goCfg).Idle.String() + "  ",
 	} {
 		assert.Contains(t, r.stdout, want)
 	}
@@ -179,8 +198,7 @@ func TestDefaults(t *testing.T) {
 
 func TestPlanValues(t *testing.T) {
 	t.Parallel()
-	sys, err := keepalive.SystemDefaults()
-	require.NoError(t, err)
+	sys := values(hostSys(t))
 	for _, c := range []keepalive.Config{
 		{Idle: 2 * time.Second, Interval: time.Second, Count: 3},
 		{Idle: 10 * time.Second, Interval: 5 * time.Second, Count: 3, UserTimeout: 25 * time.Second},
@@ -210,7 +228,7 @@ func TestPlanValues(t *testing.T) {
 				Go     string     `json:"go"`
 			}](t, keepaliveCmd(t, append([]string{"plan", "--json"}, args...)...))
 			assert.Equal(t, c, out.Config.config())
-			assert.Equal(t, libraryModel(c), out.Model)
+			assert.Equal(t, libraryModel(t, c), out.Model)
 			if c.Idle == 0 || c.Interval == 0 || c.Count == 0 {
 				require.NotNil(t, out.System)
 				assert.Equal(t, sys, out.System.config())
@@ -221,13 +239,13 @@ func TestPlanValues(t *testing.T) {
 
 			r := keepaliveCmd(t, append([]string{"plan"}, args...)...)
 			require.Equal(t, 0, r.code, r.stderr)
-			lo, hi := c.InFlightDetectionTime()
-			assert.Contains(t, r.stdout, "idle                   "+dur(c.DetectionTime()))
-			assert.Contains(t, r.stdout, dur(c.WorstCaseDetectionTime()))
-			assert.Contains(t, r.stdout, "data in flight         "+dur(lo))
-			assert.Contains(t, r.stdout, dur(hi))
-			if e := c.EarliestDetectionTime(); e != c.DetectionTime() {
-				assert.Contains(t, r.stdout, "(earliest "+dur(e)+")")
+			d := detect(t, c)
+			assert.Contains(t, r.stdout, "idle                   "+dur(d.Idle))
+			assert.Contains(t, r.stdout, dur(d.IdleMax))
+			assert.Contains(t, r.stdout, "data in flight         "+dur(d.InFlightMin))
+			assert.Contains(t, r.stdout, dur(d.InFlightMax))
+			if d.IdleMin != d.Idle {
+				assert.Contains(t, r.stdout, "(earliest "+dur(d.IdleMin)+")")
 			}
 		})
 	}
@@ -266,14 +284,14 @@ func TestPlanWithin(t *testing.T) {
 				Go     string    `json:"go"`
 			}](t, keepaliveCmd(t, append(args, "--json")...))
 			assert.Equal(t, want, out.Config.config())
-			assert.Equal(t, libraryModel(want), out.Model)
+			assert.Equal(t, libraryModel(t, want), out.Model)
 			assert.Equal(t, tc.deadline.Seconds(), out.Within.Deadline)
 			assert.Contains(t, out.Go, "cfg, err := keepalive.Within(")
 
 			r := keepaliveCmd(t, args...)
 			require.Equal(t, 0, r.code, r.stderr)
 			assert.Contains(t, r.stdout, "picks "+configString(want))
-			assert.Contains(t, r.stdout, "at worst "+dur(want.WorstCaseDetectionTime())+": within "+dur(tc.deadline))
+			assert.Contains(t, r.stdout, "at worst "+dur(detect(t, want).IdleMax)+": within "+dur(tc.deadline))
 		})
 	}
 }
@@ -333,10 +351,10 @@ const sched = 250 * time.Millisecond
 func TestDemo(t *testing.T) {
 	t.Parallel()
 	cfg := keepalive.Config{Idle: time.Second, Interval: time.Second, Count: 2}
-	sys, err := keepalive.SystemDefaults()
-	require.NoError(t, err)
+	sys := values(hostSys(t))
 	goCfg, _ := keepalive.FromNetConfig(net.KeepAliveConfig{Enable: true})
-	bound := cfg.WorstCaseDetectionTime() + time.Second
+	d := detect(t, cfg)
+	bound := d.IdleMax + time.Second
 
 	r := keepaliveCmd(t, "demo", "--idle", "1s", "--interval", "1s", "--count", "2", "--json")
 	out := decode[demoOut](t, r)
@@ -347,19 +365,19 @@ func TestDemo(t *testing.T) {
 	for i, want := range []keepalive.Config{goCfg, sys} {
 		c := out.Connections[i]
 		assert.Equal(t, want, c.Config.config(), c.Name)
-		assert.Equal(t, want.DetectionTime().Seconds(), c.Predicted, c.Name)
+		assert.Equal(t, detect(t, want).Idle.Seconds(), c.Predicted, c.Name)
 		assert.Equal(t, "ESTABLISHED", c.Outcome, "%s: still hanging when the Config's connection is done", c.Name)
 		assert.GreaterOrEqual(t, c.Measured, bound.Seconds(), c.Name)
 	}
 	mine := out.Connections[2]
 	assert.Equal(t, "keepalive.Config{Idle: 1s, Interval: 1s, Count: 2}", mine.Name)
-	assert.Equal(t, cfg.DetectionTime().Seconds(), mine.Predicted)
-	assert.Equal(t, cfg.WorstCaseDetectionTime().Seconds(), mine.Worst)
+	assert.Equal(t, d.Idle.Seconds(), mine.Predicted)
+	assert.Equal(t, d.IdleMax.Seconds(), mine.Worst)
 	assert.Equal(t, "ETIMEDOUT", mine.Outcome)
 	assert.Equal(t, cfg.Count, mine.Probes, "tcpi_probes when the connection failed")
-	assert.GreaterOrEqual(t, mine.Measured, (cfg.EarliestDetectionTime() - 10*time.Millisecond).Seconds())
-	assert.LessOrEqual(t, mine.Measured, (cfg.WorstCaseDetectionTime() + sched).Seconds())
-	t.Logf("Config %+v: predicted %v, worst case %v, measured %.3fs", cfg, cfg.DetectionTime(), cfg.WorstCaseDetectionTime(), mine.Measured)
+	assert.GreaterOrEqual(t, mine.Measured, (d.IdleMin - 10*time.Millisecond).Seconds())
+	assert.LessOrEqual(t, mine.Measured, (d.IdleMax + sched).Seconds())
+	t.Logf("Config %+v: predicted %v, worst case %v, measured %.3fs", cfg, d.Idle, d.IdleMax, mine.Measured)
 }
 
 // TestDemoLive checks the progress lines as a log or a pipe gets them: plain
@@ -372,7 +390,7 @@ func TestDemoLive(t *testing.T) {
 	assert.NotContains(t, r.stdout, "\x1b", "no escape sequences into a pipe")
 	assert.NotContains(t, r.stdout, "\r")
 	name := "keepalive.Config{Idle: 1s, Interval: 1s, Count: 3, UserTimeout: 2.5s}"
-	assert.Contains(t, r.stdout, name+": peer silent; predicted dead after "+dur(cfg.DetectionTime()))
+	assert.Contains(t, r.stdout, name+": peer silent; predicted dead after "+dur(detect(t, cfg).Idle))
 	for k := 1; k <= 2; k++ { // k = max(1, ceil((2.5s - 1s) / 1s)) probes
 		assert.Contains(t, r.stdout, fmt.Sprintf("%s: %d keepalive probe(s) unanswered (tcpi_probes %d,", name, k, k))
 	}
@@ -442,8 +460,7 @@ func find(t *testing.T, conns []connOut, local, remote string) connOut {
 func TestConns(t *testing.T) {
 	t.Parallel()
 	cfg := keepalive.Config{Idle: 37 * time.Second, Interval: 11 * time.Second, Count: 4, UserTimeout: 53 * time.Second}
-	sys, err := keepalive.SystemDefaults()
-	require.NoError(t, err)
+	sys := values(hostSys(t))
 	for _, lb := range testkit.Loopbacks(t) {
 		t.Run(lb.Network, func(t *testing.T) {
 			client, server := testkit.Pair(t, lb, nil, cfg.Dial)
@@ -462,7 +479,7 @@ func TestConns(t *testing.T) {
 			require.NotNil(t, c.Options)
 			assert.Equal(t, cfg, c.Options.config(), "the options read back through pidfd_getfd")
 			require.NotNil(t, c.Detection)
-			assert.Equal(t, libraryModel(cfg), *c.Detection)
+			assert.Equal(t, libraryModel(t, cfg), *c.Detection)
 			assert.Equal(t, "keepalive", c.Timer, "sock_diag's idiag_timer")
 			assert.Greater(t, c.TimerIn, 0.0)
 			assert.LessOrEqual(t, c.TimerIn, cfg.Idle.Seconds())
@@ -489,7 +506,7 @@ func TestConns(t *testing.T) {
 			r := keepaliveCmd(t, "conns", "--port", port, "--pid", strconv.Itoa(os.Getpid()))
 			require.Equal(t, 0, r.code, r.stderr)
 			assert.Regexp(t, `established +`+regexp.QuoteMeta(local)+` +`+regexp.QuoteMeta(remote)+` +on +keepalive \d+(\.\d+)?s +0 +0 +0 +\d+ +37s +11s +4 +53s +`+
-				regexp.QuoteMeta(dur(cfg.DetectionTime())), r.stdout)
+				regexp.QuoteMeta(dur(detect(t, cfg).Idle)), r.stdout)
 			assert.Contains(t, r.stdout, "never (SO_KEEPALIVE off)")
 			assert.Contains(t, r.stdout, "2 connection(s)")
 		})

@@ -91,14 +91,17 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 		return usageErr("%v", err)
 	}
 	out.Config = toJSON(c)
-	out.Model = predict(c)
-	var sys keepalive.Config
+	sys, err := hostSystem()
+	if err != nil {
+		return fail(stderr, "plan", err)
+	}
+	if out.Model, err = predict(c, sys); err != nil {
+		return fail(stderr, "plan", err)
+	}
+	var sysValues keepalive.Config
 	if c.Idle == 0 || c.Interval == 0 || c.Count == 0 {
-		var err error
-		if sys, err = keepalive.SystemDefaults(); err != nil {
-			return fail(stderr, "plan", err)
-		}
-		j := toJSON(sys)
+		sysValues = keepaliveValues(sys)
+		j := toJSON(sysValues)
 		out.System = &j
 	}
 	out.Go = goCode(c, out.Within)
@@ -108,7 +111,7 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 		}
 		return exitOK
 	}
-	printPlan(stdout, runtime.GOOS, c, sys, out)
+	printPlan(stdout, runtime.GOOS, c, sysValues, out)
 	return exitOK
 }
 
@@ -185,9 +188,9 @@ func printPlan(w io.Writer, goos string, c, sys keepalive.Config, p planJSON) {
 		fmt.Fprintln(w, "idle: Idle + Count x Interval")
 		fmt.Fprintln(w, "data in flight: no UserTimeout, so the tcp_retries2 budget (keepalive plan --user-timeout D bounds it)")
 	case c.UserTimeout > 0:
-		fmt.Fprintf(w, "idle and data in flight: the library's model for %s (DetectionTime, InFlightDetectionTime)\n", goos)
+		fmt.Fprintf(w, "idle and data in flight: the library's model for %s (keepalive.Detection)\n", goos)
 	default:
-		fmt.Fprintf(w, "idle: the library's model for %s (DetectionTime)\n", goos)
+		fmt.Fprintf(w, "idle: the library's model for %s (keepalive.Detection)\n", goos)
 		fmt.Fprintln(w, "data in flight: no UserTimeout, so the system's retransmission limit (keepalive plan --user-timeout D bounds it)")
 	}
 	if linux {

@@ -24,7 +24,7 @@ func TestPlanWordingPerOS(t *testing.T) {
 		{Idle: 10 * time.Second, Count: 3}, // no UserTimeout
 		{Idle: 10 * time.Second, UserTimeout: 25 * time.Second, Interval: 5 * time.Second, Count: 3},
 	} {
-		p := planJSON{Config: toJSON(c), Model: predict(c), Go: goCode(c, nil)}
+		p := planJSON{Config: toJSON(c), Model: must(predict(c, keepalive.System{})), Go: goCode(c, nil)}
 		if c.UserTimeout > 0 { // as if Within had picked it
 			p.Within = &withinJSON{seconds(time.Minute), seconds(350 * time.Second)}
 		}
@@ -68,4 +68,11 @@ func TestFlagHelpPerOS(t *testing.T) {
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
 	configFlags(fs, keepalive.Config{})
 	assert.Equal(t, flagHelp(runtime.GOOS)[2], fs.Lookup("count").Usage)
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
