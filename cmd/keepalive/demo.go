@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -17,13 +18,14 @@ import (
 
 const demoAbout = `Dials a local peer three times: with Go's default dialer, with the OS
 defaults (keepalive.Config{}) and with the Config of the flags. Then makes
-the peer drop everything it receives, as a dead host would (a socket filter:
-no root needed), and shows each connection live: time since the peer went
+the peer drop everything it receives, as a dead host would (a socket filter,
+SO_ATTACH_FILTER), and shows each connection live: time since the peer went
 silent, keepalive probes sent (TCP_INFO tcpi_probes), and when the model says
 it is declared dead. It waits for the Config's worst case plus 1s, then
 compares predicted and measured; the others are still hanging by then.
 A Config whose worst case plus 1s exceeds --max-wait (10m by default) is
-refused, so the demo always ends. Needs Linux.`
+refused, so the demo always ends. Needs Linux. Some kernels allow the filter
+only with CAP_NET_ADMIN: there the demo exits 3 and says how to run it.`
 
 const demoExample = `  keepalive demo
   keepalive demo --idle 5s --interval 2s --count 3
@@ -131,7 +133,9 @@ func runDemo(stdout, stderr io.Writer, args []string) int {
 
 	for _, c := range conns {
 		defer c.close()
-		if err := c.open(); err != nil {
+		if err := c.open(); errors.Is(err, silence.ErrRefused) {
+			return refused(stderr, args, err)
+		} else if err != nil {
 			return fail(stderr, "demo", fmt.Errorf("%s: %w", c.name, err))
 		}
 	}
@@ -193,6 +197,43 @@ func (c *demoConn) open() error {
 		return err
 	}
 	return silence.Peer(c.peer)
+}
+
+// refused explains a refused socket filter and how to run the demo with
+// what it needs, and returns exitRefused.
+func refused(stderr io.Writer, args []string, err error) int {
+	again := "keepalive demo"
+	for _, a := range args {
+		again += " " + shellQuote(a)
+	}
+	bin, xerr := os.Executable()
+	if xerr != nil {
+		bin = "keepalive"
+	}
+	fmt.Fprintf(stderr, `keepalive demo: not permitted to make the local peer go silent.
+  %v
+The demo plays the dead host by attaching a socket filter (SO_ATTACH_FILTER)
+to its own peer's socket. Some kernels allow that on a TCP socket only to a
+process with CAP_NET_ADMIN over the socket's network namespace. Any of these
+gives the demo that:
+  as root:
+    sudo %s
+  without root, in a user and network namespace of its own (its "OS
+  defaults" are then the kernel's built-in 7200s/75s/9):
+    unshare -rn sh -c %s
+  with a file capability on the binary (set by root once):
+    sudo setcap cap_net_admin+ep %s
+`, err, again, shellQuote("ip link set lo up && "+again), shellQuote(bin))
+	return exitRefused
+}
+
+// shellQuote quotes s for a POSIX shell, where it needs it.
+func shellQuote(s string) string {
+	const safe = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%"
+	if s != "" && !strings.ContainsFunc(s, func(r rune) bool { return !strings.ContainsRune(safe, r) }) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func (c *demoConn) close() {

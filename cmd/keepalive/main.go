@@ -6,13 +6,13 @@
 //	keepalive defaults                          the system's settings and what they mean
 //	keepalive plan --idle 10s --interval 5s --count 3 --user-timeout 25s
 //	keepalive plan --within 30s --middlebox-idle 350s
-//	keepalive demo                              a dead peer, live, on this machine (no root)
+//	keepalive demo                              a dead peer, live, on this machine
 //	keepalive conns --port 5432 --pid 1234      keepalive state of real connections (Linux)
 //
 // Every number comes from the keepalive library's model (Config.Detection,
 // Within, ReadSystem), so the command and the library cannot disagree. Output is an aligned table;
 // --json prints the same for scripts. Exit status: 0 done, 1 failed, 2 bad
-// usage or invalid input.
+// usage or invalid input, 3 the demo was not permitted to silence its peer.
 package main
 
 import (
@@ -31,9 +31,10 @@ func main() { os.Exit(run(os.Stdout, os.Stderr, os.Args[1:])) }
 
 // Exit statuses.
 const (
-	exitOK    = 0
-	exitFail  = 1
-	exitUsage = 2
+	exitOK      = 0
+	exitFail    = 1
+	exitUsage   = 2
+	exitRefused = 3 // the kernel refused the demo's socket filter
 )
 
 type command struct {
@@ -49,7 +50,7 @@ func init() {
 	commands = []command{
 		{"defaults", "the system's keepalive and retransmission settings and what they mean", runDefaults},
 		{"plan", "detection times for given values, or the Config for a deadline, and the Go code", runPlan},
-		{"demo", "a local peer goes silent like a dead host: watch the probes and the verdict (no root)", runDemo},
+		{"demo", "a local peer goes silent like a dead host: watch the probes and the verdict", runDemo},
 		{"conns", "TCP connections of this host with their keepalive timers (Linux)", runConns},
 	}
 }

@@ -63,7 +63,7 @@ func TestTimedOut(t *testing.T) {
 	t.Run("in flight", func(t *testing.T) {
 		t.Parallel()
 		client, server, sock, q := loopbackPair(t, keepalive.Config{UserTimeout: time.Second})
-		require.NoError(t, testkit.Silence(server))
+		testkit.SilenceOrSkip(t, server)
 		_, err := client.Write([]byte("hello"))
 		require.NoError(t, err)
 		client.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -75,7 +75,7 @@ func TestTimedOut(t *testing.T) {
 	t.Run("idle", func(t *testing.T) {
 		t.Parallel()
 		client, server, sock, q := loopbackPair(t, keepalive.Config{Idle: time.Second, Interval: time.Second, Count: 1})
-		require.NoError(t, testkit.Silence(server))
+		testkit.SilenceOrSkip(t, server)
 		client.SetReadDeadline(time.Now().Add(10 * time.Second))
 		_, err := client.Read(make([]byte, 1))
 		require.True(t, errors.Is(err, syscall.ETIMEDOUT), "%v", err)
