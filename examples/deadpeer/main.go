@@ -40,19 +40,28 @@ func run(stdout, stderr io.Writer, args []string) int {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
+	sys, err := keepalive.ReadSystem()
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	model := func(c keepalive.Config) keepalive.Detection {
+		d, _ := c.Detection(sys) // every Config here is valid
+		return d
+	}
 	goDefault, _ := keepalive.FromNetConfig(net.KeepAliveConfig{Enable: true})
 	rows := []struct {
 		name      string
 		dial      testkit.DialFunc
 		predicted time.Duration
 	}{
-		{"net.Dialer{} (Go's 15s/15s/9)", (&net.Dialer{}).DialContext, goDefault.DetectionTime()},
-		{"keepalive.Config{} (OS defaults)", keepalive.Config{}.Dial, keepalive.Config{}.DetectionTime()},
-		{fmt.Sprintf("keepalive.Config%+v", cfg), cfg.Dial, cfg.DetectionTime()},
+		{"net.Dialer{} (Go's 15s/15s/9)", (&net.Dialer{}).DialContext, model(goDefault).Idle},
+		{"keepalive.Config{} (OS defaults)", keepalive.Config{}.Dial, model(keepalive.Config{}).Idle},
+		{fmt.Sprintf("keepalive.Config%+v", cfg), cfg.Dial, model(cfg).Idle},
 	}
 	// Wait for the Config's worst case and a little more; the others would
 	// take minutes or hours.
-	bound := cfg.WorstCaseDetectionTime() + time.Second
+	bound := model(cfg).IdleMax + time.Second
 	fmt.Fprintf(stdout, "Dialing a local peer 3 times, then making it go silent like a dead host. Waiting up to %v.\n\n", bound.Round(time.Millisecond))
 
 	results := make([]string, len(rows))

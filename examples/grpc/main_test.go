@@ -62,9 +62,9 @@ func TestServerConnsCarryConfig(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			ln, err := itest.Config.Listen(context.Background(), "tcp4", "127.0.0.1:0")
+			kln, err := itest.Config.Listen(context.Background(), "tcp4", "127.0.0.1:0")
 			require.NoError(t, err)
-			ln = capture{ln, make(chan net.Conn, 1)}
+			var ln net.Listener = capture{kln, make(chan net.Conn, 1)}
 			srv := tc.newServer(itest.Config)
 			go srv.Serve(ln)
 			t.Cleanup(srv.Stop)

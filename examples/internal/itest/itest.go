@@ -34,24 +34,36 @@ const jiffy = 10 * time.Millisecond
 // IdleBound is the longest an idle connection to a dead peer may take to be
 // dropped, counted from the last segment it received (the kernel's stamp,
 // as Linux counts Idle): the worst case of the model plus Slack.
-func IdleBound(cfg keepalive.Config) time.Duration { return cfg.WorstCaseDetectionTime() + Slack }
+func IdleBound(cfg keepalive.Config) time.Duration { return detection(cfg).IdleMax + Slack }
 
 // IdleEarliest is the soonest it may be dropped, counted the same way: the
 // model's earliest, less a tick.
-func IdleEarliest(cfg keepalive.Config) time.Duration { return cfg.EarliestDetectionTime() - jiffy }
+func IdleEarliest(cfg keepalive.Config) time.Duration { return detection(cfg).IdleMin - jiffy }
 
 // InFlightBound is the longest a request sent to a dead peer may take to
 // fail, from the call: UserTimeout counted from the first retransmission
-// (InFlightDetectionTime's upper end), that retransmission, and Slack.
+// (the model's InFlightMax), that retransmission, and Slack.
 func InFlightBound(cfg keepalive.Config) time.Duration {
-	_, hi := cfg.InFlightDetectionTime()
-	return hi + firstRetransmission + Slack
+	return detection(cfg).InFlightMax + firstRetransmission + Slack
 }
 
 // InFlightEarliest is the soonest such a request may fail: UserTimeout.
 func InFlightEarliest(cfg keepalive.Config) time.Duration {
-	lo, _ := cfg.InFlightDetectionTime()
-	return lo
+	return detection(cfg).InFlightMin
+}
+
+// detection is the library's model for cfg with this host's system values.
+// The configs here are fixed and valid, so an error is a bug in the tests.
+func detection(cfg keepalive.Config) keepalive.Detection {
+	sys, err := keepalive.ReadSystem()
+	if err != nil {
+		panic("itest: " + err.Error())
+	}
+	d, err := cfg.Detection(sys)
+	if err != nil {
+		panic("itest: " + err.Error())
+	}
+	return d
 }
 
 // InFlightWait bounds the wait for a request to leave on the pooled
