@@ -256,10 +256,11 @@ func BenchmarkDial(b *testing.B) {
 }
 
 // Accepting: Config.Listen against net.ListenConfig with the same values in
-// KeepAliveConfig; the client is a plain dialer. Both listeners are Go's
-// default, Multipath TCP on Linux (keepalive.Listen keeps that default when
-// UserTimeout is zero); with UserTimeout (opts=5) keepalive.Listen listens
-// with plain TCP, since Multipath TCP sockets refuse TCP_USER_TIMEOUT.
+// KeepAliveConfig; the client is a plain dialer. keepalive.Listen listens
+// with plain TCP and sets the options once, on the listening socket; the
+// standard library sets them on every accepted connection. std-tcp is
+// net.ListenConfig on plain TCP too, the like-for-like twin; std is Go's
+// default, Multipath TCP on Linux.
 func BenchmarkAccept(b *testing.B) {
 	lb := testkit.Loopbacks(b)[0]
 	ctx := context.Background()
@@ -275,9 +276,15 @@ func BenchmarkAccept(b *testing.B) {
 		lc := net.ListenConfig{KeepAliveConfig: stdKeepAlive}
 		return lc.Listen(ctx, lb.Network, lb.Addr)
 	})
+	stdTCP := listen(func() (net.Listener, error) {
+		lc := net.ListenConfig{KeepAliveConfig: stdKeepAlive}
+		lc.SetMultipathTCP(false)
+		return lc.Listen(ctx, lb.Network, lb.Addr)
+	})
 	lib4 := listen(func() (net.Listener, error) { return noUT.Listen(ctx, lb.Network, lb.Addr) })
 	lib5 := listen(func() (net.Listener, error) { return full.Listen(ctx, lb.Network, lb.Addr) })
 	b.Run("opts=4/impl=std", func(b *testing.B) { connect(b, std, plainDial) })
+	b.Run("opts=4/impl=std-tcp", func(b *testing.B) { connect(b, stdTCP, plainDial) })
 	b.Run("opts=4/impl=keepalive", func(b *testing.B) { connect(b, lib4, plainDial) })
 	b.Run("opts=5/impl=keepalive", func(b *testing.B) { connect(b, lib5, plainDial) })
 }
@@ -315,8 +322,13 @@ func BenchmarkPaired(b *testing.B) {
 		lc := net.ListenConfig{KeepAliveConfig: stdKeepAlive}
 		return lc.Listen(ctx, lb.Network, lb.Addr)
 	})
+	stdTCPLn := listen(func() (net.Listener, error) {
+		lc := net.ListenConfig{KeepAliveConfig: stdKeepAlive}
+		lc.SetMultipathTCP(false) // like for like: keepalive.Listen is plain TCP
+		return lc.Listen(ctx, lb.Network, lb.Addr)
+	})
 	libLn := listen(func() (net.Listener, error) { return noUT.Listen(ctx, lb.Network, lb.Addr) })
-	plainAddr, stdAddr, libAddr := plain.Addr().String(), stdLn.Addr().String(), libLn.Addr().String()
+	plainAddr, stdAddr, stdTCPAddr, libAddr := plain.Addr().String(), stdLn.Addr().String(), stdTCPLn.Addr().String(), libLn.Addr().String()
 	stdDialer := &net.Dialer{KeepAliveConfig: stdKeepAlive}
 	libDialer := noUT.Dialer(nil)
 	const fast, slow = 64, 8 // calls per block: about 100 µs and 300 µs
@@ -337,6 +349,7 @@ func BenchmarkPaired(b *testing.B) {
 		{"Dial/opts=4/vs=std", slow, func() error { return connectOnce(plain, plainAddr, noUT.Dial) }, func() error { return connectOnce(plain, plainAddr, stdDialer.DialContext) }},
 		{"Dialer/opts=4/vs=std", slow, func() error { return connectOnce(plain, plainAddr, libDialer.DialContext) }, func() error { return connectOnce(plain, plainAddr, stdDialer.DialContext) }},
 		{"Accept/opts=4/vs=std", slow, func() error { return connectOnce(libLn, libAddr, plainDial) }, func() error { return connectOnce(stdLn, stdAddr, plainDial) }},
+		{"Accept/opts=4/vs=std-tcp", slow, func() error { return connectOnce(libLn, libAddr, plainDial) }, func() error { return connectOnce(stdTCPLn, stdTCPAddr, plainDial) }},
 	} {
 		b.Run(bc.name, func(b *testing.B) { paired(b, bc.block, bc.lib, bc.base) })
 	}
