@@ -1,7 +1,7 @@
 //go:build linux
 
 // The examples show the values of a Linux host: other systems count and
-// default differently (see the package's platform table).
+// default differently (see docs/platforms.md).
 
 package keepalive_test
 

@@ -172,7 +172,7 @@ const (
 )
 
 // The platforms, with their sources. What is not verified on the real
-// system is marked so in the package documentation's platform table.
+// system is marked so in docs/platforms.md.
 var (
 	// Linux: net/ipv4/tcp.c (MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL 32767 s,
 	// MAX_TCP_KEEPCNT 127, TCP_USER_TIMEOUT a non-negative int of ms);
