@@ -49,17 +49,35 @@ func (c Config) Dialer(base *net.Dialer) *net.Dialer {
 	return &d
 }
 
-// Dial connects to address on a TCP network ("tcp", "tcp4", "tcp6") with c
-// set on the connection, as c.Dialer(nil).DialContext does. c is validated
-// first; other networks fail with ErrNotTCP.
+// Dial connects to address on a TCP network ("tcp", "tcp4", "tcp6") and
+// sets c on the connection once it is established, as net.Dialer sets its
+// own keepalive; zero fields keep the system's values. c is validated first;
+// other networks fail with ErrNotTCP. Unlike Dialer's hook, which sets c
+// before connecting, Dial leaves the handshake to ctx: a UserTimeout does
+// not shorten it.
 func (c Config) Dial(ctx context.Context, network, address string) (net.Conn, error) {
 	if err := checkNetwork(network); err != nil {
 		return nil, err
 	}
-	if err := c.Validate(); err != nil {
+	p := host()
+	if err := p.validate(c); err != nil {
 		return nil, err
 	}
-	return c.Dialer(nil).DialContext(ctx, network, address)
+	// No Control hook: the net package allocates five times per dial to
+	// run one. The new socket holds the system's values, so c goes on as is.
+	d := net.Dialer{KeepAlive: -1}
+	if c.UserTimeout > 0 {
+		d.SetMultipathTCP(false) // Multipath TCP sockets refuse the user timeout
+	}
+	conn, err := d.DialContext(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	if err := applyConn(conn, p.rounded(c)); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
 }
 
 // Listen announces on a TCP network ("tcp", "tcp4", "tcp6") and returns a
