@@ -61,28 +61,34 @@ func (p *platform) withSystem(c Config) (Config, error) {
 
 // applyConn sets c, already validated and rounded, on the TCP connection
 // under conn. For a *net.TCPConn, SyscallConn and Control stay in this one
-// function so the compiler devirtualizes Control and keeps the RawConn off
-// the heap.
+// function so the compiler devirtualizes Control and keeps the RawConn and
+// the callback off the heap.
 func applyConn(conn net.Conn, c Config) error {
 	tc, sc, err := socketOf(conn)
 	if err != nil {
 		return err
 	}
-	a := getApplier(c)
-	if tc != nil {
-		rc, err := tc.SyscallConn()
+	if tc == nil {
+		rc, err := sc.SyscallConn()
 		if err != nil {
-			a.done(nil)
 			return fmt.Errorf("keepalive: %w", err)
 		}
+		a := getApplier(c)
 		return a.done(rc.Control(a.fn))
 	}
-	rc, err := sc.SyscallConn()
+	rc, err := tc.SyscallConn()
 	if err != nil {
-		a.done(nil)
 		return fmt.Errorf("keepalive: %w", err)
 	}
-	return a.done(rc.Control(a.fn))
+	// rc is concrete here, so the closure stays on the stack: no pooled
+	// applier needed.
+	var serr error
+	if cerr := rc.Control(func(fd uintptr) { serr = setOptions(fd, c) }); cerr != nil {
+		// The callback never ran: typically the connection is closed
+		// (errors.Is(err, net.ErrClosed) holds).
+		return fmt.Errorf("keepalive: %w", cerr)
+	}
+	return serr
 }
 
 // Inspect returns the keepalive values the kernel holds for conn now; a
