@@ -64,6 +64,7 @@ func FuzzValidate(f *testing.F) {
 		{UserTimeout: linuxUTMax + 1},
 		{Idle: -1, Interval: -s, Count: -1, UserTimeout: -ms},
 		{Idle: s, Interval: s, Count: 3, UserTimeout: -1},
+		{Idle: s, Interval: s, Count: -1},
 		{Idle: maxDur, Interval: maxDur, Count: math.MaxInt, UserTimeout: maxDur},
 		{Idle: maxDur - s + 1, Interval: maxDur - s},
 		{Idle: math.MinInt64, Interval: math.MinInt64, Count: math.MinInt, UserTimeout: math.MinInt64},
@@ -160,6 +161,7 @@ func FuzzDetection(f *testing.F) {
 		{c: keepalive.Config{Idle: s, Interval: linuxKeepMax, UserTimeout: linuxUTMax}, sys: keepalive.System{Count: math.MaxInt}},
 		{sys: keepalive.System{Idle: 1, Interval: 1, Count: 1, Retries2: 1, RTOMax: 1}},
 		{sys: keepalive.System{Retries2: 10, RTOMax: 60 * s}},
+		{sys: keepalive.System{Retries2: 256, RTOMax: 120 * s}}, // the kernel keeps 255 at most
 		// Huge System values saturate, never wrap.
 		{sys: keepalive.System{Idle: maxDur, Interval: maxDur, Count: math.MaxInt, Retries2: math.MaxInt, RTOMax: maxDur}},
 		{sys: keepalive.System{Idle: maxDur - 1, Interval: maxDur/2 + 1, Count: 2, RTOMax: maxDur - 1}},
@@ -388,6 +390,7 @@ func FuzzWithin(f *testing.F) {
 		{deadline: time.Minute, middlebox: 3 * s},
 		{deadline: time.Minute, middlebox: 2 * s},
 		{deadline: time.Minute, middlebox: -s},
+		{deadline: time.Minute, middlebox: -1},
 		{deadline: -s},
 		{},
 		{deadline: maxDur, middlebox: maxDur},
