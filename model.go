@@ -190,7 +190,7 @@ func (p *platform) timerSlack(d time.Duration) time.Duration {
 	if d <= 0 {
 		return tick
 	}
-	if d > maxDuration/8 {
+	if d > (maxDuration-62)/8 { // d*8+62 would overflow
 		return d
 	}
 	return satAdd((d*8+62)/63, tick)
