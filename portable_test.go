@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/keepalive-go/keepalive/internal/testkit"
 )
 
 // hostConfig is a Config inside this host's ranges, with every field the
@@ -46,24 +48,10 @@ func TestDialListenInspectOnThisOS(t *testing.T) {
 	defer cancel()
 	ln, err := c.Listen(ctx, "tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		conn, err := ln.Accept()
-		assert.NoError(t, err)
-		accepted <- conn
-	}()
-	client, err := c.Dial(ctx, "tcp", ln.Addr().String())
-	require.NoError(t, err)
-	defer client.Close()
-	var server net.Conn
-	select {
-	case server = <-accepted:
-		require.NotNil(t, server)
-		defer server.Close()
-	case <-ctx.Done():
-		t.Fatal("accept: nothing within 5s")
-	}
+	// Pair accepts in a goroutine that reports over a channel: an assert
+	// there could run after the test has ended (a failed Dial), which
+	// panics the whole test binary.
+	client, server := testkit.Pair(t, testkit.Loopback{Network: "tcp4", Addr: "127.0.0.1:0"}, ln, c.Dial)
 
 	want := c
 	if host.fixedCount > 0 || host.idle.name == "" {
