@@ -99,7 +99,10 @@ func getOptions(sysfd uintptr) (c Config, enabled bool, err error) {
 			return 0
 		}
 		var v int
-		if v, err = windows.GetsockoptInt(fd, level, opt); err != nil {
+		switch v, err = windows.GetsockoptInt(fd, level, opt); {
+		case errors.Is(err, windows.WSAENOPROTOOPT):
+			err = fmt.Errorf("keepalive: reading %s: %s cannot read it back: %w: %w", name, p.name, errors.ErrUnsupported, os.NewSyscallError("getsockopt", err))
+		case err != nil:
 			err = fmt.Errorf("keepalive: reading %s: %w", name, os.NewSyscallError("getsockopt", err))
 		}
 		return v

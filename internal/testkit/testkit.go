@@ -147,3 +147,13 @@ func SilenceOrSkip(t testing.TB, conn net.Conn) {
 		t.Fatalf("silencing the peer: %v", err)
 	}
 }
+
+// SkipUnderWine skips the test, naming Wine and why, where it runs under
+// Wine (see Wine). Unlike Skip it skips under CI too: what Wine does not
+// emulate is no missing tool that CI could install.
+func SkipUnderWine(t testing.TB, why string) {
+	t.Helper()
+	if v := Wine(); v != "" {
+		t.Skipf("skipping under Wine %s: %s", v, why)
+	}
+}
