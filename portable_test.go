@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"syscall"
 	"testing"
 	"time"
 
@@ -48,6 +49,8 @@ func withoutWineGaps(t *testing.T, c Config) Config {
 		return c
 	}
 	conn, _ := testkit.Pair(t, testkit.Loopback{Network: "tcp4", Addr: "127.0.0.1:0"}, nil, (&net.Dialer{KeepAlive: -1}).DialContext)
+	rc, err := conn.(syscall.Conn).SyscallConn()
+	require.NoError(t, err)
 	for _, f := range []struct {
 		one    Config
 		option string
@@ -61,7 +64,9 @@ func withoutWineGaps(t *testing.T, c Config) Config {
 		if f.one == (Config{}) {
 			continue
 		}
-		err := f.one.Apply(conn)
+		// Control sets only the fields given (Apply would fill the others
+		// with the system's values, and fail on the first option refused).
+		err := f.one.Control("tcp4", "", rc)
 		if err == nil {
 			continue
 		}
