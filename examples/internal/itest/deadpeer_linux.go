@@ -134,7 +134,7 @@ func DeadPeer(t *testing.T, d Driver) {
 				switch {
 				case mode == "in flight" && withConfig:
 					took, err, returned := call.Wait(InFlightBound(cfg))
-					require.True(t, returned, "request to a dead peer still hanging after %v (bound %v)", took, InFlightBound(cfg))
+					require.True(t, returned, "request to a dead peer not done within %v: %v, error %v", InFlightBound(cfg), took, err)
 					require.Error(t, err, "request to a dead peer succeeded after %v", took)
 					// The proof is the socket, whatever the driver made of ETIMEDOUT.
 					require.NoError(t, sock.TimedOut(q, true), "the kernel timed the driver's connection out (%v; driver: %v)", sock.Describe(), err)
@@ -153,7 +153,7 @@ func DeadPeer(t *testing.T, d Driver) {
 					assert.GreaterOrEqual(t, took, IdleEarliest(cfg), "no sooner than the model")
 					next := Start(func() error { return c.Do(ctx) })
 					nextTook, err, returned := next.Wait(NextWait)
-					require.True(t, returned, "the request after the drop still hanging after %v", nextTook)
+					require.True(t, returned, "the request after the drop not done within %v: %v, error %v", NextWait, nextTook, err)
 					require.NoError(t, err, "the request after the drop")
 					assert.Greater(t, len(tr.Conns()), 1, "the request after the drop went to a new connection")
 					t.Logf("idle pooled connection to a dead peer dropped %v after its last segment (bound %v); kernel: %s; the next request took %v on a new connection",

@@ -48,6 +48,10 @@ func (s *Socket) Info() (*unix.TCPInfo, error) {
 	return unix.GetsockoptTCPInfo(s.fd, unix.IPPROTO_TCP, unix.TCP_INFO)
 }
 
+// readSlop is the most a TCP_INFO reading may take for Quiesce to date the
+// last segment by it.
+const readSlop = time.Millisecond
+
 // Quiet is what a Socket looked like once its peer had gone silent.
 type Quiet struct {
 	// LastRecv is when the socket last received a segment, by the
@@ -65,16 +69,26 @@ type Quiet struct {
 func (s *Socket) Quiesce(bound time.Duration) (Quiet, error) {
 	deadline := time.Now().Add(bound)
 	for {
+		before := time.Now()
 		info, err := s.Info()
 		if err != nil {
 			return Quiet{}, err
 		}
 		now := time.Now()
-		if info.Unacked == 0 {
+		// The kernel's "ms ago" is relative to when it answered, somewhere
+		// between before and now. Counted back from now, a reading this
+		// goroutine was descheduled around put LastRecv that much too late,
+		// and every time counted from it too short (an idle drop came
+		// "sooner than the model"). So count back from before, which is
+		// never late, and take a reading again when it took over readSlop.
+		if info.Unacked == 0 && now.Sub(before) <= readSlop {
 			since := time.Duration(min(info.Last_data_recv, info.Last_ack_recv)) * time.Millisecond
-			return Quiet{LastRecv: now.Add(-since), SegsIn: info.Segs_in}, nil
+			return Quiet{LastRecv: before.Add(-since), SegsIn: info.Segs_in}, nil
 		}
 		if now.After(deadline) {
+			if info.Unacked == 0 {
+				return Quiet{}, fmt.Errorf("no TCP_INFO reading took under %v within %v: the machine is too busy to date the last segment", readSlop, bound)
+			}
 			return Quiet{}, fmt.Errorf("%d segments still unacknowledged after %v: data went out after the peer went silent", info.Unacked, bound)
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -124,6 +138,11 @@ func (s *Socket) Describe() string {
 // left it.)
 func (s *Socket) WaitDropped(start time.Time, bound time.Duration) (time.Duration, bool, error) {
 	for {
+		// ESTABLISHED in a reading means ESTABLISHED when the reading began
+		// (the state never goes back): compare the bound with that time, not
+		// with one taken after a wait for a core. A drop is timed when the
+		// reading ended, so it is never dated sooner than it happened.
+		before := time.Now()
 		info, err := s.Info()
 		if err != nil {
 			return time.Since(start), false, err
@@ -131,8 +150,8 @@ func (s *Socket) WaitDropped(start time.Time, bound time.Duration) (time.Duratio
 		if info.State != unix.BPF_TCP_ESTABLISHED {
 			return time.Since(start), true, nil
 		}
-		if time.Since(start) > bound {
-			return time.Since(start), false, nil
+		if before.Sub(start) > bound {
+			return before.Sub(start), false, nil
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
