@@ -43,6 +43,15 @@ type Driver struct {
 	// It pins down what users see; it is not the proof of a timeout, which
 	// DeadPeer reads from the socket (Socket.TimedOut).
 	TimeoutErr func(error) bool
+	// ReadsIdle says the driver keeps a read pending on an idle pooled
+	// connection (gRPC's and net/http's reader goroutines), so it sees the
+	// kernel drop it and closes it by itself. The request after the drop
+	// is then made once the driver has closed it, as an application's
+	// would come later than a test polling the socket: made sooner, it can
+	// still be handed the dead connection and fail with its error. Drivers
+	// that check a connection only as they hand it out (pgx, go-redis)
+	// leave it false.
+	ReadsIdle bool
 }
 
 // DeadPeer runs, in parallel, a client with the Config and the same client
@@ -55,9 +64,9 @@ type Driver struct {
 //     after ControlWait;
 //   - idle: once the pooled connection has carried no data for QuietTime,
 //     it is dropped by the kernel within IdleBound of the last segment it
-//     received (no sooner than IdleEarliest), and the next request goes to a new connection and succeeds, while
-//     without the Config the dead connection is still ESTABLISHED after
-//     ControlWait.
+//     received (no sooner than IdleEarliest), and the next request goes to
+//     a new connection and succeeds (see ReadsIdle), while without the
+//     Config the dead connection is still ESTABLISHED after ControlWait.
 //
 // With the Config, the end of the connection is proven on the driver's own
 // socket (Socket.TimedOut), not from the driver's error, which some
@@ -151,6 +160,9 @@ func DeadPeer(t *testing.T, d Driver) {
 					require.True(t, dropped, "idle connection to a dead peer still ESTABLISHED %v after its last segment (bound %v)", took, IdleBound(cfg))
 					require.NoError(t, sock.TimedOut(q, false), "the kernel timed the driver's connection out (%v)", sock.Describe())
 					assert.GreaterOrEqual(t, took, IdleEarliest(cfg), "no sooner than the model")
+					if d.ReadsIdle {
+						require.True(t, sock.WaitReleased(NextWait), "the driver has not closed the dropped connection within %v", NextWait)
+					}
 					next := Start(func() error { return c.Do(ctx) })
 					nextTook, err, returned := next.Wait(NextWait)
 					require.True(t, returned, "the request after the drop not done within %v: %v, error %v", NextWait, nextTook, err)

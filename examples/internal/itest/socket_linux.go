@@ -19,7 +19,14 @@ import (
 // While it is open, the driver closing its net.Conn sends nothing to the
 // peer: the socket stays in whatever state the kernel put it in, so a FIN
 // from the peer would leave it CLOSE_WAIT, not CLOSE.
-type Socket struct{ fd int }
+type Socket struct {
+	fd int
+	// driverFD is the driver's own descriptor and ino, dev the socket's
+	// inode: Released looks whether that descriptor still refers to it.
+	driverFD int
+	ino      uint64
+	dev      uint64
+}
 
 // Dup duplicates conn's descriptor; the duplicate is closed when the test ends.
 func Dup(t testing.TB, conn net.Conn) *Socket {
@@ -32,15 +39,47 @@ func Dup(t testing.TB, conn net.Conn) *Socket {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fd, derr := -1, error(nil)
-	if err := rc.Control(func(s uintptr) { fd, derr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+	fd, driverFD, derr := -1, -1, error(nil)
+	if err := rc.Control(func(s uintptr) {
+		driverFD = int(s)
+		fd, derr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0)
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if derr != nil {
 		t.Fatalf("dup: %v", derr)
 	}
 	t.Cleanup(func() { unix.Close(fd) })
-	return &Socket{fd: fd}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		t.Fatalf("fstat: %v", err)
+	}
+	return &Socket{fd: fd, driverFD: driverFD, ino: st.Ino, dev: st.Dev}
+}
+
+// Released reports whether the driver has closed its descriptor of the
+// socket: the descriptor is closed, or its number now refers to another
+// file (a new connection may have got it; the duplicate keeps this
+// socket's inode from being reused meanwhile).
+func (s *Socket) Released() bool {
+	var st unix.Stat_t
+	if err := unix.Fstat(s.driverFD, &st); err != nil {
+		return true // EBADF
+	}
+	return st.Ino != s.ino || st.Dev != s.dev
+}
+
+// WaitReleased polls, for up to bound, until the driver has closed its
+// descriptor of the socket, and reports whether it has.
+func (s *Socket) WaitReleased(bound time.Duration) bool {
+	deadline := time.Now().Add(bound)
+	for !s.Released() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
 }
 
 // Info reads the socket's TCP_INFO.
