@@ -52,6 +52,17 @@ type Driver struct {
 	// that check a connection only as they hand it out (pgx, go-redis)
 	// leave it false.
 	ReadsIdle bool
+	// WritesAfterResponse says the driver may still write once a response
+	// is in (gRPC's flow-control and PING frames). Written after the peer
+	// went silent, that would stay unacknowledged and time the connection
+	// out by retransmission, before the request the in-flight case
+	// measures or instead of the idle case's probes. So the peer goes
+	// silent only once the connection has carried no data for QuietTime:
+	// always in the idle case, and in the in-flight case for these
+	// drivers only, as there the request must follow the last one within
+	// 1 s (pgx pings a connection idle for longer, and moves a query whose
+	// ping fails to a new connection).
+	WritesAfterResponse bool
 }
 
 // DeadPeer runs, in parallel, a client with the Config and the same client
@@ -117,10 +128,8 @@ func DeadPeer(t *testing.T, d Driver) {
 				// The last request before the peer dies.
 				require.NoError(t, c.Do(ctx), "second request")
 				require.Len(t, tr.Conns(), 1, "the second request reused the pooled connection")
-				if mode == "idle" {
-					// Idle for real: nothing left that the driver sends after
-					// the response. (The in-flight case goes on at once: pgx
-					// pings a connection idle for over 1 s before a query.)
+				// Idle for real before the peer dies (Driver.WritesAfterResponse).
+				if mode == "idle" || d.WritesAfterResponse {
 					require.NoError(t, sock.WaitQuiet(QuietTime, InFlightWait))
 				}
 				relay.Silence(t)
