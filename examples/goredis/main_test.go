@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"testing"
 	"time"
 
@@ -21,12 +20,9 @@ import (
 	"github.com/keepalive-go/keepalive/internal/testkit"
 )
 
-// TestMain stops the Redis server the tests started.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	itest.StopServers()
-	os.Exit(code)
-}
+// TestMain stops the Redis server the tests started, and fails the run
+// if it is not installed (itest.Main).
+func TestMain(m *testing.M) { itest.Main(m) }
 
 func TestRun(t *testing.T) {
 	t.Parallel()

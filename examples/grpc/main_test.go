@@ -92,6 +92,11 @@ func TestDeadPeerGRPC(t *testing.T) {
 		Server:    ln.Addr().String(),
 		Keepalive: itest.Config.Dialer(&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 		Default:   grpcDefaultDialer.DialContext,
+		// The transport's reader goroutine reads an idle connection too;
+		// the loopy writer may still send flow-control and PING frames
+		// after a response.
+		ReadsIdle:           true,
+		WritesAfterResponse: true,
 		Open: func(t *testing.T, addr string, dial testkit.DialFunc) itest.Client {
 			// gRPC's client keepalive is off by default and stays off: its
 			// PINGs would detect the dead peer too (in 20 s after at least

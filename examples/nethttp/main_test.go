@@ -40,6 +40,8 @@ func TestDeadPeerHTTP(t *testing.T) {
 		Server:    ln.Addr().String(),
 		Keepalive: itest.Config.Dialer(&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 		Default:   http.DefaultTransport.(*http.Transport).DialContext, // 30 s keepalive: Go's 15 s probes, 9 of them
+		// The Transport's readLoop has a read pending on idle connections.
+		ReadsIdle: true,
 		Open: func(t *testing.T, addr string, dial testkit.DialFunc) itest.Client {
 			// No Client.Timeout, no ResponseHeaderTimeout, IdleConnTimeout
 			// 90 s: nothing of the Transport's own ends a wait in this test.

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"testing"
 	"time"
 
@@ -21,12 +20,9 @@ import (
 	"github.com/keepalive-go/keepalive/internal/testkit"
 )
 
-// TestMain stops the PostgreSQL server the tests started.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	itest.StopServers()
-	os.Exit(code)
-}
+// TestMain stops the PostgreSQL server the tests started, and fails the run
+// if it is not installed (itest.Main).
+func TestMain(m *testing.M) { itest.Main(m) }
 
 // dsn for addr. sslmode=disable: the test server has no TLS. No
 // connect_timeout, no statement_timeout: nothing of pgx's or the server's

@@ -43,6 +43,26 @@ type Driver struct {
 	// It pins down what users see; it is not the proof of a timeout, which
 	// DeadPeer reads from the socket (Socket.TimedOut).
 	TimeoutErr func(error) bool
+	// ReadsIdle says the driver keeps a read pending on an idle pooled
+	// connection (gRPC's and net/http's reader goroutines), so it sees the
+	// kernel drop it and closes it by itself. The request after the drop
+	// is then made once the driver has closed it, as an application's
+	// would come later than a test polling the socket: made sooner, it can
+	// still be handed the dead connection and fail with its error. Drivers
+	// that check a connection only as they hand it out (pgx, go-redis)
+	// leave it false.
+	ReadsIdle bool
+	// WritesAfterResponse says the driver may still write once a response
+	// is in (gRPC's flow-control and PING frames). Written after the peer
+	// went silent, that would stay unacknowledged and time the connection
+	// out by retransmission, before the request the in-flight case
+	// measures or instead of the idle case's probes. So the peer goes
+	// silent only once the connection has carried no data for QuietTime:
+	// always in the idle case, and in the in-flight case for these
+	// drivers only, as there the request must follow the last one within
+	// 1 s (pgx pings a connection idle for longer, and moves a query whose
+	// ping fails to a new connection).
+	WritesAfterResponse bool
 }
 
 // DeadPeer runs, in parallel, a client with the Config and the same client
@@ -55,9 +75,9 @@ type Driver struct {
 //     after ControlWait;
 //   - idle: once the pooled connection has carried no data for QuietTime,
 //     it is dropped by the kernel within IdleBound of the last segment it
-//     received (no sooner than IdleEarliest), and the next request goes to a new connection and succeeds, while
-//     without the Config the dead connection is still ESTABLISHED after
-//     ControlWait.
+//     received (no sooner than IdleEarliest), and the next request goes to
+//     a new connection and succeeds (see ReadsIdle), while without the
+//     Config the dead connection is still ESTABLISHED after ControlWait.
 //
 // With the Config, the end of the connection is proven on the driver's own
 // socket (Socket.TimedOut), not from the driver's error, which some
@@ -108,10 +128,8 @@ func DeadPeer(t *testing.T, d Driver) {
 				// The last request before the peer dies.
 				require.NoError(t, c.Do(ctx), "second request")
 				require.Len(t, tr.Conns(), 1, "the second request reused the pooled connection")
-				if mode == "idle" {
-					// Idle for real: nothing left that the driver sends after
-					// the response. (The in-flight case goes on at once: pgx
-					// pings a connection idle for over 1 s before a query.)
+				// Idle for real before the peer dies (Driver.WritesAfterResponse).
+				if mode == "idle" || d.WritesAfterResponse {
 					require.NoError(t, sock.WaitQuiet(QuietTime, InFlightWait))
 				}
 				relay.Silence(t)
@@ -134,7 +152,7 @@ func DeadPeer(t *testing.T, d Driver) {
 				switch {
 				case mode == "in flight" && withConfig:
 					took, err, returned := call.Wait(InFlightBound(cfg))
-					require.True(t, returned, "request to a dead peer still hanging after %v (bound %v)", took, InFlightBound(cfg))
+					require.True(t, returned, "request to a dead peer not done within %v: %v, error %v", InFlightBound(cfg), took, err)
 					require.Error(t, err, "request to a dead peer succeeded after %v", took)
 					// The proof is the socket, whatever the driver made of ETIMEDOUT.
 					require.NoError(t, sock.TimedOut(q, true), "the kernel timed the driver's connection out (%v; driver: %v)", sock.Describe(), err)
@@ -151,9 +169,12 @@ func DeadPeer(t *testing.T, d Driver) {
 					require.True(t, dropped, "idle connection to a dead peer still ESTABLISHED %v after its last segment (bound %v)", took, IdleBound(cfg))
 					require.NoError(t, sock.TimedOut(q, false), "the kernel timed the driver's connection out (%v)", sock.Describe())
 					assert.GreaterOrEqual(t, took, IdleEarliest(cfg), "no sooner than the model")
+					if d.ReadsIdle {
+						require.True(t, sock.WaitReleased(NextWait), "the driver has not closed the dropped connection within %v", NextWait)
+					}
 					next := Start(func() error { return c.Do(ctx) })
 					nextTook, err, returned := next.Wait(NextWait)
-					require.True(t, returned, "the request after the drop still hanging after %v", nextTook)
+					require.True(t, returned, "the request after the drop not done within %v: %v, error %v", NextWait, nextTook, err)
 					require.NoError(t, err, "the request after the drop")
 					assert.Greater(t, len(tr.Conns()), 1, "the request after the drop went to a new connection")
 					t.Logf("idle pooled connection to a dead peer dropped %v after its last segment (bound %v); kernel: %s; the next request took %v on a new connection",

@@ -137,12 +137,21 @@ func Start(fn func() error) *Call {
 }
 
 // Wait waits until the call returned or bound has passed since it started.
-// returned is false if it is still running: it hangs.
+// returned is whether it returned within bound, by the time the call took;
+// if it is false and err is nil, it is still running: it hangs.
 func (c *Call) Wait(bound time.Duration) (took time.Duration, err error, returned bool) {
+	timer := time.NewTimer(time.Until(c.start.Add(bound)))
+	defer timer.Stop()
 	select {
 	case <-c.done:
-		return c.took, c.err, true
-	case <-time.After(time.Until(c.start.Add(bound))):
-		return time.Since(c.start), nil, false
+	case <-timer.C:
+		// This goroutine can run long after the timer fired, when the call
+		// has returned too, and select picks either: the call decides.
+		select {
+		case <-c.done:
+		default:
+			return time.Since(c.start), nil, false
+		}
 	}
+	return c.took, c.err, c.took <= bound
 }

@@ -3,11 +3,13 @@ package itest
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,7 +22,7 @@ import (
 )
 
 // A server started once per test binary, on a free loopback port, in a
-// temporary directory; StopServers (from TestMain) stops it.
+// temporary directory; Main stops it.
 type server struct {
 	once sync.Once
 	addr string
@@ -42,9 +44,55 @@ type server struct {
 
 var postgres, redis server
 
-// StopServers stops the servers this test binary started and removes their
-// directories. Call it from TestMain after m.Run.
-func StopServers() {
+// Main is TestMain for the packages whose tests use these servers. It stops
+// the servers after the tests and, if tests found their server missing,
+// names them on stderr and fails the test binary unless -short: go test
+// ./... shows a passing package as one "ok" line and drops its output,
+// skips included. (Under CI those tests fail by themselves: testkit.Skip.)
+func Main(m *testing.M) {
+	code := m.Run()
+	stopServers()
+	if report := skipped.report(); report != "" {
+		if code == 0 && !testing.Short() {
+			report += "FAIL: tests did not run for a missing server (go test -short accepts that)\n"
+			code = 1
+		}
+		fmt.Fprint(os.Stderr, report)
+	}
+	os.Exit(code)
+}
+
+// skipped collects the tests that found their server missing, by reason.
+var skipped skips
+
+type skips struct {
+	mu    sync.Mutex
+	tests map[string][]string
+}
+
+func (s *skips) add(test, why string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tests == nil {
+		s.tests = map[string][]string{}
+	}
+	s.tests[why] = append(s.tests[why], test)
+}
+
+func (s *skips) report() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var b strings.Builder
+	for _, why := range slices.Sorted(maps.Keys(s.tests)) {
+		tests := slices.Sorted(slices.Values(s.tests[why]))
+		fmt.Fprintf(&b, "NOT RUN %s: %s\n", strings.Join(tests, ", "), why)
+	}
+	return b.String()
+}
+
+// stopServers stops the servers this test binary started and removes their
+// directories.
+func stopServers() {
 	postgres.stop(syscall.SIGINT) // fast shutdown: ends the sessions, no checkpoint wait for clients
 	redis.stop(syscall.SIGTERM)
 }
@@ -70,7 +118,8 @@ func (s *server) get(t testing.TB, start func(s *server) error) string {
 	t.Helper()
 	s.once.Do(func() { s.err = start(s) })
 	if s.skip != "" {
-		testkit.Skip(t, s.skip)
+		skipped.add(t.Name(), s.skip)
+		testkit.Skip(t, "skipping: "+s.skip)
 	}
 	if s.err != nil {
 		t.Fatalf("%v\n%s", s.err, s.out.String())
@@ -88,7 +137,7 @@ func Redis(t testing.TB) string { return redis.get(t, startRedis) }
 func startPostgres(s *server) error {
 	bin := postgresBinDir()
 	if bin == "" {
-		s.skip = "skipping: no PostgreSQL server (initdb, postgres); install it: apt-get install postgresql"
+		s.skip = "no PostgreSQL server (initdb, postgres); install it: apt-get install postgresql"
 		return nil
 	}
 	// initdb and postgres refuse to run as root: run them as the postgres user.
@@ -126,7 +175,7 @@ func startPostgres(s *server) error {
 	s.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	s.cmd = exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-k", dir, "-p", strconv.Itoa(port),
 		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=50")
-	// SIGQUIT (immediate shutdown) if this test binary dies without StopServers.
+	// SIGQUIT (immediate shutdown) if this test binary dies without stopServers.
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT}
 	s.readyLine = "database system is ready to accept connections"
 	return s.run()
@@ -155,7 +204,7 @@ func version(binDir string) int {
 func startRedis(s *server) error {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		s.skip = "skipping: no Redis server (redis-server); install it: apt-get install redis-server"
+		s.skip = "no Redis server (redis-server); install it: apt-get install redis-server"
 		return nil
 	}
 	dir, err := os.MkdirTemp("", "keepalive-redis-")

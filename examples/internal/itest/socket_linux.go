@@ -19,7 +19,14 @@ import (
 // While it is open, the driver closing its net.Conn sends nothing to the
 // peer: the socket stays in whatever state the kernel put it in, so a FIN
 // from the peer would leave it CLOSE_WAIT, not CLOSE.
-type Socket struct{ fd int }
+type Socket struct {
+	fd int
+	// driverFD is the driver's own descriptor and ino, dev the socket's
+	// inode: Released looks whether that descriptor still refers to it.
+	driverFD int
+	ino      uint64
+	dev      uint64
+}
 
 // Dup duplicates conn's descriptor; the duplicate is closed when the test ends.
 func Dup(t testing.TB, conn net.Conn) *Socket {
@@ -32,21 +39,57 @@ func Dup(t testing.TB, conn net.Conn) *Socket {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fd, derr := -1, error(nil)
-	if err := rc.Control(func(s uintptr) { fd, derr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+	fd, driverFD, derr := -1, -1, error(nil)
+	if err := rc.Control(func(s uintptr) {
+		driverFD = int(s)
+		fd, derr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0)
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if derr != nil {
 		t.Fatalf("dup: %v", derr)
 	}
 	t.Cleanup(func() { unix.Close(fd) })
-	return &Socket{fd: fd}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		t.Fatalf("fstat: %v", err)
+	}
+	return &Socket{fd: fd, driverFD: driverFD, ino: st.Ino, dev: st.Dev}
+}
+
+// Released reports whether the driver has closed its descriptor of the
+// socket: the descriptor is closed, or its number now refers to another
+// file (a new connection may have got it; the duplicate keeps this
+// socket's inode from being reused meanwhile).
+func (s *Socket) Released() bool {
+	var st unix.Stat_t
+	if err := unix.Fstat(s.driverFD, &st); err != nil {
+		return true // EBADF
+	}
+	return st.Ino != s.ino || st.Dev != s.dev
+}
+
+// WaitReleased polls, for up to bound, until the driver has closed its
+// descriptor of the socket, and reports whether it has.
+func (s *Socket) WaitReleased(bound time.Duration) bool {
+	deadline := time.Now().Add(bound)
+	for !s.Released() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
 }
 
 // Info reads the socket's TCP_INFO.
 func (s *Socket) Info() (*unix.TCPInfo, error) {
 	return unix.GetsockoptTCPInfo(s.fd, unix.IPPROTO_TCP, unix.TCP_INFO)
 }
+
+// readSlop is the most a TCP_INFO reading may take for Quiesce to date the
+// last segment by it.
+const readSlop = time.Millisecond
 
 // Quiet is what a Socket looked like once its peer had gone silent.
 type Quiet struct {
@@ -65,16 +108,26 @@ type Quiet struct {
 func (s *Socket) Quiesce(bound time.Duration) (Quiet, error) {
 	deadline := time.Now().Add(bound)
 	for {
+		before := time.Now()
 		info, err := s.Info()
 		if err != nil {
 			return Quiet{}, err
 		}
 		now := time.Now()
-		if info.Unacked == 0 {
+		// The kernel's "ms ago" is relative to when it answered, somewhere
+		// between before and now. Counted back from now, a reading this
+		// goroutine was descheduled around put LastRecv that much too late,
+		// and every time counted from it too short (an idle drop came
+		// "sooner than the model"). So count back from before, which is
+		// never late, and take a reading again when it took over readSlop.
+		if info.Unacked == 0 && now.Sub(before) <= readSlop {
 			since := time.Duration(min(info.Last_data_recv, info.Last_ack_recv)) * time.Millisecond
-			return Quiet{LastRecv: now.Add(-since), SegsIn: info.Segs_in}, nil
+			return Quiet{LastRecv: before.Add(-since), SegsIn: info.Segs_in}, nil
 		}
 		if now.After(deadline) {
+			if info.Unacked == 0 {
+				return Quiet{}, fmt.Errorf("no TCP_INFO reading took under %v within %v: the machine is too busy to date the last segment", readSlop, bound)
+			}
 			return Quiet{}, fmt.Errorf("%d segments still unacknowledged after %v: data went out after the peer went silent", info.Unacked, bound)
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -124,6 +177,11 @@ func (s *Socket) Describe() string {
 // left it.)
 func (s *Socket) WaitDropped(start time.Time, bound time.Duration) (time.Duration, bool, error) {
 	for {
+		// ESTABLISHED in a reading means ESTABLISHED when the reading began
+		// (the state never goes back): compare the bound with that time, not
+		// with one taken after a wait for a core. A drop is timed when the
+		// reading ended, so it is never dated sooner than it happened.
+		before := time.Now()
 		info, err := s.Info()
 		if err != nil {
 			return time.Since(start), false, err
@@ -131,8 +189,8 @@ func (s *Socket) WaitDropped(start time.Time, bound time.Duration) (time.Duratio
 		if info.State != unix.BPF_TCP_ESTABLISHED {
 			return time.Since(start), true, nil
 		}
-		if time.Since(start) > bound {
-			return time.Since(start), false, nil
+		if before.Sub(start) > bound {
+			return before.Sub(start), false, nil
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

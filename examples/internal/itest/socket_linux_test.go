@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/keepalive-go/keepalive"
 	"github.com/keepalive-go/keepalive/internal/testkit"
@@ -82,4 +83,21 @@ func TestTimedOut(t *testing.T) {
 		assert.NoError(t, sock.TimedOut(q, false))
 		assert.ErrorContains(t, sock.TimedOut(q, true), "without a retransmission timeout")
 	})
+}
+
+// Released tells the driver closing its descriptor from the duplicate
+// keeping the socket open, also once a new socket has the freed number.
+func TestReleased(t *testing.T) {
+	t.Parallel()
+	client, _, sock, _ := loopbackPair(t, keepalive.Config{})
+	assert.False(t, sock.Released())
+	require.NoError(t, client.Close())
+	assert.True(t, sock.WaitReleased(time.Second))
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0) // lowest free number
+	require.NoError(t, err)
+	defer unix.Close(fd)
+	assert.True(t, sock.Released(), "descriptor %d, the driver's was %d", fd, sock.driverFD)
+	info, err := sock.Info()
+	require.NoError(t, err)
+	assert.Equal(t, uint8(unix.BPF_TCP_ESTABLISHED), info.State, "the duplicate holds the socket open")
 }
