@@ -148,10 +148,13 @@ func readSystem() (System, error) {
 	return System{Idle: idle, Interval: intvl, Count: 10}, nil
 }
 
+// soType is SO_TYPE from winsock2.h, which golang.org/x/sys/windows lacks.
+const soType = 0x1008
+
 // isTCPSocket reports whether fd is an IPv4 or IPv6 stream socket.
 func isTCPSocket(sysfd uintptr) bool {
 	fd := windows.Handle(sysfd)
-	if typ, err := windows.GetsockoptInt(fd, windows.SOL_SOCKET, windows.SO_TYPE); err != nil || typ != windows.SOCK_STREAM {
+	if typ, err := windows.GetsockoptInt(fd, windows.SOL_SOCKET, soType); err != nil || typ != windows.SOCK_STREAM {
 		return false
 	}
 	switch sa, _ := windows.Getsockname(fd); sa.(type) {
