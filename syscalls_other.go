@@ -1,10 +1,11 @@
-//go:build !(aix || darwin || dragonfly || freebsd || illumos || linux || netbsd || openbsd || solaris || windows)
+//go:build !unix && !windows
 
 package keepalive
 
-// js, wasip1 and plan9 have no TCP keepalive options: host is nil, and
-// every call that would touch a socket or read system settings returns an
-// error that names the OS and wraps errors.ErrUnsupported.
+// Every GOOS that is neither Unix nor Windows (js, wasip1, plan9) has no
+// TCP keepalive options and no platform: every call that would touch a
+// socket or read system settings returns an error that names the OS and
+// wraps errors.ErrUnsupported.
 
 func setOptions(uintptr, Config) error { return errUnsupported() }
 
