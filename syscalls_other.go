@@ -2,6 +2,8 @@
 
 package keepalive
 
+import "errors"
+
 // Every GOOS that is neither Unix nor Windows (js, wasip1, plan9) has no
 // TCP keepalive options and no platform: every call that would touch a
 // socket or read system settings returns an error that names the OS and
@@ -11,8 +13,8 @@ func setOptions(uintptr, Config) error { return errUnsupported() }
 
 func getOptions(uintptr) (Config, bool, error) { return Config{}, false, errUnsupported() }
 
-// readSystem returns the keepalive values a socket gets when it sets
-// none. This operating system has no TCP keepalive options.
-func readSystem() (System, error) { return System{}, errUnsupported() }
+func readSystem() (System, error) { return host().readSystem(nil) } // host is nil: unsupported
+
+func osRelease(string) (string, error) { return "", errors.ErrUnsupported }
 
 func isTCPSocket(uintptr) bool { return false }
