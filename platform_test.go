@@ -4,7 +4,13 @@ import (
 	"errors"
 	"math"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"runtime"
+	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -439,4 +445,102 @@ func TestPlatformWithinEveryDeadline(t *testing.T) {
 			assert.LessOrEqual(t, first, shortest.Truncate(500*msec)+500*msec, "%s, middlebox %v", p.name, middlebox)
 		}
 	}
+}
+
+// The option numbers in the <goos>_platform.go files are literals; they must
+// be those of golang.org/x/sys (and, for Oracle Solaris, of Go's net
+// package), for every architecture it has them for.
+func TestPlatformOptionNumbers(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS == "js" || runtime.GOOS == "wasip1" {
+		t.Skip("skipping: runs the go command, which this OS cannot; Linux CI checks every OS's numbers")
+	}
+	goCmd := func(args ...string) string {
+		out, err := exec.Command("go", args...).Output()
+		require.NoError(t, err, "go %v", args)
+		return strings.TrimSpace(string(out))
+	}
+	xsys := goCmd("list", "-m", "-f", "{{.Dir}}", "golang.org/x/sys")
+	goroot := goCmd("env", "GOROOT")
+	glob := func(pattern string) []string {
+		files, err := filepath.Glob(pattern)
+		require.NoError(t, err)
+		require.NotEmpty(t, files, pattern)
+		return files
+	}
+	unixFiles := func(goos string) []string {
+		return glob(filepath.Join(xsys, "unix", "zerrors_"+goos+"*.go"))
+	}
+	for _, tc := range []struct {
+		p      *platform
+		files  []string
+		prefix string // of the constants' names
+	}{
+		{&linuxPlatform, unixFiles("linux"), ""},
+		{&darwinPlatform, unixFiles("darwin"), ""},
+		{&freebsdPlatform, unixFiles("freebsd"), ""},
+		{&freebsd13Platform, unixFiles("freebsd"), ""},
+		{&netbsdPlatform, unixFiles("netbsd"), ""},
+		{&dragonflyPlatform, unixFiles("dragonfly"), ""},
+		{&dragonflyMsPlatform, unixFiles("dragonfly"), ""},
+		{&illumosPlatform, unixFiles("solaris"), ""}, // x/sys's solaris numbers are illumos's
+		{&solarisPlatform, []string{filepath.Join(goroot, "src", "net", "tcpsockopt_solaris.go")}, "sys"},
+		{&aixPlatform, unixFiles("aix"), ""},
+		{&windowsPlatform, []string{filepath.Join(xsys, "windows", "types_windows.go")}, ""},
+		{&windowsSIOPlatform, []string{filepath.Join(xsys, "windows", "types_windows.go")}, ""},
+	} {
+		defined := map[string][]int{}
+		for _, f := range tc.files {
+			for name, v := range intConsts(t, f) {
+				defined[name] = append(defined[name], v)
+			}
+		}
+		if tc.prefix != "" { // Go's net package names only what differs from illumos
+			for name, v := range intConsts(t, unixFiles("solaris")[0]) {
+				if _, ok := defined[tc.prefix+name]; !ok {
+					defined[tc.prefix+name] = []int{v}
+				}
+			}
+		}
+		for _, o := range []struct {
+			name string
+			num  int
+		}{{tc.p.idle.name, tc.p.idle.num}, {tc.p.interval.name, tc.p.interval.num}, {tc.p.count.name, tc.p.count.num}, {tc.p.userTimeout.name, tc.p.userTimeout.num}} {
+			if o.name == "" || strings.HasPrefix(o.name, "SIO_") {
+				continue
+			}
+			got := defined[tc.prefix+o.name]
+			if assert.NotEmpty(t, got, "%s: %s%s not found in %v", tc.p.name, tc.prefix, o.name, tc.files) {
+				assert.Equal(t, []int{o.num}, slices.Compact(got), "%s %s", tc.p.name, o.name)
+			}
+		}
+	}
+	if runtime.GOOS == "linux" {
+		// The Linux path of setOptions uses its own constants.
+		assert.Equal(t, []int{linuxTCPKeepIdle, linuxTCPKeepIntvl, linuxTCPKeepCnt, linuxTCPUserTimeout},
+			[]int{linuxPlatform.idle.num, linuxPlatform.interval.num, linuxPlatform.count.num, linuxPlatform.userTimeout.num})
+	}
+}
+
+// intConsts returns the integer constants a Go file defines as
+// "NAME = value" or "NAME = OTHER".
+func intConsts(t *testing.T, file string) map[string]int {
+	b, err := os.ReadFile(file)
+	require.NoError(t, err)
+	raw := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?m)^\s*(\w+)\s*=\s*(\w+)\s*(?://.*)?$`).FindAllStringSubmatch(string(b), -1) {
+		raw[m[1]] = m[2]
+	}
+	consts := map[string]int{}
+	for name, v := range raw {
+		for range 3 { // an alias of an alias
+			if w, ok := raw[v]; ok {
+				v = w
+			}
+		}
+		if n, err := strconv.ParseInt(v, 0, 64); err == nil {
+			consts[name] = int(n)
+		}
+	}
+	return consts
 }
