@@ -38,6 +38,7 @@ func TestPlatformsCoverEveryClaimedGOOS(t *testing.T) {
 	}
 	if p, err := hostPlatform(); platforms[runtime.GOOS].platform != nil && err == nil {
 		assert.NotNil(t, p, "this host has an implementation")
+		assert.Same(t, p, host(), "host's Linux shortcut agrees with the table")
 	}
 }
 
