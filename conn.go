@@ -35,8 +35,8 @@ func (c Config) Apply(conn net.Conn) error {
 
 // withSystem fills c's zero keepalive fields with the system's values, so
 // a connection that held other values (Go's 15 s, 15 s, 9) ends up as a new
-// socket would. Where the system's values cannot be read (illumos, Solaris,
-// AIX) or set per socket (OpenBSD), c is returned as it is.
+// socket would. Where the system's values cannot be read (ReadSystem is
+// unsupported) or set per socket, c is returned as it is.
 func (p *platform) withSystem(c Config) (Config, error) {
 	if p == nil || p.idle.name == "" || c.Idle != 0 && c.Interval != 0 && (c.Count != 0 || p.count.name == "") {
 		return c, nil

@@ -3,16 +3,23 @@ package keepalive
 import (
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
+	"sync"
 	"syscall"
 	"time"
 )
 
+// Each OS's facts are in <goos>_platform.go, unconstrained (only a _<goos> suffix constrains a
+// file), so every OS's rules build and are tested on any host. The system calls are per family:
+// syscalls_unix.go, syscalls_windows.go, and syscalls_other.go for every other GOOS.
+
 // A platform is what one operating system offers: the option behind each
-// Config field, the unit its kernel counts in, the range it accepts, and how
-// it turns the values into a detection time. It is plain data, so the rules
-// of every system are checked by tests on any host (platform_test.go); the
-// per-OS files only hold the option numbers and the system calls.
+// Config field, the unit its kernel counts in, the range it accepts, how it
+// turns the values into a detection time, and where it keeps the values a
+// socket gets when it sets none. It is plain data, so the rules of every
+// system are checked by tests on any host (platform_test.go); the syscalls
+// files read the option numbers and units from the host's platform.
 type platform struct {
 	name string // for errors and docs: "linux", "windows before 10.0.16299"
 
@@ -26,6 +33,10 @@ type platform struct {
 	// notPerSocket explains a field the OS cannot set per socket; it ends
 	// the error Validate returns for such a field.
 	notPerSocket string
+	// refusedHint ends the error for an option a socket refuses
+	// (ENOPROTOOPT): the likely reason on this OS. "is it a TCP socket?"
+	// if empty.
+	refusedHint string
 	// maxProbing, if set, bounds Count*Interval: illumos keeps it as the
 	// abort threshold in 32-bit milliseconds. It also means Interval and
 	// Count must be set together, since the kernel derives one from the
@@ -35,6 +46,12 @@ type platform struct {
 	// defaults are the kernel's compiled-in values, used by the model where
 	// the system's own cannot be read.
 	defaults Config
+	// system says where ReadSystem finds the system's values.
+	system systemValues
+	// release, for an OS whose options changed between releases, is where
+	// the running release is read: a sysctl, or "uname -v". The pick
+	// function of its row in platforms turns it into a platform.
+	release string
 
 	// userTimeoutCapsProbes: the user timeout also ends keepalive probing,
 	// and Count is ignored while it is set (Linux tcp_keepalive_timer).
@@ -63,17 +80,41 @@ type platform struct {
 	tick time.Duration
 }
 
-// durOpt is a duration option: its name (empty where the OS has none), the
-// unit the kernel counts in, and the range it accepts after rounding up.
+// durOpt is a duration option: its name (empty where the OS has none), its
+// number at level IPPROTO_TCP, the unit the kernel counts in, and the range
+// it accepts after rounding up.
 type durOpt struct {
 	name     string
+	num      int
 	unit     time.Duration
 	min, max time.Duration
 }
 
 type countOpt struct {
 	name string
+	num  int
 	max  int
+}
+
+// systemValues names the settings that hold the keepalive values of a
+// socket that sets none, which ReadSystem reads.
+type systemValues struct {
+	// idle, interval and count are sysctls (registry values on Windows);
+	// count is empty where the kernel has a fixed count.
+	idle, interval, count string
+	// unit is what idle and interval count in, unless ticksPerSecond names
+	// a sysctl saying how many of their units make a second.
+	unit           time.Duration
+	ticksPerSecond string
+	// retries2 and rtoMaxMs (Linux) bound data in flight; rtoMaxMs is
+	// missing before Linux 6.15, where the maximum RTO is 120 s.
+	retries2, rtoMaxMs string
+	// registryKey (Windows) holds idle and interval, under
+	// HKEY_LOCAL_MACHINE; one that is absent has the default's value.
+	registryKey string
+	// unreadable, if set, is where the OS keeps the values out of a
+	// program's reach: ReadSystem fails with errors.ErrUnsupported.
+	unreadable string
 }
 
 // validate checks c against p, before any system call: every field
@@ -111,7 +152,7 @@ func (p *platform) validate(c Config) error {
 	return p.userTimeout.check(p, "UserTimeout", c.UserTimeout, "leaves it off")
 }
 
-func (o durOpt) check(p *platform, field string, d time.Duration, zero string) error {
+func (o *durOpt) check(p *platform, field string, d time.Duration, zero string) error {
 	if d == 0 {
 		return nil
 	}
@@ -152,15 +193,63 @@ func (p *platform) rounded(c Config) Config {
 	return c
 }
 
-// hostErr, where a per-OS file finds this version of the OS without usable
-// options, is what every call reports.
-var hostErr error
-
-func errUnsupported() error {
-	if hostErr != nil {
-		return hostErr
+// readSystem reads p's system values with sysctl, which reads one integer
+// setting by name (the syscalls files pass the host's).
+func (p *platform) readSystem(sysctl func(name string) (int, error)) (System, error) {
+	if p == nil {
+		return System{}, errUnsupported()
 	}
-	return fmt.Errorf("keepalive: TCP keepalive options cannot be set on %s: %w", runtime.GOOS, errors.ErrUnsupported)
+	s := p.system
+	if s.unreadable != "" {
+		return System{}, fmt.Errorf("keepalive: %s keeps its keepalive defaults in %s, which a program cannot read: %w",
+			p.name, s.unreadable, errors.ErrUnsupported)
+	}
+	var err error
+	get := func(name string) int {
+		if err != nil {
+			return 0
+		}
+		v, gerr := sysctl(name)
+		if gerr != nil {
+			err = fmt.Errorf("keepalive: reading sysctl %s: %w", name, gerr)
+		}
+		return v
+	}
+	unit := s.unit
+	if s.ticksPerSecond != "" {
+		switch hz := get(s.ticksPerSecond); {
+		case err != nil:
+			return System{}, err
+		case hz <= 0:
+			return System{}, fmt.Errorf("keepalive: sysctl %s is %d", s.ticksPerSecond, hz)
+		default:
+			unit = time.Second / time.Duration(hz)
+		}
+	}
+	sys := System{Count: p.fixedCount}
+	sys.Idle = time.Duration(get(s.idle)) * unit
+	sys.Interval = time.Duration(get(s.interval)) * unit
+	if s.count != "" {
+		sys.Count = get(s.count)
+	}
+	if s.retries2 != "" {
+		sys.Retries2 = get(s.retries2)
+	}
+	if err != nil {
+		return System{}, err
+	}
+	if s.rtoMaxMs != "" {
+		ms, err := sysctl(s.rtoMaxMs)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			sys.RTOMax = 120 * time.Second
+		case err != nil:
+			return System{}, fmt.Errorf("keepalive: reading sysctl %s: %w", s.rtoMaxMs, err)
+		default:
+			sys.RTOMax = time.Duration(ms) * time.Millisecond
+		}
+	}
+	return sys, nil
 }
 
 const (
@@ -171,206 +260,64 @@ const (
 	maxInt32 = 1<<31 - 1
 )
 
-// The platforms, with their sources. What is not verified on the real
-// system is marked so in docs/platforms.md.
-var (
-	// Linux: net/ipv4/tcp.c (MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL 32767 s,
-	// MAX_TCP_KEEPCNT 127, TCP_USER_TIMEOUT a non-negative int of ms);
-	// the model is net/ipv4/tcp_timer.c, measured on Linux 6.18.
-	linuxPlatform = platform{
-		name:        "linux",
-		idle:        durOpt{"TCP_KEEPIDLE", second, second, 32767 * second},
-		interval:    durOpt{"TCP_KEEPINTVL", second, second, 32767 * second},
-		count:       countOpt{"TCP_KEEPCNT", 127},
-		userTimeout: durOpt{"TCP_USER_TIMEOUT", ms, 0, maxInt32 * ms},
-		defaults:    Config{Idle: 7200 * second, Interval: 75 * second, Count: 9},
-
-		userTimeoutCapsProbes: true,
-		retries2Model:         true,
-		acceptInherits:        true,
-	}
-
-	// macOS and iOS (XNU bsd/netinet/tcp_usrreq.c, tcp_timer.c): seconds,
-	// 0..UINT32_MAX/1000 (TCP_RETRANSHZ); the keep timer is coalesced to
-	// 500 ms; TCP_RXT_CONNDROPTIME ends a retransmission episode, checked
-	// when the retransmission timer fires (backoff up to 64 s).
-	darwinPlatform = platform{
-		name:        "darwin",
-		idle:        durOpt{"TCP_KEEPALIVE", second, second, 4294967 * second},
-		interval:    durOpt{"TCP_KEEPINTVL", second, second, 4294967 * second},
-		count:       countOpt{"TCP_KEEPCNT", maxInt32},
-		userTimeout: durOpt{"TCP_RXT_CONNDROPTIME", second, 0, 4294967 * second},
-		defaults:    Config{Idle: 7200 * second, Interval: 75 * second, Count: 8},
-
-		userTimeoutOnRetransmit: true,
-		rexmtMax:                64 * second,
-		tick:                    500 * ms,
-	}
-
-	// FreeBSD (tcp_usrreq.c tcp_default_ctloutput, tcp_timer.c): seconds up
-	// to UINT_MAX/hz (4294967 s at hz 1000); TCP_MAXUNACKTIME (FreeBSD 14+,
-	// seconds) is checked when the retransmission timer fires.
-	freebsdPlatform = platform{
-		name:        "freebsd",
-		idle:        durOpt{"TCP_KEEPIDLE", second, second, 4294967 * second},
-		interval:    durOpt{"TCP_KEEPINTVL", second, second, 4294967 * second},
-		count:       countOpt{"TCP_KEEPCNT", maxInt32},
-		userTimeout: durOpt{"TCP_MAXUNACKTIME", second, 0, 4294967 * second},
-		defaults:    Config{Idle: 7200 * second, Interval: 75 * second, Count: 8},
-
-		userTimeoutOnRetransmit: true,
-		rexmtMax:                64 * second,
-	}
-
-	// FreeBSD before 14 has no TCP_MAXUNACKTIME.
-	freebsd13Platform = func() platform {
-		p := freebsdPlatform
-		p.name = "freebsd before 14"
-		p.userTimeout = durOpt{}
-		p.notPerSocket = "TCP_MAXUNACKTIME came with FreeBSD 14"
-		return p
-	}()
-
-	// NetBSD (tcp_usrreq.c tcp_ctloutput, tcp_timer.h): the options take
-	// slow-timer ticks of 500 ms (PR_SLOWHZ 2), not seconds, any value > 0;
-	// the maximum keeps ticks*hz/2 inside an int up to hz 1000. No
-	// user-timeout analogue. getsockopt cannot read the values back.
-	netbsdPlatform = platform{
-		name:         "netbsd",
-		idle:         durOpt{"TCP_KEEPIDLE", 500 * ms, 500 * ms, 2147483 * second},
-		interval:     durOpt{"TCP_KEEPINTVL", 500 * ms, 500 * ms, 2147483 * second},
-		count:        countOpt{"TCP_KEEPCNT", maxInt32},
-		notPerSocket: "NetBSD has no per-socket bound on unacknowledged data like TCP_USER_TIMEOUT",
-		defaults:     Config{Idle: 7200 * second, Interval: 75 * second, Count: 8},
-	}
-
-	// DragonFly (tcp_usrreq.c, tcp_timer.c): seconds since 5.8
-	// (__DragonFly_version 500702); dragonflyMsPlatform before that.
-	dragonflyPlatform = platform{
-		name:         "dragonfly",
-		idle:         durOpt{"TCP_KEEPIDLE", second, second, 2147483 * second},
-		interval:     durOpt{"TCP_KEEPINTVL", second, second, 2147483 * second},
-		count:        countOpt{"TCP_KEEPCNT", maxInt32},
-		notPerSocket: "DragonFly has no per-socket bound on unacknowledged data like TCP_USER_TIMEOUT",
-		defaults:     Config{Idle: 7200 * second, Interval: 75 * second, Count: 8},
-	}
-	dragonflyMsPlatform = func() platform {
-		p := dragonflyPlatform
-		p.name = "dragonfly before 5.8"
-		p.idle = durOpt{"TCP_KEEPIDLE", ms, ms, maxInt32 * ms}
-		p.interval = durOpt{"TCP_KEEPINTVL", ms, ms, maxInt32 * ms}
-		return p
-	}()
-
-	// OpenBSD (tcp_timer.c tcp_timer_keep): no per-socket options; every
-	// connection with SO_KEEPALIVE uses the sysctls net.inet.tcp.keepidle
-	// and keepintvl and is dropped after 8 unanswered probes.
-	openbsdPlatform = platform{
-		name:         "openbsd",
-		fixedCount:   8,
-		notPerSocket: "OpenBSD has no per-socket keepalive options; the sysctls net.inet.tcp.keepidle and net.inet.tcp.keepintvl apply to every connection, with 8 probes",
-		defaults:     Config{Idle: 7200 * second, Interval: 75 * second, Count: 8},
-	}
-)
-
-var (
-	// illumos (inet/tcp/tcp_opt_data.c tcp_opt_set, tcp_timers.c):
-	// TCP_KEEPIDLE in seconds, at least 10 s on releases before 2015 and on
-	// Oracle Solaris (1 s since), at most 10 days; TCP_KEEPINTVL inside the
-	// socket's RTO range (1..60 s by default); TCP_KEEPCNT*TCP_KEEPINTVL in
-	// milliseconds must fit 32 bits, and with only one of the two set the
-	// kernel derives the other from its 480 s probing default, so Validate
-	// wants both or neither; TCP_ABORT_THRESHOLD in ms, checked when
-	// the retransmission timer (up to 60 s) fires. The keepalive drop is a
-	// strict >, seen one tick late. Defaults: 2 h idle, then 480 s of probing
-	// with backoff, modelled as 8 probes 60 s apart.
-	illumosPlatform = platform{
-		name:        "illumos",
-		idle:        durOpt{"TCP_KEEPIDLE", second, 10 * second, 864000 * second},
-		interval:    durOpt{"TCP_KEEPINTVL", second, second, 60 * second},
-		count:       countOpt{"TCP_KEEPCNT", 71582}, // 60 s * 71582 < 2^32 ms
-		maxProbing:  (1<<32 - 1) * ms,
-		userTimeout: durOpt{"TCP_ABORT_THRESHOLD", ms, 0, maxInt32 * ms},
-		defaults:    Config{Idle: 7200 * second, Interval: 60 * second, Count: 8},
-
-		strictAbort:             true,
-		userTimeoutOnRetransmit: true,
-		rexmtMax:                60 * second,
-	}
-
-	// Oracle Solaris 11.4: the same options under other numbers (Go's
-	// net/tcpsockopt_solaris.go), TCP_KEEPIDLE and TCP_KEEPINTVL 10 s to 10
-	// days (tcp(4P)). Not verified on a real system.
-	solarisPlatform = func() platform {
-		p := illumosPlatform
-		p.name = "solaris"
-		p.interval = durOpt{"TCP_KEEPINTVL", second, 10 * second, 864000 * second}
-		p.count = countOpt{"TCP_KEEPCNT", 429496} // 10 s * 429496 < 2^32 ms; maxProbing bounds the product
-		return p
-	}()
-
-	// AIX: TCP_KEEPIDLE, TCP_KEEPINTVL in seconds as Go's net package sets
-	// them, TCP_KEEPCNT; no user-timeout analogue. Not verified on a real
-	// system: AIX's own tunables (no -o tcp_keepidle) count half seconds.
-	aixPlatform = platform{
-		name:         "aix",
-		idle:         durOpt{"TCP_KEEPIDLE", second, second, 2147483 * second},
-		interval:     durOpt{"TCP_KEEPINTVL", second, second, 2147483 * second},
-		count:        countOpt{"TCP_KEEPCNT", maxInt32},
-		notPerSocket: "AIX has no per-socket bound on unacknowledged data like TCP_USER_TIMEOUT",
-		defaults:     Config{Idle: 7200 * second, Interval: 75 * second, Count: 8},
-	}
-
-	// Windows 10 1709 (build 16299) and later: TCP_KEEPIDLE and
-	// TCP_KEEPINTVL in seconds, TCP_KEEPCNT up to 255, TCP_MAXRT in seconds
-	// for data in flight. Defaults: 2 h, 1 s, 10 probes.
-	windowsPlatform = platform{
-		name:        "windows",
-		idle:        durOpt{"TCP_KEEPIDLE", second, second, 4294967 * second},
-		interval:    durOpt{"TCP_KEEPINTVL", second, second, 4294967 * second},
-		count:       countOpt{"TCP_KEEPCNT", 255},
-		userTimeout: durOpt{"TCP_MAXRT", second, 0, maxInt32 * second},
-		defaults:    Config{Idle: 7200 * second, Interval: second, Count: 10},
-
-		userTimeoutOnRetransmit: true,
-		rexmtMax:                60 * second,
-		tick:                    16 * ms, // the default 15.6 ms clock
-	}
-
-	// Older Windows: SIO_KEEPALIVE_VALS sets idle time and interval together,
-	// in milliseconds (a zero one gets Windows' default, 2 h or 1 s, since
-	// the current values cannot be read), and 10 probes are always sent.
-	windowsSIOPlatform = func() platform {
-		p := windowsPlatform
-		p.name = "windows before 10.0.16299"
-		p.idle = durOpt{"SIO_KEEPALIVE_VALS keepalivetime", ms, ms, (1<<32 - 1) * ms}
-		p.interval = durOpt{"SIO_KEEPALIVE_VALS keepaliveinterval", ms, ms, (1<<32 - 1) * ms}
-		p.count = countOpt{}
-		p.fixedCount = 10
-		p.notPerSocket = "before Windows 10 1709 (build 16299) SIO_KEEPALIVE_VALS always sends 10 probes"
-		return p
-	}()
-)
-
-// platforms maps GOOS to its platform. ios is darwin.
-var platforms = map[string]*platform{
-	"linux":     &linuxPlatform,
-	"android":   &linuxPlatform,
-	"darwin":    &darwinPlatform,
-	"ios":       &darwinPlatform,
-	"freebsd":   &freebsdPlatform,
-	"netbsd":    &netbsdPlatform,
-	"dragonfly": &dragonflyPlatform,
-	"openbsd":   &openbsdPlatform,
-	"illumos":   &illumosPlatform,
-	"solaris":   &solarisPlatform,
-	"aix":       &aixPlatform,
-	"windows":   &windowsPlatform,
+// platforms maps GOOS to its platform: adding an OS is its
+// <goos>_platform.go and a row here. An OS whose options changed between
+// releases has pick, which maps the release its platform's release field
+// names (read by osRelease) to the platform for it, or to an error when
+// that release cannot set the options at all.
+var platforms = map[string]struct {
+	*platform
+	pick func(release string) (*platform, error)
+}{
+	"linux":     {&linuxPlatform, nil},
+	"android":   {&linuxPlatform, nil},
+	"darwin":    {&darwinPlatform, nil},
+	"ios":       {&darwinPlatform, nil},
+	"freebsd":   {&freebsdPlatform, freebsdRelease},
+	"netbsd":    {&netbsdPlatform, nil},
+	"dragonfly": {&dragonflyPlatform, dragonflyRelease},
+	"openbsd":   {&openbsdPlatform, nil},
+	"illumos":   {&illumosPlatform, nil},
+	"solaris":   {&solarisPlatform, solarisRelease},
+	"aix":       {&aixPlatform, nil},
+	"windows":   {&windowsPlatform, windowsRelease},
 }
 
-// hostPlatform is the platform this program runs on; nil where the package
-// has no implementation (js, wasip1, plan9). Per-OS files whose OS comes in
-// versions with different options pick the variant at init.
-var hostPlatform = platforms[runtime.GOOS]
+// pickPlatform is the platform for goos, reading the running release with
+// osRelease where the OS needs it; nil where the package has no
+// implementation (js, wasip1, plan9), with the error of a release that has
+// no usable options. A release that cannot be read keeps the OS's current
+// platform: its system calls will say what is wrong.
+func pickPlatform(goos string, osRelease func(from string) (string, error)) (*platform, error) {
+	row := platforms[goos]
+	if row.pick == nil {
+		return row.platform, nil
+	}
+	release, err := osRelease(row.release)
+	if err != nil {
+		return row.platform, nil
+	}
+	return row.pick(release)
+}
 
-func host() *platform { return hostPlatform }
+// hostPlatform is pickPlatform for this program's OS, on first use.
+var hostPlatform = sync.OnceValues(func() (*platform, error) { return pickPlatform(runtime.GOOS, osRelease) })
+
+// host is the platform this program runs on; nil where the package has no
+// implementation, or this release of the OS cannot set the options. Linux,
+// whose options are the same in every release, skips the once: host is on
+// Apply's path, and the call through it measurably slowed Apply.
+func host() *platform {
+	if runtime.GOOS == "linux" || runtime.GOOS == "android" {
+		return &linuxPlatform
+	}
+	p, _ := hostPlatform()
+	return p
+}
+
+func errUnsupported() error {
+	if _, err := hostPlatform(); err != nil {
+		return err
+	}
+	return fmt.Errorf("keepalive: TCP keepalive options cannot be set on %s: %w", runtime.GOOS, errors.ErrUnsupported)
+}

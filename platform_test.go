@@ -3,7 +3,14 @@ package keepalive
 import (
 	"errors"
 	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"runtime"
+	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -20,16 +27,138 @@ const s, msec = time.Second, time.Millisecond
 func TestPlatformsCoverEveryClaimedGOOS(t *testing.T) {
 	t.Parallel()
 	for _, goos := range []string{"linux", "android", "darwin", "ios", "freebsd", "netbsd", "dragonfly", "openbsd", "illumos", "solaris", "aix", "windows"} {
-		p := platforms[goos]
-		require.NotNil(t, p, goos)
-		assert.NotEmpty(t, p.name)
-		assert.NotZero(t, p.defaults.Idle, goos)
+		row := platforms[goos]
+		require.NotNil(t, row.platform, goos)
+		assert.NotEmpty(t, row.name)
+		assert.NotZero(t, row.defaults.Idle, goos)
+		assert.Equal(t, row.release != "", row.pick != nil, "%s: a release to read goes with a pick", goos)
 	}
 	for _, goos := range []string{"js", "wasip1", "plan9"} {
-		assert.Nil(t, platforms[goos], goos)
+		assert.Nil(t, platforms[goos].platform, goos)
 	}
-	if want := platforms[runtime.GOOS]; want != nil && hostErr == nil {
-		assert.NotNil(t, host(), "this host has an implementation")
+	if p, err := hostPlatform(); platforms[runtime.GOOS].platform != nil && err == nil {
+		assert.NotNil(t, p, "this host has an implementation")
+		assert.Same(t, p, host(), "host's Linux shortcut agrees with the table")
+	}
+}
+
+// The release decides the variant: each pick maps what its OS reports to
+// the platform, whatever the host.
+func TestPlatformPickByRelease(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		goos, release string
+		want          *platform
+		err           string // a part of the error; the platform is then nil
+	}{
+		{goos: "freebsd", release: "1400097", want: &freebsdPlatform},
+		{goos: "freebsd", release: "1400000", want: &freebsdPlatform},
+		{goos: "freebsd", release: "1399999", want: &freebsd13Platform},
+		{goos: "freebsd", release: "1302001", want: &freebsd13Platform},
+		{goos: "freebsd", release: "garbled", want: &freebsdPlatform},
+		{goos: "dragonfly", release: "600400", want: &dragonflyPlatform},
+		{goos: "dragonfly", release: "500702", want: &dragonflyPlatform},
+		{goos: "dragonfly", release: "500701", want: &dragonflyMsPlatform},
+		{goos: "windows", release: "10.0.22631", want: &windowsPlatform},
+		{goos: "windows", release: "10.0.16299", want: &windowsPlatform},
+		{goos: "windows", release: "10.0.15063", want: &windowsSIOPlatform},
+		{goos: "windows", release: "6.1.7601", want: &windowsSIOPlatform}, // Windows 7 (Wine's default)
+		{goos: "windows", release: "6.3.16299", want: &windowsSIOPlatform},
+		{goos: "solaris", release: "11.4.0.15.0", want: &solarisPlatform},
+		{goos: "solaris", release: "12.0", want: &solarisPlatform},
+		{goos: "solaris", release: "11.3", err: "Solaris 11.3 has no TCP_KEEPIDLE, TCP_KEEPINTVL and TCP_KEEPCNT (11.4 added them)"},
+		{goos: "solaris", release: "omnios-r151046-1a7b32a8fb", err: `uname version "omnios-r151046-1a7b32a8fb" is not Oracle Solaris 11.4 or later (illumos? build with GOOS=illumos)`},
+		{goos: "linux", want: &linuxPlatform},
+		{goos: "ios", want: &darwinPlatform},
+		{goos: "js"},
+	} {
+		var asked string
+		p, err := pickPlatform(tc.goos, func(from string) (string, error) {
+			asked = from
+			return tc.release, nil
+		})
+		if row := platforms[tc.goos]; row.pick != nil {
+			assert.Equal(t, row.release, asked, "%s reads its release where its platform says", tc.goos)
+		} else {
+			assert.Empty(t, asked, "%s has no release to read", tc.goos)
+		}
+		if tc.err != "" {
+			assert.Nil(t, p, "%s %s", tc.goos, tc.release)
+			assert.ErrorIs(t, err, errors.ErrUnsupported)
+			assert.ErrorContains(t, err, tc.err)
+			continue
+		}
+		assert.NoError(t, err, "%s %s", tc.goos, tc.release)
+		assert.Same(t, tc.want, p, "%s %s: got %s", tc.goos, tc.release, p.nameOrNil())
+	}
+	// A release that cannot be read keeps the OS's platform: its system
+	// calls will say what is wrong.
+	for _, goos := range []string{"freebsd", "dragonfly", "solaris", "windows"} {
+		p, err := pickPlatform(goos, func(string) (string, error) { return "", syscall.ENOENT })
+		assert.NoError(t, err, goos)
+		assert.Same(t, platforms[goos].platform, p, goos)
+	}
+}
+
+func (p *platform) nameOrNil() string {
+	if p == nil {
+		return "nil"
+	}
+	return p.name
+}
+
+// ReadSystem's conversions, with each OS's sysctls faked: names, units
+// (NetBSD's ticks), fixed counts and what cannot be read.
+func TestPlatformReadSystem(t *testing.T) {
+	t.Parallel()
+	fake := func(values map[string]int) func(string) (int, error) {
+		return func(name string) (int, error) {
+			v, ok := values[name]
+			if !ok {
+				return 0, &os.PathError{Op: "open", Path: name, Err: syscall.ENOENT}
+			}
+			return v, nil
+		}
+	}
+	linux := map[string]int{
+		"net.ipv4.tcp_keepalive_time": 7200, "net.ipv4.tcp_keepalive_intvl": 75, "net.ipv4.tcp_keepalive_probes": 9,
+		"net.ipv4.tcp_retries2": 15, "net.ipv4.tcp_rto_max_ms": 60000,
+	}
+	bsd := map[string]int{"net.inet.tcp.keepidle": 7200000, "net.inet.tcp.keepintvl": 75000, "net.inet.tcp.keepcnt": 8}
+	for _, tc := range []struct {
+		p      *platform
+		values map[string]int
+		want   System
+	}{
+		{&linuxPlatform, linux, System{Idle: 7200 * s, Interval: 75 * s, Count: 9, Retries2: 15, RTOMax: 60 * s}},
+		{&darwinPlatform, bsd, System{Idle: 7200 * s, Interval: 75 * s, Count: 8}},
+		{&freebsdPlatform, bsd, System{Idle: 7200 * s, Interval: 75 * s, Count: 8}},
+		{&dragonflyMsPlatform, bsd, System{Idle: 7200 * s, Interval: 75 * s, Count: 8}},
+		{&netbsdPlatform, map[string]int{"net.inet.tcp.slowhz": 2, "net.inet.tcp.keepidle": 14400, "net.inet.tcp.keepintvl": 150, "net.inet.tcp.keepcnt": 8},
+			System{Idle: 7200 * s, Interval: 75 * s, Count: 8}},
+		{&openbsdPlatform, map[string]int{"net.inet.tcp.keepidle": 7200, "net.inet.tcp.keepintvl": 75}, System{Idle: 7200 * s, Interval: 75 * s, Count: 8}},
+	} {
+		got, err := tc.p.readSystem(fake(tc.values))
+		require.NoError(t, err, tc.p.name)
+		assert.Equal(t, tc.want, got, tc.p.name)
+	}
+	// tcp_rto_max_ms came with Linux 6.15: 120 s before.
+	delete(linux, "net.ipv4.tcp_rto_max_ms")
+	got, err := linuxPlatform.readSystem(fake(linux))
+	require.NoError(t, err)
+	assert.Equal(t, 120*s, got.RTOMax)
+	// Any other missing sysctl is an error that names it.
+	delete(linux, "net.ipv4.tcp_keepalive_probes")
+	_, err = linuxPlatform.readSystem(fake(linux))
+	assert.ErrorIs(t, err, syscall.ENOENT)
+	assert.ErrorContains(t, err, "reading sysctl net.ipv4.tcp_keepalive_probes")
+	_, err = netbsdPlatform.readSystem(fake(map[string]int{"net.inet.tcp.slowhz": 0}))
+	assert.ErrorContains(t, err, "sysctl net.inet.tcp.slowhz is 0")
+	// Where the system keeps them out of reach, nothing is read.
+	for _, p := range []*platform{&illumosPlatform, &solarisPlatform, &aixPlatform} {
+		_, err := p.readSystem(func(name string) (int, error) { panic("read " + name) })
+		assert.ErrorIs(t, err, errors.ErrUnsupported, p.name)
+		assert.ErrorContains(t, err, p.name+" keeps its keepalive defaults in ", p.name)
 	}
 }
 
@@ -269,8 +398,8 @@ func TestPlatformWithin(t *testing.T) {
 func TestPlatformMaximaFit32Bits(t *testing.T) {
 	t.Parallel()
 	all := map[string]*platform{"windows SIO": &windowsSIOPlatform, "dragonfly ms": &dragonflyMsPlatform, "freebsd 13": &freebsd13Platform}
-	for goos, p := range platforms {
-		all[goos] = p
+	for goos, row := range platforms {
+		all[goos] = row.platform
 	}
 	for goos, p := range all {
 		for _, o := range []durOpt{p.idle, p.interval, p.userTimeout} {
@@ -317,4 +446,102 @@ func TestPlatformWithinEveryDeadline(t *testing.T) {
 			assert.LessOrEqual(t, first, shortest.Truncate(500*msec)+500*msec, "%s, middlebox %v", p.name, middlebox)
 		}
 	}
+}
+
+// The option numbers in the <goos>_platform.go files are literals; they must
+// be those of golang.org/x/sys (and, for Oracle Solaris, of Go's net
+// package), for every architecture it has them for.
+func TestPlatformOptionNumbers(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS == "js" || runtime.GOOS == "wasip1" {
+		t.Skip("skipping: runs the go command, which this OS cannot; Linux CI checks every OS's numbers")
+	}
+	goCmd := func(args ...string) string {
+		out, err := exec.Command("go", args...).Output()
+		require.NoError(t, err, "go %v", args)
+		return strings.TrimSpace(string(out))
+	}
+	xsys := goCmd("list", "-m", "-f", "{{.Dir}}", "golang.org/x/sys")
+	goroot := goCmd("env", "GOROOT")
+	glob := func(pattern string) []string {
+		files, err := filepath.Glob(pattern)
+		require.NoError(t, err)
+		require.NotEmpty(t, files, pattern)
+		return files
+	}
+	unixFiles := func(goos string) []string {
+		return glob(filepath.Join(xsys, "unix", "zerrors_"+goos+"*.go"))
+	}
+	for _, tc := range []struct {
+		p      *platform
+		files  []string
+		prefix string // of the constants' names
+	}{
+		{&linuxPlatform, unixFiles("linux"), ""},
+		{&darwinPlatform, unixFiles("darwin"), ""},
+		{&freebsdPlatform, unixFiles("freebsd"), ""},
+		{&freebsd13Platform, unixFiles("freebsd"), ""},
+		{&netbsdPlatform, unixFiles("netbsd"), ""},
+		{&dragonflyPlatform, unixFiles("dragonfly"), ""},
+		{&dragonflyMsPlatform, unixFiles("dragonfly"), ""},
+		{&illumosPlatform, unixFiles("solaris"), ""}, // x/sys's solaris numbers are illumos's
+		{&solarisPlatform, []string{filepath.Join(goroot, "src", "net", "tcpsockopt_solaris.go")}, "sys"},
+		{&aixPlatform, unixFiles("aix"), ""},
+		{&windowsPlatform, []string{filepath.Join(xsys, "windows", "types_windows.go")}, ""},
+		{&windowsSIOPlatform, []string{filepath.Join(xsys, "windows", "types_windows.go")}, ""},
+	} {
+		defined := map[string][]int{}
+		for _, f := range tc.files {
+			for name, v := range intConsts(t, f) {
+				defined[name] = append(defined[name], v)
+			}
+		}
+		if tc.prefix != "" { // Go's net package names only what differs from illumos
+			for name, v := range intConsts(t, unixFiles("solaris")[0]) {
+				if _, ok := defined[tc.prefix+name]; !ok {
+					defined[tc.prefix+name] = []int{v}
+				}
+			}
+		}
+		for _, o := range []struct {
+			name string
+			num  int
+		}{{tc.p.idle.name, tc.p.idle.num}, {tc.p.interval.name, tc.p.interval.num}, {tc.p.count.name, tc.p.count.num}, {tc.p.userTimeout.name, tc.p.userTimeout.num}} {
+			if o.name == "" || strings.HasPrefix(o.name, "SIO_") {
+				continue
+			}
+			got := defined[tc.prefix+o.name]
+			if assert.NotEmpty(t, got, "%s: %s%s not found in %v", tc.p.name, tc.prefix, o.name, tc.files) {
+				assert.Equal(t, []int{o.num}, slices.Compact(got), "%s %s", tc.p.name, o.name)
+			}
+		}
+	}
+	if runtime.GOOS == "linux" {
+		// The Linux path of setOptions uses its own constants.
+		assert.Equal(t, []int{linuxTCPKeepIdle, linuxTCPKeepIntvl, linuxTCPKeepCnt, linuxTCPUserTimeout},
+			[]int{linuxPlatform.idle.num, linuxPlatform.interval.num, linuxPlatform.count.num, linuxPlatform.userTimeout.num})
+	}
+}
+
+// intConsts returns the integer constants a Go file defines as
+// "NAME = value" or "NAME = OTHER".
+func intConsts(t *testing.T, file string) map[string]int {
+	b, err := os.ReadFile(file)
+	require.NoError(t, err)
+	raw := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?m)^\s*(\w+)\s*=\s*(\w+)\s*(?://.*)?$`).FindAllStringSubmatch(string(b), -1) {
+		raw[m[1]] = m[2]
+	}
+	consts := map[string]int{}
+	for name, v := range raw {
+		for range 3 { // an alias of an alias
+			if w, ok := raw[v]; ok {
+				v = w
+			}
+		}
+		if n, err := strconv.ParseInt(v, 0, 64); err == nil {
+			consts[name] = int(n)
+		}
+	}
+	return consts
 }

@@ -1,4 +1,4 @@
-//go:build js || wasip1 || plan9
+//go:build !unix && !windows
 
 package keepalive_test
 

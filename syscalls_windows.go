@@ -11,12 +11,11 @@ import (
 	"golang.org/x/sys/windows/registry"
 )
 
-// Windows 10 1709 (build 16299) added TCP_KEEPIDLE and TCP_KEEPINTVL (and
-// 1703 TCP_KEEPCNT); before that only SIO_KEEPALIVE_VALS exists.
-func init() {
-	if v := windows.RtlGetVersion(); v.MajorVersion < 10 || v.BuildNumber < 16299 {
-		hostPlatform = &windowsSIOPlatform
-	}
+// osRelease returns RtlGetVersion's "major.minor.build", by which
+// windowsRelease picks the platform.
+func osRelease(string) (string, error) {
+	v := windows.RtlGetVersion()
+	return fmt.Sprintf("%d.%d.%d", v.MajorVersion, v.MinorVersion, v.BuildNumber), nil
 }
 
 func usesSIO() bool { return host() == &windowsSIOPlatform }
@@ -35,7 +34,7 @@ func setOptions(sysfd uintptr, c Config) error {
 		c = c.withDefaults(Config{Idle: d.Idle, Interval: d.Interval})
 	}
 	if c.UserTimeout > 0 {
-		if err := setInt(fd, windows.IPPROTO_TCP, windows.TCP_MAXRT, p.userTimeout.name, int(c.UserTimeout/time.Second)); err != nil {
+		if err := setInt(fd, windows.IPPROTO_TCP, p.userTimeout.num, p.userTimeout.name, int(c.UserTimeout/p.userTimeout.unit)); err != nil {
 			return err
 		}
 	}
@@ -43,17 +42,17 @@ func setOptions(sysfd uintptr, c Config) error {
 		return setSIO(fd, c)
 	}
 	if c.Idle > 0 {
-		if err := setInt(fd, windows.IPPROTO_TCP, windows.TCP_KEEPIDLE, p.idle.name, int(c.Idle/time.Second)); err != nil {
+		if err := setInt(fd, windows.IPPROTO_TCP, p.idle.num, p.idle.name, int(c.Idle/p.idle.unit)); err != nil {
 			return err
 		}
 	}
 	if c.Interval > 0 {
-		if err := setInt(fd, windows.IPPROTO_TCP, windows.TCP_KEEPINTVL, p.interval.name, int(c.Interval/time.Second)); err != nil {
+		if err := setInt(fd, windows.IPPROTO_TCP, p.interval.num, p.interval.name, int(c.Interval/p.interval.unit)); err != nil {
 			return err
 		}
 	}
 	if c.Count > 0 {
-		if err := setInt(fd, windows.IPPROTO_TCP, windows.TCP_KEEPCNT, p.count.name, c.Count); err != nil {
+		if err := setInt(fd, windows.IPPROTO_TCP, p.count.num, p.count.name, c.Count); err != nil {
 			return err
 		}
 	}
@@ -108,11 +107,11 @@ func getOptions(sysfd uintptr) (c Config, enabled bool, err error) {
 		return v
 	}
 	on := get(windows.SOL_SOCKET, windows.SO_KEEPALIVE, "SO_KEEPALIVE")
-	c.Idle = time.Duration(get(windows.IPPROTO_TCP, windows.TCP_KEEPIDLE, p.idle.name)) * time.Second
-	c.Interval = time.Duration(get(windows.IPPROTO_TCP, windows.TCP_KEEPINTVL, p.interval.name)) * time.Second
-	c.Count = get(windows.IPPROTO_TCP, windows.TCP_KEEPCNT, p.count.name)
+	c.Idle = time.Duration(get(windows.IPPROTO_TCP, p.idle.num, p.idle.name)) * p.idle.unit
+	c.Interval = time.Duration(get(windows.IPPROTO_TCP, p.interval.num, p.interval.name)) * p.interval.unit
+	c.Count = get(windows.IPPROTO_TCP, p.count.num, p.count.name)
 	// TCP_MAXRT -1 means "never": no user timeout, as 0 does.
-	c.UserTimeout = time.Duration(max(get(windows.IPPROTO_TCP, windows.TCP_MAXRT, p.userTimeout.name), 0)) * time.Second
+	c.UserTimeout = time.Duration(max(get(windows.IPPROTO_TCP, p.userTimeout.num, p.userTimeout.name), 0)) * p.userTimeout.unit
 	if err != nil {
 		return Config{}, false, err
 	}
@@ -120,12 +119,11 @@ func getOptions(sysfd uintptr) (c Config, enabled bool, err error) {
 }
 
 // readSystem returns the keepalive values a socket gets when it sets
-// none: on Windows the registry values KeepAliveTime and KeepAliveInterval
-// (milliseconds) under HKLM\SYSTEM\CurrentControlSet\Services\Tcpip\Parameters,
-// or their documented defaults (2 h, 1 s) where they are absent, and 10
-// probes. UserTimeout is always zero.
+// none: the registry values the host's platform names, or its defaults
+// where they are absent, and its default count. UserTimeout is always zero.
 func readSystem() (System, error) {
-	k, err := registry.OpenKey(registry.LOCAL_MACHINE, `SYSTEM\CurrentControlSet\Services\Tcpip\Parameters`, registry.QUERY_VALUE)
+	p := host()
+	k, err := registry.OpenKey(registry.LOCAL_MACHINE, p.system.registryKey, registry.QUERY_VALUE)
 	if err != nil {
 		return System{}, fmt.Errorf("keepalive: reading the Tcpip parameters from the registry: %w", err)
 	}
@@ -138,17 +136,17 @@ func readSystem() (System, error) {
 		case err != nil:
 			return 0, fmt.Errorf("keepalive: reading registry value Tcpip\\Parameters\\%s: %w", name, err)
 		}
-		return time.Duration(v) * time.Millisecond, nil
+		return time.Duration(v) * p.system.unit, nil
 	}
-	idle, err := get("KeepAliveTime", 2*time.Hour)
+	idle, err := get(p.system.idle, p.defaults.Idle)
 	if err != nil {
 		return System{}, err
 	}
-	intvl, err := get("KeepAliveInterval", time.Second)
+	intvl, err := get(p.system.interval, p.defaults.Interval)
 	if err != nil {
 		return System{}, err
 	}
-	return System{Idle: idle, Interval: intvl, Count: 10}, nil
+	return System{Idle: idle, Interval: intvl, Count: p.defaults.Count}, nil
 }
 
 // soType is SO_TYPE from winsock2.h, which golang.org/x/sys/windows lacks.
