@@ -10,17 +10,16 @@ import (
 )
 
 // Apply sets c on an existing TCP connection: SO_KEEPALIVE on and every
-// keepalive value, a zero field to the system's value (read with
-// ReadSystem), so that the connection behaves as c.Detection(ReadSystem())
-// says whatever it held before. A zero UserTimeout leaves the connection's
-// as it is (off unless something set it). c is validated first, so an
-// invalid Config changes nothing. conn may wrap a TCP connection: Apply
-// looks through NetConn() (as *tls.Conn has) and SyscallConn().
-//
-// A connection that is not TCP fails with ErrNotTCP, a closed one with an
-// error satisfying errors.Is(err, net.ErrClosed), and a socket that refuses
-// the user timeout (Linux Multipath TCP) with one wrapping
-// errors.ErrUnsupported, before anything is changed.
+// keepalive value, a zero field to the system's value, so the connection
+// behaves as c.Detection(ReadSystem()) says whatever it held before. A zero
+// field costs a read of the system's values at each call; where they cannot
+// be read (illumos, Solaris, AIX) zero fields are left as they are, and so
+// is the connection's user timeout when c.UserTimeout is zero. c is
+// validated first, so an invalid Config changes nothing. conn may wrap a
+// TCP connection: Apply looks through NetConn() and SyscallConn(). Other
+// connections fail with ErrNotTCP, closed ones with net.ErrClosed, and a
+// socket that refuses the user timeout (Linux Multipath TCP) with
+// errors.ErrUnsupported, before anything changes.
 func (c Config) Apply(conn net.Conn) error {
 	p := host()
 	if err := p.validate(c); err != nil {
@@ -191,7 +190,7 @@ func socketOf(conn net.Conn) (*net.TCPConn, syscall.Conn, error) {
 			return nil, nil, fmt.Errorf("%w: nil connection (%T)", ErrNotTCP, conn)
 		}
 		if w, ok := conn.(interface{ NetConn() net.Conn }); ok {
-			conn = w.NetConn()
+			conn = netConn(w)
 			continue
 		}
 		if _, ok := localAddr(conn).(*net.TCPAddr); !ok {
@@ -203,6 +202,17 @@ func socketOf(conn net.Conn) (*net.TCPConn, syscall.Conn, error) {
 		return nil, nil, fmt.Errorf("%w: %T: %w", ErrNotTCP, conn, errHidden)
 	}
 	return nil, nil, fmt.Errorf("%w: %T", ErrNotTCP, conn)
+}
+
+// netConn is w.NetConn(), or nil where a wrapper around a nil connection
+// (struct{ *tls.Conn }{}) panics.
+func netConn(w interface{ NetConn() net.Conn }) (c net.Conn) {
+	defer func() {
+		if recover() != nil {
+			c = nil
+		}
+	}()
+	return w.NetConn()
 }
 
 // localAddr is conn.LocalAddr(), or nil where a wrapper around a nil

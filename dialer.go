@@ -51,7 +51,8 @@ func (c Config) Dialer(base *net.Dialer) *net.Dialer {
 
 // Dial connects to address on a TCP network ("tcp", "tcp4", "tcp6") and
 // sets c on the connection once it is established, as net.Dialer sets its
-// own keepalive; zero fields keep the system's values. c is validated first;
+// own keepalive; zero fields keep the system's values. It dials plain TCP,
+// even where GODEBUG=multipathtcp asks for Multipath TCP. c is validated first;
 // other networks fail with ErrNotTCP. Unlike Dialer's hook, which sets c
 // before connecting, Dial leaves the handshake to ctx: a UserTimeout does
 // not shorten it.
@@ -65,10 +66,10 @@ func (c Config) Dial(ctx context.Context, network, address string) (net.Conn, er
 	}
 	// No Control hook: the net package allocates five times per dial to
 	// run one. The new socket holds the system's values, so c goes on as is.
+	// Plain TCP, as Listen: a Multipath TCP connection refuses the user
+	// timeout and outlives a dead peer by net.mptcp.close_timeout.
 	d := net.Dialer{KeepAlive: -1}
-	if c.UserTimeout > 0 {
-		d.SetMultipathTCP(false) // Multipath TCP sockets refuse the user timeout
-	}
+	d.SetMultipathTCP(false)
 	conn, err := d.DialContext(ctx, network, address)
 	if err != nil {
 		return nil, err
@@ -163,6 +164,9 @@ func (l *Listener) fail(err error) { l.err.CompareAndSwap(nil, &err) }
 // applied. A connection the Config cannot be applied to is closed and
 // reported, and Accept waits for the next one.
 func (l *Listener) Accept() (net.Conn, error) {
+	if isNil(l.ln) { // a zero Listener
+		return nil, fmt.Errorf("%w: a Listener not made by Listen or WrapListener", ErrNotTCP)
+	}
 	for {
 		if err := l.err.Load(); err != nil {
 			return nil, *err

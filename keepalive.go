@@ -10,7 +10,8 @@ import (
 // Config says how fast a dead peer is detected on a TCP connection.
 //
 // A zero field means the system's value (see ReadSystem), so Config{} only
-// turns keepalive on; a zero UserTimeout means none. Negative values are
+// turns keepalive on; a zero UserTimeout means none (Apply and WrapListener
+// leave one that something else set). Negative values are
 // invalid. Each OS counts durations in its own unit and range; Validate
 // checks them, and Rounded shows what the kernel will hold. docs/platforms.md
 // names the option behind each field on every OS.

@@ -465,7 +465,7 @@ func TestNilValues(t *testing.T) {
 	var tc *net.TCPConn
 	var tlsConn *tls.Conn
 	var tl *net.TCPListener
-	for name, conn := range map[string]net.Conn{"nil": nil, "*net.TCPConn": tc, "*tls.Conn": tlsConn, "wrapper of nil": struct{ net.Conn }{}} {
+	for name, conn := range map[string]net.Conn{"nil": nil, "*net.TCPConn": tc, "*tls.Conn": tlsConn, "wrapper of nil": struct{ net.Conn }{}, "wrapper of a nil *tls.Conn": struct{ *tls.Conn }{}} {
 		assert.ErrorIs(t, full.Apply(conn), keepalive.ErrNotTCP, name)
 		_, err := keepalive.Inspect(conn)
 		assert.ErrorIs(t, err, keepalive.ErrNotTCP, name)

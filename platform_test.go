@@ -17,6 +17,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/keepalive-go/keepalive/internal/testkit"
 )
 
 // These tests check every operating system's rules (ranges, units, the
@@ -456,6 +458,7 @@ func TestPlatformOptionNumbers(t *testing.T) {
 	if runtime.GOOS == "js" || runtime.GOOS == "wasip1" {
 		t.Skip("skipping: runs the go command, which this OS cannot; Linux CI checks every OS's numbers")
 	}
+	testkit.SkipUnderWine(t, "no go command inside Wine; Linux CI checks every OS's numbers")
 	goCmd := func(args ...string) string {
 		out, err := exec.Command("go", args...).Output()
 		require.NoError(t, err, "go %v", args)
