@@ -55,7 +55,15 @@ func roundUp(d, unit time.Duration) time.Duration {
 	if d <= 0 {
 		return d
 	}
-	r := d % unit
+	var r time.Duration
+	switch unit { // constant divisors compile to a multiply: Apply's hot path
+	case time.Second:
+		r = d % time.Second
+	case time.Millisecond:
+		r = d % time.Millisecond
+	default:
+		r = d % unit
+	}
 	if r == 0 {
 		return d
 	}
