@@ -257,36 +257,36 @@ func checkMonotone(t require.TestingT, c keepalive.Config, sys keepalive.System,
 	noUT := c.UserTimeout == 0
 	// Zero fields stand for other values (the System's, the kernel's): only
 	// a set field is bumped.
+	// Each duration that is set, bumped: which Config or System field, and
+	// which bounds must not come sooner (idle, in flight).
+	bumps := []struct {
+		name           string
+		on             bool
+		cfg            func(*keepalive.Config) *time.Duration
+		sys            func(*keepalive.System) *time.Duration
+		idle, inFlight bool
+	}{
+		{"Config.Idle", noUT && c.Idle > 0, func(c *keepalive.Config) *time.Duration { return &c.Idle }, nil, true, false},
+		{"Config.Interval", noUT && c.Interval > 0, func(c *keepalive.Config) *time.Duration { return &c.Interval }, nil, true, false},
+		{"Config.UserTimeout", c.UserTimeout > 0, func(c *keepalive.Config) *time.Duration { return &c.UserTimeout }, nil, true, true},
+		{"System.Idle", noUT && sys.Idle > 0, nil, func(s *keepalive.System) *time.Duration { return &s.Idle }, true, false},
+		{"System.Interval", noUT && sys.Interval > 0, nil, func(s *keepalive.System) *time.Duration { return &s.Interval }, true, false},
+		{"System.RTOMax", noUT && sys.RTOMax > 0, nil, func(s *keepalive.System) *time.Duration { return &s.RTOMax }, false, true},
+	}
 	for _, by := range []time.Duration{time.Nanosecond, time.Second} {
-		if noUT && c.Idle > 0 {
-			c2 := c
-			c2.Idle = plus(c.Idle, by)
-			later("Config.Idle", c2, sys, true, false)
-		}
-		if noUT && c.Interval > 0 {
-			c2 := c
-			c2.Interval = plus(c.Interval, by)
-			later("Config.Interval", c2, sys, true, false)
-		}
-		if c.UserTimeout > 0 {
-			c2 := c
-			c2.UserTimeout = plus(c.UserTimeout, by)
-			later("Config.UserTimeout", c2, sys, true, true)
-		}
-		if noUT && sys.Idle > 0 {
-			s2 := sys
-			s2.Idle = plus(sys.Idle, by)
-			later("System.Idle", c, s2, true, false)
-		}
-		if noUT && sys.Interval > 0 {
-			s2 := sys
-			s2.Interval = plus(sys.Interval, by)
-			later("System.Interval", c, s2, true, false)
-		}
-		if noUT && sys.RTOMax > 0 {
-			s2 := sys
-			s2.RTOMax = plus(sys.RTOMax, by)
-			later("System.RTOMax", c, s2, false, true)
+		for _, b := range bumps {
+			if !b.on {
+				continue
+			}
+			c2, s2 := c, sys
+			if b.cfg != nil {
+				f := b.cfg(&c2)
+				*f = plus(*f, by)
+			} else {
+				f := b.sys(&s2)
+				*f = plus(*f, by)
+			}
+			later(b.name, c2, s2, b.idle, b.inFlight)
 		}
 	}
 	if noUT && c.Count > 0 {
