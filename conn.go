@@ -91,9 +91,8 @@ func applyConn(conn net.Conn, c Config) error {
 }
 
 // Inspect returns the keepalive values the kernel holds for conn now; a
-// value the connection never set reads as the system's, so every field is
-// filled in (illumos reports 0 for an Interval and Count never set).
-// UserTimeout zero means off. If SO_KEEPALIVE is off the values come with
+// value the connection never set reads as the system's (on illumos an
+// Interval and Count never set read 0). UserTimeout zero means off. If SO_KEEPALIVE is off the values come with
 // an error satisfying errors.Is(err, ErrDisabled). conn may wrap a TCP
 // connection, as for Apply. OpenBSD, which has no per-socket values,
 // returns the system's; NetBSD and Windows before 10 1709 cannot read them
