@@ -1,0 +1,342 @@
+package faultlab
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/keepalive-go/keepalive"
+)
+
+// Load is what the client does with the connection.
+type Load int
+
+const (
+	Idle      Load = iota // nothing written; a Read blocked
+	Send                  // 100 bytes written after the fault; a Read blocked
+	SendFirst             // 100 bytes written, then the fault at once; a Read blocked
+	Flood                 // one Write of more than the buffers hold, blocked, and a Read
+	Trickle               // a byte written every 250 ms; a Read blocked
+)
+
+// Bound is the promise a Case is measured against.
+type Bound int
+
+const (
+	IdleBound       Bound = iota // Detection's IdleMin..IdleMax, from before the dial
+	InFlightBound                // InFlightMin..InFlightMax, from the write
+	ZeroWindowBound              // ZeroWindowMin..ZeroWindowMax, from the write
+	FirstProbe                   // the first keepalive probe: Idle..Idle+Interval, from before the dial
+	AtOnce                       // within a second of the fault
+	Never                        // still open after Wait
+)
+
+// SchedSlack covers the scheduler on a loaded 2-core machine (and the race
+// detector) between the kernel failing the socket and the blocked call
+// returning; jiffy the kernel's receive stamp, rounded down to a tick.
+const (
+	SchedSlack = 500 * time.Millisecond
+	jiffy      = 10 * time.Millisecond
+)
+
+// Case is one way a peer dies.
+type Case struct {
+	Name   string
+	Routed bool // behind the NAT router instead of the bridge
+	NAT    NAT
+	// Peer: "" for a peer socket in this process that never reads;
+	// otherwise a peer process (StartPeer).
+	Peer PeerMode
+	// Silenced: the server drops every TCP segment from the start (nft),
+	// so data stays in flight.
+	Silenced bool
+	Config   keepalive.Config
+	Plain    bool // dial without the library: net.Dialer{KeepAlive: -1}, no SO_KEEPALIVE
+	// Sysctls are set in the client's namespace; System must say the same,
+	// as the model's input (a fresh namespace has the kernel's defaults:
+	// System{}).
+	Sysctls map[string]string
+	System  keepalive.System
+	Load    Load
+	Fault   func(t *Topology, p *Peer, network string) error
+	Bound   Bound
+	Wait    time.Duration // Never: how long it must stay open
+	// Errors are what the failing call may return (errors.Is).
+	Errors []error
+	// ReaderErrors, with Flood, are what the blocked Read may return.
+	ReaderErrors []error
+}
+
+// Result is one measurement of a Case.
+type Result struct {
+	Case    *Case
+	Network string
+	// Model is the bound's nominal value; Lo and Hi its earliest and
+	// latest (for Never, Hi is the wait).
+	Model, Lo, Hi time.Duration
+	Took          time.Duration // from the bound's start to the failing call's return
+	Err           error         // what the failing call returned
+	ReaderErr     error         // Flood: what the blocked Read returned
+	Writes        int           // Trickle: writes that succeeded
+	State         uint8         // TCP_INFO state at the end (1 ESTABLISHED)
+	LastAckRecv   time.Duration // TCP_INFO: since the last ACK received, at the end
+}
+
+// Measure builds the Case's topology in l, connects, injects the fault and
+// times what happens, over network ("tcp4" or "tcp6"). An error means it
+// could not be measured; Check says whether the measurement kept the
+// promise.
+func Measure(l *Lab, c *Case, network string) (Result, error) {
+	r := Result{Case: c, Network: network}
+	var t *Topology
+	var err error
+	if c.Routed {
+		t, err = l.Routed(c.NAT)
+	} else {
+		t, err = l.Bridged()
+	}
+	if err != nil {
+		return r, err
+	}
+	for name, v := range c.Sysctls {
+		if err := Sysctl(t.Client, name, v); err != nil {
+			return r, err
+		}
+	}
+	if err := r.bounds(); err != nil {
+		return r, err
+	}
+	dial := c.Config.Dial
+	if c.Plain {
+		dial = (&net.Dialer{KeepAlive: -1}).DialContext
+	}
+	start := time.Now() // before the handshake, so before the last segment received
+	var client, server net.Conn
+	var peer *Peer
+	if c.Peer == "" {
+		if client, server, err = t.Pair(dial, network); err != nil {
+			return r, err
+		}
+		defer server.Close()
+	} else {
+		if peer, err = t.StartPeer(network, c.Peer); err != nil {
+			return r, err
+		}
+		start = time.Now()
+		if client, err = t.Dial(dial, network, peer.Addr); err != nil {
+			return r, err
+		}
+		if err := peer.Ready(); err != nil {
+			client.Close()
+			return r, err
+		}
+	}
+	defer client.Close()
+	if c.Bound == AtOnce {
+		start = time.Now()
+	}
+	if c.Silenced {
+		if err := t.Filter(Server, "input", "drop"); err != nil {
+			return r, err
+		}
+	}
+	if c.Load == SendFirst {
+		start = time.Now()
+		if _, err := client.Write(make([]byte, 100)); err != nil {
+			return r, fmt.Errorf("faultlab: the write before the fault: %w", err)
+		}
+	}
+	if c.Fault != nil {
+		if err := c.Fault(t, peer, network); err != nil {
+			return r, err
+		}
+	}
+	if idle := c.Config.Rounded().Idle; c.Load == Idle && idle > 0 && time.Since(start) > idle/2 {
+		return r, fmt.Errorf("faultlab: the fault came %v after the dial, too close to the first probe; the machine is too loaded", time.Since(start))
+	}
+	if c.Load != SendFirst && (c.Bound == InFlightBound || c.Bound == ZeroWindowBound || c.Load != Idle && c.Bound == Never) {
+		start = time.Now()
+	}
+	wait := r.Hi + SchedSlack
+	if err := client.SetDeadline(start.Add(wait)); err != nil {
+		return r, err
+	}
+	type ended struct {
+		took time.Duration
+		err  error
+	}
+	read := make(chan ended, 1)
+	go func() {
+		var b [512]byte
+		for {
+			if _, err := client.Read(b[:]); err != nil {
+				read <- ended{time.Since(start), err}
+				return
+			}
+		}
+	}()
+	write := make(chan ended, 1)
+	switch c.Load {
+	case Send:
+		if _, err := client.Write(make([]byte, 100)); err != nil {
+			return r, fmt.Errorf("faultlab: the write after the fault: %w", err)
+		}
+	case Flood:
+		go func() {
+			big := make([]byte, 64<<20)
+			for {
+				if _, err := client.Write(big); err != nil {
+					write <- ended{time.Since(start), err}
+					return
+				}
+			}
+		}()
+	case Trickle:
+		go func() {
+			for {
+				time.Sleep(250 * time.Millisecond)
+				if _, err := client.Write([]byte{1}); err != nil {
+					write <- ended{time.Since(start), err}
+					return
+				}
+				r.Writes++ // read after the write channel's receive
+			}
+		}()
+	}
+	var first ended
+	switch c.Load {
+	case Flood:
+		first = <-write
+		select {
+		case rd := <-read:
+			r.ReaderErr = rd.err
+		case <-time.After(time.Until(start.Add(wait)) + time.Second):
+			return r, errors.New("faultlab: the blocked Read did not return after the Write failed")
+		}
+	case Trickle:
+		first = <-read
+		<-write
+	default:
+		first = <-read
+	}
+	r.Took, r.Err = first.took, first.err
+	r.State, r.LastAckRecv, err = tcpState(client)
+	return r, err
+}
+
+// bounds sets the Result's model, earliest and latest from the Case.
+func (r *Result) bounds() error {
+	c := r.Case
+	d, err := c.Config.Detection(c.System)
+	if err != nil {
+		return err
+	}
+	m := c.Config.Rounded()
+	switch c.Bound {
+	case IdleBound:
+		r.Model, r.Lo, r.Hi = d.Idle, d.IdleMin-jiffy, d.IdleMax
+	case InFlightBound:
+		// TODO(model): InFlightMin/Max count from the first retransmission
+		// until main's "model:" commit; one RTO (1 s at most here) more.
+		r.Model, r.Lo, r.Hi = d.InFlightMin, d.InFlightMin, d.InFlightMax+time.Second
+	case ZeroWindowBound:
+		// TODO(model): Detection.ZeroWindowMin/Max once main has them.
+		r.Model, r.Lo, r.Hi = m.UserTimeout, m.UserTimeout, m.UserTimeout+time.Second+m.UserTimeout*8/63+10*time.Millisecond
+	case FirstProbe:
+		r.Model, r.Lo, r.Hi = m.Idle, m.Idle-jiffy, d.IdleMax-time.Duration(max(m.Count-1, 0))*m.Interval
+		if m.Count == 0 || m.Interval == 0 {
+			return errors.New("faultlab: FirstProbe needs Count and Interval set")
+		}
+	case AtOnce:
+		r.Hi = time.Second
+	case Never:
+		r.Hi = c.Wait
+	}
+	return nil
+}
+
+// Check returns nil if r kept the Case's promise: the failing call
+// returned one of the Case's errors within [Lo, Hi + SchedSlack] (Never:
+// still open and ESTABLISHED after the wait).
+func (r Result) Check() error {
+	c := r.Case
+	if !isAny(r.Err, c.Errors) {
+		return fmt.Errorf("got %s after %v, want %s", ErrName(r.Err), r.Took.Round(time.Millisecond), names(c.Errors))
+	}
+	if c.Load == Flood && !isAny(r.ReaderErr, c.ReaderErrors) {
+		return fmt.Errorf("the blocked Read got %s, want %s", ErrName(r.ReaderErr), names(c.ReaderErrors))
+	}
+	if c.Bound == Never {
+		if r.State != unix.BPF_TCP_ESTABLISHED {
+			return fmt.Errorf("TCP state %d at the end, want ESTABLISHED", r.State)
+		}
+		return nil
+	}
+	if r.Took < r.Lo || r.Took > r.Hi+SchedSlack {
+		return fmt.Errorf("after %v, outside [%v, %v] (+ %v scheduling slack)", r.Took.Round(time.Millisecond), r.Lo, r.Hi, SchedSlack)
+	}
+	return nil
+}
+
+func isAny(err error, targets []error) bool {
+	for _, t := range targets {
+		if errors.Is(err, t) {
+			return true
+		}
+	}
+	return false
+}
+
+func names(errs []error) string {
+	s := ""
+	for i, e := range errs {
+		if i > 0 {
+			s += " or "
+		}
+		s += ErrName(e)
+	}
+	return s
+}
+
+// ErrName names err as the table does: the errno's name, EOF, or "none
+// (still open)" for a deadline that ran out.
+func ErrName(err error) string {
+	var errno syscall.Errno
+	switch {
+	case err == nil:
+		return "none"
+	case errors.Is(err, io.EOF):
+		return "EOF"
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return "none (still open)"
+	case errors.As(err, &errno):
+		if n := unix.ErrnoName(errno); n != "" {
+			return n
+		}
+	}
+	return err.Error()
+}
+
+// tcpState reads the connection's TCP state and the time since its last
+// ACK received (TCP_INFO).
+func tcpState(c net.Conn) (uint8, time.Duration, error) {
+	rc, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		return 0, 0, err
+	}
+	var info *unix.TCPInfo
+	var ierr error
+	if err := rc.Control(func(fd uintptr) { info, ierr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) }); err != nil {
+		return 0, 0, err
+	}
+	if ierr != nil {
+		return 0, 0, fmt.Errorf("faultlab: TCP_INFO: %w", ierr)
+	}
+	return info.State, time.Duration(info.Last_ack_recv) * time.Millisecond, nil
+}
