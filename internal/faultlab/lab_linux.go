@@ -235,6 +235,7 @@ func (l *Lab) Bridged() (*Topology, error) {
 		IP(t.Mid, "link set s up"),
 		ipUp(t.Client, t.ClientIP+"/24", t.ClientIP6+"/64", "", ""),
 		ipUp(t.Server, t.ServerIP+"/24", t.ServerIP6+"/64", "", ""),
+		t.waitUp(),
 	)
 }
 
@@ -275,6 +276,7 @@ func (l *Lab) Routed(nat NAT) (*Topology, error) {
 		IP(t.Mid, "link set s up"),
 		Sysctl(t.Mid, "net/ipv4/ip_forward", "1"),
 		Sysctl(t.Mid, "net/ipv6/conf/all/forwarding", "1"),
+		t.waitUp(),
 	); err != nil {
 		return nil, err
 	}
@@ -300,6 +302,37 @@ func (l *Lab) Routed(nat NAT) (*Topology, error) {
 		}
 	}
 	return t, nil
+}
+
+// waitUp waits until every interface of the topology is up and can send:
+// the kernel activates a device's queue (noop until then, dropping
+// everything) from a deferred link-watch event, up to a second or more
+// after "ip link set up" on a loaded machine. A SYN lost that way makes
+// the connection's RTT a second and its RTO three.
+func (t *Topology) waitUp() error {
+	deadline := time.Now().Add(10 * time.Second)
+	for _, ns := range []string{t.Client, t.Server, t.Mid} {
+		for {
+			out, err := exec.Command("ip", "-n", ns, "-o", "link", "show").CombinedOutput()
+			if err != nil {
+				return fmt.Errorf("faultlab: ip -n %s link show: %v: %s", ns, err, out)
+			}
+			ready := true
+			for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+				if !strings.Contains(line, ": lo:") && (!strings.Contains(line, "state UP") || strings.Contains(line, "qdisc noop")) {
+					ready = false
+				}
+			}
+			if ready {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("faultlab: the interfaces in %s are not up after 10s:\n%s", ns, out)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return nil
 }
 
 // ipUp gives ns's eth0 its addresses (IPv6 without duplicate address

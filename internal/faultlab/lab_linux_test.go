@@ -78,38 +78,3 @@ func TestTopologies(t *testing.T) {
 		}
 	}
 }
-
-func TestExploreCases(t *testing.T) {
-	if os.Getenv("EXPLORE") == "" {
-		t.Skip()
-	}
-	for _, c := range faultlab.Cases {
-		t.Run(c.Name, func(t *testing.T) {
-			t.Parallel()
-			r, err := faultlab.Measure(lab(t), c, "tcp4")
-			require.NoError(t, err)
-			t.Logf("RESULT %s | model %v [%v, %v] | took %v | %s | reader %s | writes %d | state %d | lastack %v | check: %v", c.Name, r.Model, r.Lo, r.Hi, r.Took, faultlab.ErrName(r.Err), faultlab.ErrName(r.ReaderErr), r.Writes, r.State, r.LastAckRecv, r.Check())
-		})
-	}
-}
-
-func TestExploreOne(t *testing.T) {
-	if os.Getenv("EXPLORE1") == "" {
-		t.Skip()
-	}
-	for _, c := range faultlab.Cases {
-		if c.Name != os.Getenv("EXPLORE1") {
-			continue
-		}
-		for i := 0; i < 2; i++ {
-			t.Run(c.Name, func(t *testing.T) {
-				t.Parallel()
-				c2 := *c
-				c2.Bound, c2.Wait = faultlab.Never, 20*time.Second
-				r, err := faultlab.Measure(lab(t), &c2, "tcp4")
-				require.NoError(t, err)
-				t.Logf("RESULT %s | took %v | %s | state %d", c.Name, r.Took, faultlab.ErrName(r.Err), r.State)
-			})
-		}
-	}
-}

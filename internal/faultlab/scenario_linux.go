@@ -43,6 +43,7 @@ const (
 const (
 	SchedSlack = 500 * time.Millisecond
 	jiffy      = 10 * time.Millisecond
+	maxWait    = 20 * time.Second
 )
 
 // Case is one way a peer dies.
@@ -69,8 +70,22 @@ type Case struct {
 	Wait    time.Duration // Never: how long it must stay open
 	// Errors are what the failing call may return (errors.Is).
 	Errors []error
-	// ReaderErrors, with Flood, are what the blocked Read may return.
+	// ReaderErrors, with Flood and Never, are what the blocked Read may
+	// return. (With a failure, one of the two blocked calls gets it and
+	// the other EOF or EPIPE.)
 	ReaderErrors []error
+	// ProbesAnswered (Never, keepalive on): the peer's kernel answered
+	// the probes, so the last ACK came less than Idle + Interval ago.
+	ProbesAnswered bool
+	IPv6           bool   // run over IPv6 too
+	Detects        string // what ends the connection, for the failure table
+	// Errors6 replace Errors over IPv6 where the kernel's differ.
+	Errors6 []error
+	// ModelGap says why the kernel misses the model's bound here: Check
+	// then wants the measurement past Hi (the gap still there) and within
+	// GapHi, the bound the kernel's code gives, and says so.
+	ModelGap string
+	GapHi    func(d keepalive.Detection, c keepalive.Config) time.Duration
 }
 
 // Result is one measurement of a Case.
@@ -80,12 +95,14 @@ type Result struct {
 	// Model is the bound's nominal value; Lo and Hi its earliest and
 	// latest (for Never, Hi is the wait).
 	Model, Lo, Hi time.Duration
-	Took          time.Duration // from the bound's start to the failing call's return
-	Err           error         // what the failing call returned
-	ReaderErr     error         // Flood: what the blocked Read returned
-	Writes        int           // Trickle: writes that succeeded
-	State         uint8         // TCP_INFO state at the end (1 ESTABLISHED)
-	LastAckRecv   time.Duration // TCP_INFO: since the last ACK received, at the end
+	Detection     keepalive.Detection // the model for the Case's Config and System
+	RTO           time.Duration       // the connection's RTO at the write (TCP_INFO), the model's System.RTO
+	Took          time.Duration       // from the bound's start to the failing call's return
+	Err           error               // what the failing call returned
+	ReaderErr     error               // Flood: what the blocked Read returned
+	Writes        int                 // Trickle: writes that succeeded
+	State         uint8               // TCP_INFO state at the end (1 ESTABLISHED)
+	LastAckRecv   time.Duration       // TCP_INFO: since the last ACK received, at the end
 }
 
 // Measure builds the Case's topology in l, connects, injects the fault and
@@ -108,9 +125,6 @@ func Measure(l *Lab, c *Case, network string) (Result, error) {
 		if err := Sysctl(t.Client, name, v); err != nil {
 			return r, err
 		}
-	}
-	if err := r.bounds(); err != nil {
-		return r, err
 	}
 	dial := c.Config.Dial
 	if c.Plain {
@@ -146,6 +160,16 @@ func Measure(l *Lab, c *Case, network string) (Result, error) {
 			return r, err
 		}
 	}
+	sys := c.System
+	if sys.RTO == 0 && c.Load != Idle && c.Load != Trickle {
+		if sys.RTO, err = rto(client); err != nil {
+			return r, err
+		}
+		r.RTO = sys.RTO
+	}
+	if err := r.bounds(sys); err != nil {
+		return r, err
+	}
 	if c.Load == SendFirst {
 		start = time.Now()
 		if _, err := client.Write(make([]byte, 100)); err != nil {
@@ -157,13 +181,23 @@ func Measure(l *Lab, c *Case, network string) (Result, error) {
 			return r, err
 		}
 	}
-	if idle := c.Config.Rounded().Idle; c.Load == Idle && idle > 0 && time.Since(start) > idle/2 {
-		return r, fmt.Errorf("faultlab: the fault came %v after the dial, too close to the first probe; the machine is too loaded", time.Since(start))
+	// The first probe must find the fault in place, or its answer would
+	// restart the idle clock.
+	if idle := c.Config.Rounded().Idle; (c.Bound == IdleBound || c.Bound == FirstProbe) && time.Since(start) > idle-500*time.Millisecond {
+		return r, fmt.Errorf("faultlab: the fault came %v after the dial, too close to the first probe at %v; the machine is too loaded", time.Since(start), idle)
 	}
 	if c.Load != SendFirst && (c.Bound == InFlightBound || c.Bound == ZeroWindowBound || c.Load != Idle && c.Bound == Never) {
 		start = time.Now()
 	}
 	wait := r.Hi + SchedSlack
+	if c.ModelGap != "" {
+		wait = c.GapHi(r.Detection, c.Config.Rounded()) + SchedSlack
+	}
+	if c.Bound != Never {
+		// A bound far beyond what the lab takes (tcp_retries2 without a
+		// user timeout allows minutes) would only make a failure slow.
+		wait = min(wait, maxWait)
+	}
 	if err := client.SetDeadline(start.Add(wait)); err != nil {
 		return r, err
 	}
@@ -216,6 +250,7 @@ func Measure(l *Lab, c *Case, network string) (Result, error) {
 		select {
 		case rd := <-read:
 			r.ReaderErr = rd.err
+			first.took = min(first.took, rd.took) // when the connection failed
 		case <-time.After(time.Until(start.Add(wait)) + time.Second):
 			return r, errors.New("faultlab: the blocked Read did not return after the Write failed")
 		}
@@ -231,23 +266,24 @@ func Measure(l *Lab, c *Case, network string) (Result, error) {
 }
 
 // bounds sets the Result's model, earliest and latest from the Case.
-func (r *Result) bounds() error {
+func (r *Result) bounds(sys keepalive.System) error {
 	c := r.Case
-	d, err := c.Config.Detection(c.System)
+	d, err := c.Config.Detection(sys)
 	if err != nil {
 		return err
 	}
+	r.Detection = d
 	m := c.Config.Rounded()
+	if c.Bound == ZeroWindowBound && d.ZeroWindowMax == keepalive.Never {
+		return errors.New("faultlab: the model says a closed window is never ended with this Config; measure it as Never")
+	}
 	switch c.Bound {
 	case IdleBound:
 		r.Model, r.Lo, r.Hi = d.Idle, d.IdleMin-jiffy, d.IdleMax
 	case InFlightBound:
-		// TODO(model): InFlightMin/Max count from the first retransmission
-		// until main's "model:" commit; one RTO (1 s at most here) more.
-		r.Model, r.Lo, r.Hi = d.InFlightMin, d.InFlightMin, d.InFlightMax+time.Second
+		r.Model, r.Lo, r.Hi = d.InFlightMin, d.InFlightMin-jiffy, d.InFlightMax
 	case ZeroWindowBound:
-		// TODO(model): Detection.ZeroWindowMin/Max once main has them.
-		r.Model, r.Lo, r.Hi = m.UserTimeout, m.UserTimeout, m.UserTimeout+time.Second+m.UserTimeout*8/63+10*time.Millisecond
+		r.Model, r.Lo, r.Hi = d.ZeroWindowMin, d.ZeroWindowMin-jiffy, d.ZeroWindowMax
 	case FirstProbe:
 		r.Model, r.Lo, r.Hi = m.Idle, m.Idle-jiffy, d.IdleMax-time.Duration(max(m.Count-1, 0))*m.Interval
 		if m.Count == 0 || m.Interval == 0 {
@@ -266,15 +302,40 @@ func (r *Result) bounds() error {
 // still open and ESTABLISHED after the wait).
 func (r Result) Check() error {
 	c := r.Case
-	if !isAny(r.Err, c.Errors) {
-		return fmt.Errorf("got %s after %v, want %s", ErrName(r.Err), r.Took.Round(time.Millisecond), names(c.Errors))
+	want := c.Errors
+	if r.Network == "tcp6" && c.Errors6 != nil {
+		want = c.Errors6
 	}
-	if c.Load == Flood && !isAny(r.ReaderErr, c.ReaderErrors) {
+	switch {
+	case c.Load == Flood && c.Bound != Never:
+		// Only one blocked call gets the error; the other sees the
+		// connection closed: a Read EOF, a Write EPIPE.
+		if !(isAny(r.Err, want) && errors.Is(r.ReaderErr, io.EOF)) && !(isAny(r.ReaderErr, want) && errors.Is(r.Err, syscall.EPIPE)) {
+			return fmt.Errorf("the blocked Write got %s and the Read %s after %v, want one %s and the other EOF (Read) or EPIPE (Write)",
+				ErrName(r.Err), ErrName(r.ReaderErr), r.Took.Round(time.Millisecond), names(want))
+		}
+	case !isAny(r.Err, want):
+		return fmt.Errorf("got %s after %v, want %s", ErrName(r.Err), r.Took.Round(time.Millisecond), names(want))
+	case c.Load == Flood && !isAny(r.ReaderErr, c.ReaderErrors):
 		return fmt.Errorf("the blocked Read got %s, want %s", ErrName(r.ReaderErr), names(c.ReaderErrors))
+	}
+	if c.Load == Trickle && r.Writes < int(c.Wait/(250*time.Millisecond))-2 {
+		return fmt.Errorf("only %d writes succeeded in %v, one every 250 ms", r.Writes, c.Wait)
 	}
 	if c.Bound == Never {
 		if r.State != unix.BPF_TCP_ESTABLISHED {
 			return fmt.Errorf("TCP state %d at the end, want ESTABLISHED", r.State)
+		}
+		m := c.Config.Rounded()
+		if c.ProbesAnswered && r.LastAckRecv > m.Idle+m.Interval+SchedSlack {
+			return fmt.Errorf("no ACK for %v at the end: the probes went unanswered (Idle %v, Interval %v)", r.LastAckRecv, m.Idle, m.Interval)
+		}
+		return nil
+	}
+	if c.ModelGap != "" {
+		if hi := c.GapHi(r.Detection, c.Config.Rounded()); r.Took <= r.Hi || r.Took < r.Lo || r.Took > hi+SchedSlack {
+			return fmt.Errorf("after %v: the model gap (%s) should put it in (%v, %v]: if the model now covers it, drop ModelGap",
+				r.Took.Round(time.Millisecond), c.ModelGap, r.Hi, hi)
 		}
 		return nil
 	}
@@ -323,20 +384,37 @@ func ErrName(err error) string {
 	return err.Error()
 }
 
+// rto reads the connection's retransmission timeout (TCP_INFO).
+func rto(c net.Conn) (time.Duration, error) {
+	info, err := tcpInfo(c)
+	if err != nil {
+		return 0, err
+	}
+	return time.Duration(info.Rto) * time.Microsecond, nil
+}
+
 // tcpState reads the connection's TCP state and the time since its last
 // ACK received (TCP_INFO).
 func tcpState(c net.Conn) (uint8, time.Duration, error) {
-	rc, err := c.(*net.TCPConn).SyscallConn()
+	info, err := tcpInfo(c)
 	if err != nil {
 		return 0, 0, err
+	}
+	return info.State, time.Duration(info.Last_ack_recv) * time.Millisecond, nil
+}
+
+func tcpInfo(c net.Conn) (*unix.TCPInfo, error) {
+	rc, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		return nil, err
 	}
 	var info *unix.TCPInfo
 	var ierr error
 	if err := rc.Control(func(fd uintptr) { info, ierr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) }); err != nil {
-		return 0, 0, err
+		return nil, err
 	}
 	if ierr != nil {
-		return 0, 0, fmt.Errorf("faultlab: TCP_INFO: %w", ierr)
+		return nil, fmt.Errorf("faultlab: TCP_INFO: %w", ierr)
 	}
-	return info.State, time.Duration(info.Last_ack_recv) * time.Millisecond, nil
+	return info, nil
 }
