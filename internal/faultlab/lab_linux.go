@@ -36,7 +36,26 @@ func Available() error {
 	return nil
 }
 
-var labs atomic.Int64
+var (
+	labs      atomic.Int64
+	sweepOnce sync.Once
+)
+
+// sweep deletes the namespace names that labs of processes no longer
+// running left behind (a test binary killed before its cleanup).
+func sweep() {
+	entries, _ := os.ReadDir("/run/netns")
+	for _, e := range entries {
+		var pid, n int
+		var side string
+		if _, err := fmt.Sscanf(e.Name(), "fl%d-%d-%s", &pid, &n, &side); err != nil || pid == os.Getpid() {
+			continue
+		}
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); errors.Is(err, os.ErrNotExist) {
+			_ = run("ip", "netns", "del", e.Name())
+		}
+	}
+}
 
 // Lab is the namespaces and processes of one test. Close removes them.
 type Lab struct {
@@ -52,6 +71,7 @@ func New() (*Lab, error) {
 	if err := Available(); err != nil {
 		return nil, err
 	}
+	sweepOnce.Do(sweep)
 	return &Lab{prefix: fmt.Sprintf("fl%d-%d", os.Getpid(), labs.Add(1))}, nil
 }
 

@@ -16,6 +16,11 @@ import (
 
 const envPeer = "KEEPALIVE_FAULTLAB_PEER"
 
+// peerLifetime ends a peer process, and the child holding its socket, that
+// its test could not kill (the test binary itself was killed): no test
+// runs a peer longer.
+const peerLifetime = 2 * time.Minute
+
 // PeerMode is what a peer process does with the connection it accepts.
 type PeerMode string
 
@@ -46,9 +51,10 @@ func ServePeer() {
 
 func servePeer(mode PeerMode, addr string) error {
 	if mode == "hold" { // the child of Inherits: fd 3 is the socket
-		time.Sleep(time.Hour)
+		time.Sleep(peerLifetime)
 		return nil
 	}
+	time.AfterFunc(peerLifetime, func() { os.Exit(0) })
 	network := "tcp4"
 	if strings.HasPrefix(addr, "[") {
 		network = "tcp6"
@@ -81,7 +87,7 @@ func servePeer(mode PeerMode, addr string) error {
 			return err
 		}
 		fmt.Println("ready", child.Process.Pid)
-		time.Sleep(time.Hour)
+		time.Sleep(peerLifetime)
 		return nil
 	}
 	return fmt.Errorf("unknown mode %q", mode)
@@ -110,7 +116,8 @@ func (t *Topology) StartPeer(network string, mode PeerMode) (*Peer, error) {
 	cmd := exec.Command("ip", "netns", "exec", t.Server, exe, "-test.run=^$")
 	cmd.Env = append(os.Environ(), envPeer+"="+string(mode)+" "+addr)
 	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Killed with this process; ip netns exec execs the peer, which keeps it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
