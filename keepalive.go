@@ -27,7 +27,9 @@ type Config struct {
 	// UserTimeout is how long sent data may stay unacknowledged before the
 	// connection is dropped (TCP_USER_TIMEOUT; macOS TCP_RXT_CONNDROPTIME,
 	// FreeBSD TCP_MAXUNACKTIME, illumos TCP_ABORT_THRESHOLD, Windows
-	// TCP_MAXRT). On Linux it also ends keepalive probing.
+	// TCP_MAXRT). On Linux it also ends keepalive probing, and a connection
+	// whose peer, alive, keeps its receive window closed that long: a slow
+	// or hung reader.
 	UserTimeout time.Duration
 }
 
