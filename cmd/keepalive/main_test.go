@@ -140,7 +140,7 @@ func TestHelp(t *testing.T) {
 	t.Parallel()
 	r := keepaliveCmd(t, "--help")
 	assert.Equal(t, 0, r.code)
-	for _, sub := range []string{"defaults", "plan", "demo", "conns"} {
+	for _, sub := range []string{"defaults", "plan", "demo", "conns", "why"} {
 		assert.Contains(t, r.stdout, "  "+sub+" ", "the command list")
 		for _, args := range [][]string{{sub, "--help"}, {sub, "-h"}, {"help", sub}} {
 			r := keepaliveCmd(t, args...)
@@ -342,6 +342,8 @@ type demoOut struct {
 		Outcome   string    `json:"outcome"`
 		Measured  float64   `json:"measured_s"`
 		Probes    int       `json:"probes_sent"`
+		Error     string    `json:"error"`
+		Errno     string    `json:"errno"`
 	} `json:"connections"`
 }
 
@@ -375,7 +377,9 @@ func TestDemo(t *testing.T) {
 	assert.Equal(t, "keepalive.Config{Idle: 1s, Interval: 1s, Count: 2}", mine.Name)
 	assert.Equal(t, d.Idle.Seconds(), mine.Predicted)
 	assert.Equal(t, d.IdleMax.Seconds(), mine.Worst)
-	assert.Equal(t, "ETIMEDOUT", mine.Outcome)
+	assert.Equal(t, "dead", mine.Outcome, "judged from the socket's state: the kernel closed it")
+	assert.Equal(t, "ETIMEDOUT", mine.Errno, "the real error, printed: a silenced peer on loopback gives ETIMEDOUT")
+	assert.Contains(t, mine.Error, "connection timed out")
 	assert.Equal(t, cfg.Count, mine.Probes, "tcpi_probes when the connection failed")
 	assert.GreaterOrEqual(t, mine.Measured, (d.IdleMin - 10*time.Millisecond).Seconds())
 	assert.LessOrEqual(t, mine.Measured, (d.IdleMax + sched).Seconds())
@@ -397,7 +401,7 @@ func TestDemoLive(t *testing.T) {
 	for k := 1; k <= 2; k++ { // k = max(1, ceil((2.5s - 1s) / 1s)) probes
 		assert.Contains(t, r.stdout, fmt.Sprintf("%s: %d keepalive probe(s) unanswered (tcpi_probes %d,", name, k, k))
 	}
-	assert.Contains(t, r.stdout, name+": declared dead: read failed with ETIMEDOUT after ")
+	assert.Contains(t, r.stdout, name+": declared dead: read failed with ETIMEDOUT (read tcp4 ")
 	assert.Contains(t, r.stdout, "Go's net.Dialer{}: still ESTABLISHED after ")
 	assert.Contains(t, r.stdout, "keepalive.Config{} (OS defaults): still ESTABLISHED after ")
 	t.Log("\n" + r.stdout)
