@@ -31,7 +31,21 @@ import (
 // binary, as a person would.
 var bin string
 
+// Environment of the processes the tests start from this test binary:
+// envBin hands the built command to re-runs in a network namespace
+// (testkit.InNetNS), envHelper makes the binary play a helper process.
+const (
+	envBin    = "KEEPALIVE_CMD_TEST_BIN"
+	envHelper = "KEEPALIVE_CMD_TEST_HELPER"
+)
+
 func TestMain(m *testing.M) {
+	if h := os.Getenv(envHelper); h != "" {
+		os.Exit(runHelper(h))
+	}
+	if bin = os.Getenv(envBin); bin != "" {
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "keepalive-cmd-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -47,6 +61,7 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
+	os.Setenv(envBin, bin)
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

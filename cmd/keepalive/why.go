@@ -404,9 +404,12 @@ func explain(c connInfo, peer *connInfo, sys keepalive.System, netns string) ver
 	switch {
 	case local:
 		v.Ends, v.Cause = "never", "a local process still holds this end after its owner died"
-		say("Why it stays: this end is held only by %s, left behind when the process that started it exited: "+
-			"the kernel sends FIN only when the last holder closes the socket, so none was sent, and this host answers every keepalive probe of the peer. "+
-			"No keepalive setting, on either side, can end it.", holderSentence(c.Holders))
+		say("Why it stays: this end is held only by %s, left behind when the process that started it exited. "+
+			"The kernel sends FIN only when the last holder closes the socket, so none was sent, and this host answers every keepalive probe from the peer: "+
+			"no keepalive setting on the peer's side can end it.", holderSentence(c.Holders))
+		if c.Keepalive == "on" {
+			say("This end's own keepalive ends it only if the peer itself dies.")
+		}
 		v.Todo = append(v.Todo, killTodo)
 		for _, h := range c.Holders {
 			v.Todo = append(v.Todo, fmt.Sprintf("or end the holder: kill %d (%s)", h.PID, h.Command))
