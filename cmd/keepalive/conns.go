@@ -56,9 +56,10 @@ type holder struct {
 	FD      int    `json:"fd"`
 	Command string `json:"command"`
 	PPID    int    `json:"ppid"`
-	// Orphaned: re-parented to init, or its process group's leader is
-	// gone, while it leads no group itself: a child left behind by a
-	// process that died.
+	// Orphaned: the process was re-parented to init, or its process
+	// group's leader is gone, while it leads no group itself, and its
+	// descriptor lacks close-on-exec, so it came through an exec: a child
+	// left behind, holding a socket it inherited, by a process that died.
 	Orphaned bool `json:"orphaned"`
 }
 

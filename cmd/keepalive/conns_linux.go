@@ -156,7 +156,7 @@ func findHolders(conns []connInfo, listeners map[uint16][]connInfo) ([]string, e
 			}
 		}
 		if len(orphans) > 0 {
-			c.Flags = append(c.Flags, fmt.Sprintf("held by %s, orphaned: re-parented after the process that started it exited", strings.Join(orphans, ", ")))
+			c.Flags = append(c.Flags, fmt.Sprintf("held by %s, orphaned: left behind by the process that started it, holding the socket through an exec (no close-on-exec)", strings.Join(orphans, ", ")))
 		}
 		if c.State == "listen" || len(c.Holders) == 0 {
 			continue

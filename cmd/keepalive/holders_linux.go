@@ -75,6 +75,9 @@ func scanHolders(want map[uint32]bool) (holderScan, error) {
 			fd := hs[i].FD
 			hs[i] = info[hs[i].PID]
 			hs[i].FD = fd
+			// An orphan that opened the socket itself (close-on-exec, as Go
+			// and Python do by default) is no left-behind child.
+			hs[i].Orphaned = hs[i].Orphaned && !closeOnExec(hs[i].PID, fd)
 		}
 		s.byInode[ino] = hs
 	}
@@ -119,7 +122,8 @@ func socketInode(link []byte) (uint32, bool) {
 // re-parented to init (parent pid 1) or its process group's leader has
 // exited, and it does not lead a group itself: that is what a child that
 // inherited a server's socket looks like after the server was killed. A
-// daemon, which leads its own session, is not flagged.
+// daemon, which leads its own session, is not flagged; scanHolders also
+// clears it for a descriptor with close-on-exec, which was not inherited.
 func procDetails(pid int) holder {
 	h := holder{PID: pid, Command: "?"}
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
@@ -143,4 +147,21 @@ func procDetails(pid int) holder {
 		h.Orphaned = h.PPID == 1 || errors.Is(err, os.ErrNotExist)
 	}
 	return h
+}
+
+// closeOnExec reads whether a process's descriptor has O_CLOEXEC, from
+// /proc/PID/fdinfo/FD. A descriptor that crossed an exec has not: that is
+// how it survived it.
+func closeOnExec(pid, fd int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/fdinfo/" + strconv.Itoa(fd))
+	if err != nil {
+		return false
+	}
+	for line := range bytes.SplitSeq(b, []byte("\n")) {
+		if v, ok := bytes.CutPrefix(line, []byte("flags:")); ok {
+			flags, err := strconv.ParseUint(string(bytes.TrimSpace(v)), 8, 64)
+			return err == nil && flags&unix.O_CLOEXEC != 0
+		}
+	}
+	return false
 }

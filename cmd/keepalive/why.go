@@ -335,7 +335,9 @@ func explain(c connInfo, peer *connInfo, sys keepalive.System, netns string) ver
 		say("Held by: %s.", holderSentence(c.Holders))
 	}
 	for _, f := range c.Flags {
-		say("Flag: %s.", f)
+		if !strings.HasPrefix(f, "held by ") { // the holder line says it
+			say("Flag: %s.", f)
+		}
 	}
 	// Keepalive and the values in force.
 	var values *keepalive.Config
@@ -465,27 +467,20 @@ func explain(c connInfo, peer *connInfo, sys keepalive.System, netns string) ver
 			say("The peer has not answered %d keepalive probe(s): unless it answers, the kernel drops the connection %s after the last segment it received, %s ago.", c.Probes, dur(d.Idle), dur(since))
 			return v
 		}
-		if time.Duration(c.LastDataRecv) > values.Idle+values.Interval && time.Duration(c.LastAckRecv) < values.Idle {
-			v.Ends, v.Cause = "never", "the peer answers keepalive probes but sends nothing"
-			say("No data came from the peer for %s, but its kernel answered a keepalive probe %s ago: the socket is still open there. "+
-				"If no process there will use it again (a server killed while a child it started still holds the socket, a hung program), "+
-				"keepalive never ends this connection; this side cannot see which process it is.", dur(time.Duration(c.LastDataRecv)), dur(time.Duration(c.LastAckRecv)))
-			v.Todo = append(v.Todo, "on the peer's host: keepalive conns --port "+portOf(c.Remote)+" shows who holds it", killTodo)
-			return v
-		}
 		v.Ends, v.Cause = "if the peer dies", "keepalive timeout"
 		v.In, v.Earliest, v.Latest = sec(d.Idle), sec(d.IdleMin), sec(d.IdleMax)
 		say("The peer answers. If it dies or the path goes silent, the kernel drops the connection %s after the last segment received (between %s and %s with the timer rounding); the last came %s ago.",
 			dur(d.Idle), dur(d.IdleMin), dur(d.IdleMax), dur(since))
+		if time.Duration(c.LastDataRecv) > values.Idle+values.Interval && time.Duration(c.LastAckRecv) < values.Idle {
+			// Probes answered, no data: idle, or nobody there will ever use it.
+			say("No data came from the peer for %s, but its kernel answered a keepalive probe %s ago: the socket is open there. "+
+				"If no process there will use it again (a server killed while a child it started still holds the socket), "+
+				"the peer answers because that process still holds the socket, which this side cannot see, and keepalive never ends the connection.",
+				dur(time.Duration(c.LastDataRecv)), dur(time.Duration(c.LastAckRecv)))
+			v.Todo = append(v.Todo, "on the peer's host, keepalive why "+c.Remote+" shows who holds its end", killTodo)
+		}
 		return v
 	}
 	v.Ends, v.Cause = "unknown", "keepalive state unknown"
 	return v
-}
-
-func portOf(addr string) string {
-	if ap, err := netip.ParseAddrPort(addr); err == nil {
-		return fmt.Sprint(ap.Port())
-	}
-	return addr
 }
