@@ -662,8 +662,9 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 	return m, s
 }
 
-// TestUnsupportedOS runs the command built for js/wasm under node: conns and
-// demo exist there and say clearly that they need Linux.
+// TestUnsupportedOS runs the command built for js/wasm under node: conns,
+// demo and why (with --kill too) exist there and say clearly that they
+// need Linux.
 func TestUnsupportedOS(t *testing.T) {
 	t.Parallel()
 	if _, err := exec.LookPath("node"); err != nil {
@@ -676,9 +677,10 @@ func TestUnsupportedOS(t *testing.T) {
 	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "%s", out)
-	for _, sub := range []string{"conns", "demo"} {
+	for _, args := range [][]string{{"conns"}, {"demo"}, {"why", "127.0.0.1:80"}, {"why", "--kill", "--yes", ":80"}} {
+		sub := args[0]
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		cmd := exec.CommandContext(ctx, filepath.Join(strings.TrimSpace(string(goroot)), "lib", "wasm", "go_js_wasm_exec"), wasm, sub)
+		cmd := exec.CommandContext(ctx, filepath.Join(strings.TrimSpace(string(goroot)), "lib", "wasm", "go_js_wasm_exec"), append([]string{wasm}, args...)...)
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		err := cmd.Run()

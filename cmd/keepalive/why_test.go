@@ -442,6 +442,38 @@ func TestWhyInvalidInput(t *testing.T) {
 	assert.Contains(t, r.stderr, "no TCP connection with "+ln.Addr().String()+" at either end in this network namespace")
 }
 
+// TestConnsListenerFlag: a connection handed to another process, which
+// the listener's process no longer holds, is flagged (the server
+// restarted, or handed it off, and something else serves the connection).
+// The child is no orphan: its parent, this test, is alive.
+func TestConnsListenerFlag(t *testing.T) {
+	t.Parallel()
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(context.Background(), "tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	client, server := testkit.Pair(t, testkit.Loopback{Network: "tcp4"}, ln, (&net.Dialer{KeepAlive: -1}).DialContext)
+	f, err := server.(*net.TCPConn).File()
+	require.NoError(t, err)
+	child := exec.Command("sleep", "30")
+	child.ExtraFiles = []*os.File{f}
+	require.NoError(t, child.Start())
+	t.Cleanup(func() { child.Process.Kill(); child.Wait() })
+	f.Close()
+	server.Close() // only the child holds the accepted socket now
+
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	r := keepaliveCmd(t, "conns", "--port", port, "--state", "established")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, fmt.Sprintf("! %s -> %s: not held by the process that holds its listener (pid %d)",
+		ln.Addr(), client.LocalAddr(), os.Getpid()))
+	assert.Contains(t, r.stdout, fmt.Sprintf("sleep[%d] fd 3\n", child.Process.Pid), "not an orphan: its parent lives")
+
+	w := decode[whyOut](t, keepaliveCmd(t, "why", ln.Addr().String(), client.LocalAddr().String(), "--json"))
+	require.Len(t, w.Connections, 1)
+	assert.Contains(t, strings.Join(w.Connections[0].Verdict.Why, " "), "Flag: not held by the process that holds its listener")
+}
+
 // TestConnsNetNS lists another process's network namespace by its PID: a
 // connection made in a namespace of its own shows up only there.
 func TestConnsNetNS(t *testing.T) {
