@@ -3,6 +3,7 @@
 package keepalive_test
 
 import (
+	"context"
 	"net"
 	"os"
 	"syscall"
@@ -195,4 +196,69 @@ func TestReadSystemFollowsSysctls(t *testing.T) {
 	require.ErrorIs(t, err, syscall.ETIMEDOUT)
 	assert.GreaterOrEqual(t, took, d.Idle-jiffy)
 	t.Logf("Config{} with sysctls 2/1/2: model %v, measured %v", d.Idle, took)
+}
+
+// A Multipath TCP peer: the connections Listen, Dialer and a Go
+// ListenConfig with Control make are plain TCP, so a dead peer is found at
+// the model's time, not net.mptcp.close_timeout (60 s) later, as a
+// Multipath TCP connection's would be.
+func TestDetectMultipathPeers(t *testing.T) {
+	t.Parallel()
+	needMPTCP(t)
+	s := time.Second
+	mptcpDial := func(ctx context.Context, network, address string) (net.Conn, error) {
+		d := &net.Dialer{KeepAlive: -1}
+		d.SetMultipathTCP(true)
+		return d.DialContext(ctx, network, address)
+	}
+	for cname, cfg := range map[string]keepalive.Config{
+		"no user timeout": {Idle: s, Interval: s, Count: 2},
+		"user timeout":    {Idle: s, Interval: s, Count: 9, UserTimeout: 3 * s},
+	} {
+		for _, lb := range testkit.Loopbacks(t) {
+			// Each case: the connection under test and its peer.
+			cases := map[string]func(t *testing.T) (mine, peer net.Conn){
+				"Listen, Multipath TCP client": func(t *testing.T) (net.Conn, net.Conn) {
+					ln, err := cfg.Listen(context.Background(), lb.Network, lb.Addr)
+					require.NoError(t, err)
+					client, server := testkit.Pair(t, lb, ln, mptcpDial)
+					return server, client
+				},
+				"Dialer over a Multipath TCP base, Multipath TCP listener": func(t *testing.T) (net.Conn, net.Conn) {
+					base := &net.Dialer{}
+					base.SetMultipathTCP(true)
+					client, server := testkit.Pair(t, lb, mptcpListener(t, lb, true), cfg.Dialer(base).DialContext)
+					return client, server
+				},
+				"Control in Go's ListenConfig, Multipath TCP client": func(t *testing.T) (net.Conn, net.Conn) {
+					ln, err := (&net.ListenConfig{KeepAlive: -1, Control: cfg.Control}).Listen(context.Background(), lb.Network, lb.Addr)
+					require.NoError(t, err)
+					client, server := testkit.Pair(t, lb, ln, mptcpDial)
+					return server, client
+				},
+			}
+			for name, pair := range cases {
+				t.Run(lb.Network+"/"+cname+"/"+name, func(t *testing.T) {
+					t.Parallel()
+					d := detection(t, cfg)
+					start := time.Now()
+					mine, peer := pair(t)
+					require.False(t, mptcp(t, mine), "plain TCP")
+					// A socket filter cannot be attached to a Multipath TCP
+					// socket (EOPNOTSUPP): there, drop what reaches mine
+					// instead, which its kernel cannot tell from a dead peer.
+					if mptcp(t, peer) {
+						testkit.SilenceOrSkip(t, mine)
+					} else {
+						testkit.SilenceOrSkip(t, peer)
+					}
+					require.Less(t, time.Since(start), cfg.Idle/2, "the peer went silent too late")
+					took, err := testkit.ReadFailure(mine, start, d.IdleMax+schedSlack)
+					require.ErrorIs(t, err, syscall.ETIMEDOUT, "after %v (model %v, worst case %v)", took, d.Idle, d.IdleMax)
+					assert.GreaterOrEqual(t, took, d.IdleMin-jiffy, "never before the model")
+					t.Logf("model %v, measured %v, worst case %v", d.Idle, took, d.IdleMax)
+				})
+			}
+		}
+	}
 }

@@ -27,8 +27,8 @@ func ExampleConfig_Detection() {
 	fmt.Println("peer stopped reading:", d.ZeroWindowMin, "to", d.ZeroWindowMax.Round(time.Millisecond))
 	// Output:
 	// idle: 25s at the latest 28.215s
-	// in flight: 25s to 30.455s after a write
-	// peer stopped reading: 25s to 29.32s
+	// in flight: 25s to 30.459s after a write
+	// peer stopped reading: 25s to 29.322s
 }
 
 func ExampleReadSystem() {
