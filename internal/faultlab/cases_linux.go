@@ -11,18 +11,22 @@ import (
 
 const s = time.Second
 
-// The Configs the cases use: seconds, so the whole set runs in parallel in
-// about 15 s.
+// The Configs the cases use: seconds, so that all cases, in parallel,
+// take about 20 s. shortNever would find a dead peer in 3 s (IdleMax
+// 3.4 s): its cases wait 10 s, about three times that.
 var (
 	idleConfig = keepalive.Config{Idle: 2 * s, Interval: s, Count: 3}                     // model 5 s
 	utConfig   = keepalive.Config{Idle: 2 * s, Interval: s, Count: 3, UserTimeout: 3 * s} // in flight: 3 s
-	shortNever = keepalive.Config{Idle: s, Interval: s, Count: 2}                         // model 3 s: a dead peer would be found
+	shortNever = keepalive.Config{Idle: s, Interval: s, Count: 2}                         // model 3 s
 	natConfig  = keepalive.Config{Idle: 6 * s, Interval: s, Count: 3}                     // Idle above the NAT's 4 s
 	natTimeout = NAT{EstablishedTimeout: 4 * s, Unknown: Drop}                            // forgets idle flows after 4 s
 	natReset   = NAT{EstablishedTimeout: 4 * s, Unknown: Reset}                           // and resets them
-	timedOut   = []error{syscall.ETIMEDOUT}                                               //
-	stillOpen  = []error{os.ErrDeadlineExceeded}                                          //
-	eof        = []error{io.EOF}                                                          //
+)
+
+var (
+	timedOut  = []error{syscall.ETIMEDOUT}
+	stillOpen = []error{os.ErrDeadlineExceeded}
+	eof       = []error{io.EOF}
 )
 
 func linkDown(side Side) func(*Topology, *Peer, string) error {
@@ -84,13 +88,13 @@ var Cases = []*Case{
 	{Name: "NAT forgets the flow (4 s), unknown flows dropped, Idle 6s", Routed: true, NAT: natTimeout, Config: natConfig, Bound: IdleBound, Errors: timedOut, Detects: "keepalive probes"},
 	{Name: "NAT forgets the flow (4 s), unknown flows reset, Idle 6s", Routed: true, NAT: natReset, Config: natConfig, Bound: FirstProbe, Errors: []error{syscall.ECONNRESET}, Detects: "the first keepalive probe after expiry (reset)", IPv6: true},
 	// 5. Hung peer: stops reading, or is stopped.
-	{Name: "peer stops reading, idle", Config: shortNever, Bound: Never, Wait: 8 * s, Errors: stillOpen, Detects: "nothing (probes answered)", ProbesAnswered: true},
+	{Name: "peer stops reading, idle", Config: shortNever, Bound: Never, Wait: 10 * s, Errors: stillOpen, Detects: "nothing (probes answered)", ProbesAnswered: true},
 	{Name: "peer stops reading, writer fills the window, UserTimeout 3s", Config: utConfig, Load: Flood, Bound: ZeroWindowBound, Errors: timedOut, Detects: "TCP_USER_TIMEOUT (zero window)"},
 	{Name: "peer stops reading, writer fills the window, no UserTimeout", Config: idleConfig, Load: Flood, Bound: Never, Wait: 8 * s, Errors: stillOpen, ReaderErrors: stillOpen, Detects: "nothing (window probes answered)"},
 	{Name: "peer process stopped (SIGSTOP), writer fills the window, UserTimeout 3s", Peer: Reads, Config: utConfig, Load: Flood, Fault: signal(syscall.SIGSTOP), Bound: ZeroWindowBound, Errors: timedOut, Detects: "TCP_USER_TIMEOUT (zero window)"},
 	// 6. kill -9.
 	{Name: "peer process killed (kill -9)", Peer: Reads, Config: idleConfig, Fault: signal(syscall.SIGKILL), Bound: AtOnce, Errors: eof, Detects: "the peer kernel's FIN"},
-	{Name: "peer process killed (kill -9), socket held by its child", Peer: Inherits, Config: shortNever, Fault: signal(syscall.SIGKILL), Bound: Never, Wait: 8 * s, Errors: stillOpen, Detects: "nothing (no FIN, probes answered)", ProbesAnswered: true},
+	{Name: "peer process killed (kill -9), socket held by its child", Peer: Inherits, Config: shortNever, Fault: signal(syscall.SIGKILL), Bound: Never, Wait: 10 * s, Errors: stillOpen, Detects: "nothing (no FIN, probes answered)", ProbesAnswered: true},
 	{Name: "peer process killed, socket held by its child, ss -K there", Peer: Inherits, Config: shortNever, Fault: killHolderAndDestroy, Bound: AtOnce, Errors: []error{syscall.ECONNRESET}, Detects: "ss -K on the holder's side (reset)"},
 	// The lab's other faults.
 	{Name: "peer drops everything (nft drop), idle", Config: idleConfig, Fault: filter(Server, "input", "drop"), Bound: IdleBound, Errors: timedOut, Detects: "keepalive probes"},
