@@ -202,15 +202,15 @@ func Measure(l *Lab, c *Case, network string) (Result, error) {
 		return r, err
 	}
 	type ended struct {
-		took time.Duration
-		err  error
+		at  time.Time
+		err error
 	}
 	read := make(chan ended, 1)
 	go func() {
 		var b [512]byte
 		for {
 			if _, err := client.Read(b[:]); err != nil {
-				read <- ended{time.Since(start), err}
+				read <- ended{time.Now(), err}
 				return
 			}
 		}
@@ -226,17 +226,28 @@ func Measure(l *Lab, c *Case, network string) (Result, error) {
 			big := make([]byte, 64<<20)
 			for {
 				if _, err := client.Write(big); err != nil {
-					write <- ended{time.Since(start), err}
+					write <- ended{time.Now(), err}
 					return
 				}
 			}
 		}()
+		if c.Bound == ZeroWindowBound {
+			// The bound counts from the first write the closed window
+			// keeps from leaving: when the peer's buffer is full, which
+			// on a loaded machine can take a while after the flood began.
+			if start, err = windowClosed(client, start.Add(wait)); err != nil {
+				return r, err
+			}
+			if err := client.SetDeadline(start.Add(wait)); err != nil {
+				return r, err
+			}
+		}
 	case Trickle:
 		go func() {
 			for {
 				time.Sleep(250 * time.Millisecond)
 				if _, err := client.Write([]byte{1}); err != nil {
-					write <- ended{time.Since(start), err}
+					write <- ended{time.Now(), err}
 					return
 				}
 				r.Writes++ // read after the write channel's receive
@@ -250,7 +261,9 @@ func Measure(l *Lab, c *Case, network string) (Result, error) {
 		select {
 		case rd := <-read:
 			r.ReaderErr = rd.err
-			first.took = min(first.took, rd.took) // when the connection failed
+			if rd.at.Before(first.at) { // when the connection failed
+				first.at = rd.at
+			}
 		case <-time.After(time.Until(start.Add(wait)) + time.Second):
 			return r, errors.New("faultlab: the blocked Read did not return after the Write failed")
 		}
@@ -260,7 +273,7 @@ func Measure(l *Lab, c *Case, network string) (Result, error) {
 	default:
 		first = <-read
 	}
-	r.Took, r.Err = first.took, first.err
+	r.Took, r.Err = first.at.Sub(start), first.err
 	r.State, r.LastAckRecv, err = tcpState(client)
 	return r, err
 }
@@ -382,6 +395,22 @@ func ErrName(err error) string {
 		}
 	}
 	return err.Error()
+}
+
+// windowClosed waits until the peer's receive window is closed
+// (tcpi_snd_wnd 0) and returns when it saw that, at most until deadline.
+func windowClosed(c net.Conn, deadline time.Time) (time.Time, error) {
+	for time.Now().Before(deadline) {
+		info, err := tcpInfo(c)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if info.Snd_wnd == 0 {
+			return time.Now(), nil
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return time.Time{}, errors.New("faultlab: the peer's window never closed")
 }
 
 // rto reads the connection's retransmission timeout (TCP_INFO).
