@@ -103,8 +103,10 @@ func modelBound(r faultlab.Result) string {
 	switch r.Case.Bound {
 	case faultlab.IdleBound:
 		return fmt.Sprintf("%s [%s, %s] from the dial", ms(r.Model), ms(r.Lo), ms(r.Hi))
-	case faultlab.InFlightBound, faultlab.ZeroWindowBound:
+	case faultlab.InFlightBound:
 		return fmt.Sprintf("%s [%s, %s] from the write", ms(r.Model), ms(r.Lo), ms(r.Hi))
+	case faultlab.ZeroWindowBound:
+		return fmt.Sprintf("%s [%s, %s] from the window closing", ms(r.Model), ms(r.Lo), ms(r.Hi))
 	case faultlab.FirstProbe:
 		return fmt.Sprintf("Idle %s (first probe), before %s", ms(r.Model), ms(r.Hi))
 	case faultlab.AtOnce:
@@ -123,6 +125,9 @@ func measured(r faultlab.Result) string {
 			s += fmt.Sprintf(", %d writes succeeded", r.Writes)
 		}
 		return s
+	}
+	if r.Case.ModelGap != "" {
+		return r.Took.Round(time.Millisecond).String() + ", **above the model** (see the note below)"
 	}
 	return r.Took.Round(time.Millisecond).String()
 }

@@ -39,7 +39,7 @@ const (
 
 // SchedSlack covers the scheduler on a loaded 2-core machine (and the race
 // detector) between the kernel failing the socket and the blocked call
-// returning; jiffy the kernel's receive stamp, rounded down to a tick.
+// returning; jiffy the kernel's timestamps, rounded down to a tick.
 const (
 	SchedSlack = 500 * time.Millisecond
 	jiffy      = 10 * time.Millisecond
@@ -292,13 +292,13 @@ func (r *Result) bounds(sys keepalive.System) error {
 	}
 	switch c.Bound {
 	case IdleBound:
-		r.Model, r.Lo, r.Hi = d.Idle, d.IdleMin-jiffy, d.IdleMax
+		r.Model, r.Lo, r.Hi = d.Idle, d.IdleMin, d.IdleMax
 	case InFlightBound:
-		r.Model, r.Lo, r.Hi = d.InFlightMin, d.InFlightMin-jiffy, d.InFlightMax
+		r.Model, r.Lo, r.Hi = d.InFlightMin, d.InFlightMin, d.InFlightMax
 	case ZeroWindowBound:
-		r.Model, r.Lo, r.Hi = d.ZeroWindowMin, d.ZeroWindowMin-jiffy, d.ZeroWindowMax
+		r.Model, r.Lo, r.Hi = d.ZeroWindowMin, d.ZeroWindowMin, d.ZeroWindowMax
 	case FirstProbe:
-		r.Model, r.Lo, r.Hi = m.Idle, m.Idle-jiffy, d.IdleMax-time.Duration(max(m.Count-1, 0))*m.Interval
+		r.Model, r.Lo, r.Hi = m.Idle, m.Idle, d.IdleMax-time.Duration(max(m.Count-1, 0))*m.Interval
 		if m.Count == 0 || m.Interval == 0 {
 			return errors.New("faultlab: FirstProbe needs Count and Interval set")
 		}
@@ -311,7 +311,7 @@ func (r *Result) bounds(sys keepalive.System) error {
 }
 
 // Check returns nil if r kept the Case's promise: the failing call
-// returned one of the Case's errors within [Lo, Hi + SchedSlack] (Never:
+// returned one of the Case's errors within [Lo - a tick, Hi + SchedSlack] (Never:
 // still open and ESTABLISHED after the wait).
 func (r Result) Check() error {
 	c := r.Case
@@ -346,14 +346,14 @@ func (r Result) Check() error {
 		return nil
 	}
 	if c.ModelGap != "" {
-		if hi := c.GapHi(r.Detection, c.Config.Rounded()); r.Took <= r.Hi || r.Took < r.Lo || r.Took > hi+SchedSlack {
+		if hi := c.GapHi(r.Detection, c.Config.Rounded()); r.Took <= r.Hi || r.Took < r.Lo-jiffy || r.Took > hi+SchedSlack {
 			return fmt.Errorf("after %v: the model gap (%s) should put it in (%v, %v]: if the model now covers it, drop ModelGap",
 				r.Took.Round(time.Millisecond), c.ModelGap, r.Hi, hi)
 		}
 		return nil
 	}
-	if r.Took < r.Lo || r.Took > r.Hi+SchedSlack {
-		return fmt.Errorf("after %v, outside [%v, %v] (+ %v scheduling slack)", r.Took.Round(time.Millisecond), r.Lo, r.Hi, SchedSlack)
+	if r.Took < r.Lo-jiffy || r.Took > r.Hi+SchedSlack {
+		return fmt.Errorf("after %v, outside [%v, %v] (- %v, + %v scheduling slack)", r.Took.Round(time.Millisecond), r.Lo, r.Hi, jiffy, SchedSlack)
 	}
 	return nil
 }
