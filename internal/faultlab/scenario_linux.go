@@ -31,8 +31,8 @@ type Bound int
 const (
 	IdleBound       Bound = iota // Detection's IdleMin..IdleMax, from before the dial
 	InFlightBound                // InFlightMin..InFlightMax, from the write
-	ZeroWindowBound              // ZeroWindowMin..ZeroWindowMax, from the write
-	FirstProbe                   // the first keepalive probe: Idle..Idle+Interval, from before the dial
+	ZeroWindowBound              // ZeroWindowMin..ZeroWindowMax, from the peer's window closing
+	FirstProbe                   // the first keepalive probe (a reset): Idle, late at most as the idle timer, from before the dial
 	AtOnce                       // within a second of the fault
 	Never                        // still open after Wait
 )
