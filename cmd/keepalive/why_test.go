@@ -390,18 +390,43 @@ func TestWhyKillNeedsPrivilege(t *testing.T) {
 
 // unprivileged is the command without CAP_NET_ADMIN: as root, a copy run as
 // nobody (uid 65534); otherwise the binary itself.
+// copyForNobody copies the binary where uid 65534 can run it, once: a copy
+// per test would race with the forks of parallel tests, whose children
+// briefly hold the new file open for writing (exec then fails with "text
+// file busy"). It waits until the copy runs.
+func copyForNobody() (string, error) {
+	dir, err := os.MkdirTemp("", "keepalive-nobody-")
+	if err != nil {
+		return "", err
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return "", err
+	}
+	exe, err := os.ReadFile(bin)
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "keepalive")
+	if err := os.WriteFile(path, exe, 0o755); err != nil {
+		return "", err
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		err := exec.Command(path, "help").Run()
+		var exit *exec.ExitError
+		if err == nil || errors.As(err, &exit) || !errors.Is(err, syscall.ETXTBSY) || time.Now().After(deadline) {
+			return path, nil
+		}
+	}
+}
+
 func unprivileged(t *testing.T, args ...string) *exec.Cmd {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		return exec.Command(bin, args...)
 	}
-	dir, err := os.MkdirTemp("", "keepalive-nobody-")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	require.NoError(t, os.Chmod(dir, 0o755))
-	exe, err := os.ReadFile(bin)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "keepalive"), exe, 0o755))
+	nobodyOnce.Do(func() { nobodyBin, nobodyErr = copyForNobody() })
+	require.NoError(t, nobodyErr)
+	dir := filepath.Dir(nobodyBin)
 	cmd := exec.Command(filepath.Join(dir, "keepalive"), args...)
 	cmd.Dir = dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534, Groups: []uint32{}}}
