@@ -126,9 +126,6 @@ func measured(r faultlab.Result) string {
 		}
 		return s
 	}
-	if r.Case.ModelGap != "" {
-		return r.Took.Round(time.Millisecond).String() + ", **above the model** (see the note below)"
-	}
 	return r.Took.Round(time.Millisecond).String()
 }
 

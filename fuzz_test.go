@@ -355,7 +355,13 @@ func linuxDetection(c keepalive.Config, sys keepalive.System) (want keepalive.De
 	start := mul(late(rto), big.NewInt(2))
 	if ut > 0 {
 		want.InFlightMin = ut
-		want.InFlightMax = sat(sum(late(ut), start))
+		// An ICMP unreachable re-arms the retransmission timer unclamped:
+		// up to UserTimeout + RTO late, at most RTOMax.
+		revert := ut + rto
+		if revert > rtoMax || revert < ut { // or past the largest Duration
+			revert = rtoMax
+		}
+		want.InFlightMax = sat(sum(bigDur(ut), late(revert), start))
 		// A live peer's closed window: the first window probe one late RTO
 		// after the write, then the user timeout.
 		want.ZeroWindowMin = ut

@@ -176,11 +176,20 @@ func (p *platform) inFlight(m Config, sys System) (lo, hi time.Duration) {
 	start := satMul(satAdd(rto, p.timerSlack(rto)), 2)
 	if ut := m.UserTimeout; ut > 0 {
 		late := p.timerSlack(ut)
-		if p.userTimeoutOnRetransmit {
+		switch {
+		case p.userTimeoutOnRetransmit:
 			// Checked when the backed-off retransmission timer fires:
 			// the next firing is at most as far off as the time spent
 			// retransmitting so far, and never beyond rexmtMax.
 			late = satAdd(min(ut, p.rexmtMax), p.timerSlack(min(ut, p.rexmtMax)))
+		case p.retries2Model:
+			// Linux clamps the retransmission timer to the user timeout,
+			// except when an ICMP unreachable (a router saying the peer
+			// is gone) reverts the backoff (tcp_ld_RTO_revert): that
+			// re-arms it unclamped, at most one backed-off RTO, about the
+			// time spent so far plus one RTO, and never beyond RTOMax.
+			d := min(satAdd(ut, rto), sys.rtoMax())
+			late = satAdd(d, p.timerSlack(d))
 		}
 		return ut, satAdd(satAdd(ut, late), start)
 	}
@@ -360,7 +369,7 @@ func (p *platform) within(deadline, middleboxIdle time.Duration) (Config, error)
 			}
 		}
 		fits := func(count int64, interval, idle time.Duration) bool {
-			d := p.detection(p.withinConfig(count, interval, idle, ut), System{})
+			d := p.detection(p.withinConfig(count, interval, idle, ut), anySystem)
 			return d.IdleMax <= deadline && d.InFlightMax <= deadline && d.ZeroWindowMax <= deadline
 		}
 		for count := int64(3); count >= 1; count-- {
@@ -384,11 +393,16 @@ func (p *platform) within(deadline, middleboxIdle time.Duration) (Config, error)
 none:
 	// The shortest: one probe at the shortest Idle and Interval, and the
 	// shortest whole-second user timeout.
-	d := p.detection(p.withinConfig(1, intervalMin, idleMin, time.Second), System{})
+	d := p.detection(p.withinConfig(1, intervalMin, idleMin, time.Second), anySystem)
 	shortest := max(d.IdleMax, d.InFlightMax, d.ZeroWindowMax).Round(100 * time.Millisecond)
 	return Config{}, fmt.Errorf("keepalive: Within: no Config detects a dead peer within %v on %s (the shortest is about %v): %w",
 		deadline, p.name, shortest, syscall.EINVAL)
 }
+
+// anySystem is the System Within plans for: every Config field is set, so
+// only RTOMax matters, at its worst (no cap on a late timer); and an RTO of
+// 1 s, as Within promises.
+var anySystem = System{RTOMax: maxDuration}
 
 // withinConfig is the Config Within returns for these values: on Linux
 // UserTimeout = Idle + Count*Interval (the probes end the connection, and
@@ -422,7 +436,7 @@ func (p *platform) longestUserTimeout(deadline time.Duration) time.Duration {
 	lo, hi := int64(0), int64(min(deadline, p.userTimeout.max)/time.Second)
 	for lo < hi { // the largest n with inFlight(n s) <= deadline
 		n := hi - (hi-lo)/2
-		if _, late := p.inFlight(Config{UserTimeout: time.Duration(n) * time.Second}, System{}); late <= deadline {
+		if _, late := p.inFlight(Config{UserTimeout: time.Duration(n) * time.Second}, anySystem); late <= deadline {
 			lo = n
 		} else {
 			hi = n - 1

@@ -298,7 +298,7 @@ func TestPlanWithin(t *testing.T) {
 		{30 * time.Second, 350 * time.Second},
 		{10 * time.Second, 0},
 		{10 * time.Minute, 240 * time.Second},
-		{5 * time.Second, 0},
+		{8 * time.Second, 0},
 	} {
 		t.Run(fmt.Sprint(tc.deadline, tc.middlebox), func(t *testing.T) {
 			want, err := keepalive.Within(tc.deadline, tc.middlebox)
@@ -341,7 +341,7 @@ func TestPlanInvalidInput(t *testing.T) {
 		{[]string{"--interval", "-1s"}, []string{"--interval: ", "outside 1s..32767s"}},
 		{[]string{"--idle", "5s", "--user-timeout", "-1ms"}, []string{"--user-timeout: ", "outside 0.."}},
 		{[]string{"--idle", "ten"}, []string{`invalid value "ten" for flag -idle`}},
-		{[]string{"--within", "1s"}, []string{"--within: ", "the shortest is about 4.5s"}},
+		{[]string{"--within", "1s"}, []string{"--within: ", "the shortest is about 7.7s"}},
 		{[]string{"--within", "-5s"}, []string{"--within -5s", "must be positive"}},
 		{[]string{"--within", "30s", "--middlebox-idle", "1s"}, []string{"--middlebox-idle: ", "too short"}},
 		{[]string{"--within", "30s", "--middlebox-idle", "-1s"}, []string{"--middlebox-idle -1s"}},

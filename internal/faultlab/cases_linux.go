@@ -80,9 +80,7 @@ var Cases = []*Case{
 	{Name: "peer host gone behind a bridge, idle", Peer: Reads, Config: idleConfig, Fault: hostGone, Bound: IdleBound, Errors: timedOut, Detects: "keepalive probes"},
 	{Name: "peer host gone behind a router, idle", Routed: true, Peer: Reads, Config: idleConfig, Fault: hostGone, Bound: IdleBound, Errors: timedOut, Detects: "keepalive probes"},
 	{Name: "peer host gone behind a bridge, write after it, UserTimeout 3s", Peer: Reads, Config: utConfig, Load: Send, Fault: hostGone, Bound: InFlightBound, Errors: []error{syscall.ETIMEDOUT, syscall.EHOSTUNREACH}, Detects: "TCP_USER_TIMEOUT"},
-	{Name: "peer host gone behind a router, write after it, UserTimeout 3s", Routed: true, Peer: Reads, Config: utConfig, Load: Send, Fault: hostGone, Bound: InFlightBound, Errors: []error{syscall.ETIMEDOUT, syscall.ENETUNREACH}, Detects: "TCP_USER_TIMEOUT",
-		ModelGap: "ICMP net unreachable from the router: tcp_ld_RTO_revert (RFC 6069) re-arms the retransmission timer without clamping it to the user timeout",
-		GapHi:    func(d keepalive.Detection, c keepalive.Config) time.Duration { return d.InFlightMax + c.UserTimeout }},
+	{Name: "peer host gone behind a router, write after it, UserTimeout 3s", Routed: true, Peer: Reads, Config: utConfig, Load: Send, Fault: hostGone, Bound: InFlightBound, Errors: []error{syscall.ETIMEDOUT, syscall.ENETUNREACH}, Detects: "TCP_USER_TIMEOUT (the router's ICMP re-arms the timer unclamped)"},
 	// 4. A NAT that forgets idle flows after 4 s (keeping it alive: the
 	// tests' Within case).
 	{Name: "NAT forgets the flow (4 s), unknown flows dropped, Idle 6s", Routed: true, NAT: natTimeout, Config: natConfig, Bound: IdleBound, Errors: timedOut, Detects: "keepalive probes"},
