@@ -116,6 +116,9 @@ func modelBound(r faultlab.Result) string {
 }
 
 func measured(r faultlab.Result) string {
+	if r.Case.Bound == faultlab.Never && r.Case.SubflowClosed {
+		return fmt.Sprintf("still open after %s, its subflow CLOSE", r.Took.Round(100*time.Millisecond))
+	}
 	if r.Case.Bound == faultlab.Never {
 		s := fmt.Sprintf("still ESTABLISHED after %s", r.Took.Round(100*time.Millisecond))
 		if r.Case.ProbesAnswered {

@@ -2,6 +2,7 @@ package faultlab
 
 import (
 	"io"
+	"net"
 	"os"
 	"syscall"
 	"time"
@@ -28,6 +29,20 @@ var (
 	stillOpen = []error{os.ErrDeadlineExceeded}
 	eof       = []error{io.EOF}
 )
+
+// mptcpDialer is the library's Dialer over a base that asks for Multipath TCP.
+func mptcpDialer(c keepalive.Config) DialFunc {
+	base := &net.Dialer{}
+	base.SetMultipathTCP(true)
+	return c.Dialer(base).DialContext
+}
+
+// goMPTCP is Go's own Multipath TCP dialer with c's keepalive values.
+func goMPTCP(c keepalive.Config) DialFunc {
+	d := &net.Dialer{KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: c.Idle, Interval: c.Interval, Count: c.Count}}
+	d.SetMultipathTCP(true)
+	return d.DialContext
+}
 
 func linkDown(side Side) func(*Topology, *Peer, string) error {
 	return func(t *Topology, _ *Peer, _ string) error { return t.LinkDown(side) }
@@ -76,6 +91,10 @@ var Cases = []*Case{
 	// 2. Far end's link down (the cable pulled at the peer).
 	{Name: "far end's link down, idle", Config: idleConfig, Fault: linkDown(Server), Bound: IdleBound, Errors: timedOut, Detects: "keepalive probes"},
 	{Name: "far end's link down, write after it, UserTimeout 3s", Config: utConfig, Load: Send, Fault: linkDown(Server), Bound: InFlightBound, Errors: []error{syscall.ETIMEDOUT, syscall.EHOSTUNREACH}, Detects: "TCP_USER_TIMEOUT", IPv6: true},
+	// 7. Multipath TCP (the lab's listener is Go's default, Multipath TCP).
+	{Name: "far end's link down, idle, Dialer over a Multipath TCP base", Config: idleConfig, Dialer: mptcpDialer, Fault: linkDown(Server), Bound: IdleBound, Errors: timedOut, Detects: "keepalive probes (Dialer dials plain TCP)"},
+	{Name: "far end's link down, idle, Multipath TCP with Go's keepalive at the same values", Config: idleConfig, Dialer: goMPTCP, Fault: linkDown(Server), Bound: Never, Wait: 10 * s, Errors: stillOpen, SubflowClosed: true,
+		Detects: "nothing for net.mptcp.close_timeout (60 s): keepalive closed the subflow, the connection waits"},
 	// 3. Peer host gone: interface deleted, process killed.
 	{Name: "peer host gone behind a bridge, idle", Peer: Reads, Config: idleConfig, Fault: hostGone, Bound: IdleBound, Errors: timedOut, Detects: "keepalive probes"},
 	{Name: "peer host gone behind a router, idle", Routed: true, Peer: Reads, Config: idleConfig, Fault: hostGone, Bound: IdleBound, Errors: timedOut, Detects: "keepalive probes"},

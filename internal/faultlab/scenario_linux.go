@@ -59,6 +59,9 @@ type Case struct {
 	Silenced bool
 	Config   keepalive.Config
 	Plain    bool // dial without the library: net.Dialer{KeepAlive: -1}, no SO_KEEPALIVE
+	// Dialer, if set, makes the client's dial function from Config (the
+	// server's listener is Go's default: Multipath TCP).
+	Dialer func(keepalive.Config) DialFunc
 	// Sysctls are set in the client's namespace; System must say the same,
 	// as the model's input (a fresh namespace has the kernel's defaults:
 	// System{}).
@@ -77,8 +80,11 @@ type Case struct {
 	// ProbesAnswered (Never, keepalive on): the peer's kernel answered
 	// the probes, so the last ACK came less than Idle + Interval ago.
 	ProbesAnswered bool
-	IPv6           bool   // run over IPv6 too
-	Detects        string // what ends the connection, for the failure table
+	// SubflowClosed (Never, Multipath TCP): TCP_INFO, the subflow's, says
+	// CLOSE while the connection's calls still block.
+	SubflowClosed bool
+	IPv6          bool   // run over IPv6 too
+	Detects       string // what ends the connection, for the failure table
 	// Errors6 replace Errors over IPv6 where the kernel's differ.
 	Errors6 []error
 }
@@ -122,8 +128,11 @@ func Measure(l *Lab, c *Case, network string) (Result, error) {
 		}
 	}
 	dial := c.Config.Dial
-	if c.Plain {
+	switch {
+	case c.Plain:
 		dial = (&net.Dialer{KeepAlive: -1}).DialContext
+	case c.Dialer != nil:
+		dial = c.Dialer(c.Config)
 	}
 	start := time.Now() // before the handshake, so before the last segment received
 	var client, server net.Conn
@@ -326,6 +335,12 @@ func (r Result) Check() error {
 	}
 	if c.Load == Trickle && r.Writes < int(c.Wait/(250*time.Millisecond))-2 {
 		return fmt.Errorf("only %d writes succeeded in %v, one every 250 ms", r.Writes, c.Wait)
+	}
+	if c.Bound == Never && c.SubflowClosed {
+		if r.State != unix.BPF_TCP_CLOSE {
+			return fmt.Errorf("the subflow's TCP state %d at the end, want CLOSE", r.State)
+		}
+		return nil
 	}
 	if c.Bound == Never {
 		if r.State != unix.BPF_TCP_ESTABLISHED {
