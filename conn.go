@@ -167,6 +167,16 @@ func (r *inspection) result(cerr error) (Config, error) {
 // with ErrMultipathTCP, and Go's Dialer and ListenConfig, which make them
 // on Linux (ListenConfig by default), then retry with plain TCP.
 func (c Config) Control(network, address string, rc syscall.RawConn) error {
+	return c.control(network, rc, false)
+}
+
+// controlPlain is Control for a socket its Dialer or ListenConfig makes
+// plain TCP: no Multipath TCP check.
+func (c Config) controlPlain(network, _ string, rc syscall.RawConn) error {
+	return c.control(network, rc, true)
+}
+
+func (c Config) control(network string, rc syscall.RawConn, plain bool) error {
 	if !isTCP(network) {
 		return nil
 	}
@@ -176,7 +186,7 @@ func (c Config) Control(network, address string, rc syscall.RawConn) error {
 	if isNil(rc) {
 		return fmt.Errorf("%w: nil syscall.RawConn", ErrNotTCP)
 	}
-	a := getApplier(c.Rounded(), false)
+	a := getApplier(c.Rounded(), plain)
 	return a.done(rc.Control(a.fn))
 }
 

@@ -32,17 +32,17 @@ func (c Config) Dialer(base *net.Dialer) *net.Dialer {
 			if err := userCtx(ctx, network, address, rc); err != nil {
 				return err
 			}
-			return c.Control(network, address, rc)
+			return c.controlPlain(network, address, rc)
 		}
 	case user != nil:
 		d.Control = func(network, address string, rc syscall.RawConn) error {
 			if err := user(network, address, rc); err != nil {
 				return err
 			}
-			return c.Control(network, address, rc)
+			return c.controlPlain(network, address, rc)
 		}
 	default:
-		d.Control = c.Control
+		d.Control = c.controlPlain
 	}
 	return &d
 }
@@ -98,7 +98,7 @@ func (c Config) Listen(ctx context.Context, network, address string) (*Listener,
 	lc := net.ListenConfig{KeepAlive: -1}
 	lc.SetMultipathTCP(false)
 	if p.acceptInherits {
-		lc.Control = c.Control
+		lc.Control = c.controlPlain
 	}
 	ln, err := lc.Listen(ctx, network, address)
 	if err != nil {
