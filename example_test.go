@@ -54,7 +54,7 @@ func ExampleWithin() {
 	d, _ := cfg.Detection(keepalive.System{})
 	fmt.Println(d.IdleMax <= 30*time.Second, d.InFlightMax <= 30*time.Second, d.ZeroWindowMax <= 30*time.Second)
 	// Output:
-	// {Idle:3s Interval:3s Count:3 UserTimeout:12s}
+	// {Idle:6s Interval:2s Count:3 UserTimeout:12s}
 	// true true true
 }
 

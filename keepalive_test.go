@@ -259,6 +259,8 @@ func TestWithin(t *testing.T) {
 		} else if tc.deadline < 24*time.Hour {
 			// The deadline is used, not wasted: at least half of it.
 			assert.GreaterOrEqual(t, max(d.IdleMax, d.InFlightMax), tc.deadline/2, "%+v", c)
+			// Idle gets the most: a healthy connection is probed once per Idle.
+			assert.GreaterOrEqual(t, c.Idle, c.Interval, "%+v", c)
 		}
 	}
 	for _, tc := range []struct{ deadline, middlebox time.Duration }{
