@@ -1,0 +1,12 @@
+//go:build !linux
+
+package keepalive
+
+import (
+	"runtime"
+	"syscall"
+)
+
+func readStatus(uintptr, *Status) error { return errNoStatus(runtime.GOOS) }
+
+func pendingError(uintptr) syscall.Errno { return 0 }
