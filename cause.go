@@ -67,7 +67,7 @@ func CauseOfRawConn(rc syscall.RawConn) (Cause, Status, error) {
 	var soErr syscall.Errno
 	var serr error
 	if cerr := rc.Control(func(fd uintptr) {
-		if serr = readStatus(fd, &st); serr != nil {
+		if serr = readStatus(fd, &st, Config{}, false); serr != nil {
 			if !isTCPSocket(fd) {
 				serr = fmt.Errorf("%w: the socket is not a TCP socket", ErrNotTCP)
 			}

@@ -10,8 +10,9 @@ import (
 )
 
 // readStatus reads fd's TCP_INFO with one getsockopt into a stack buffer
-// (unix.GetsockoptTCPInfo allocates), then the keepalive values.
-func readStatus(sysfd uintptr, st *Status) error {
+// (unix.GetsockoptTCPInfo allocates), then, unless isHeld and held says
+// what they are, the keepalive values.
+func readStatus(sysfd uintptr, st *Status, held Config, isHeld bool) error {
 	var info unix.TCPInfo
 	n := uint32(unsafe.Sizeof(info))
 	_, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, sysfd, unix.IPPROTO_TCP, unix.TCP_INFO,
@@ -20,12 +21,18 @@ func readStatus(sysfd uintptr, st *Status) error {
 		return os.NewSyscallError("getsockopt TCP_INFO", e)
 	}
 	st.fromLinux(&info, uintptr(n))
-	// Unacknowledged bytes: SIOCOUTQ is write_seq - snd_una, what TCP_INFO
-	// has not (its byte counters count the SYN and FIN too).
-	if q, err := unix.IoctlGetInt(int(sysfd), unix.SIOCOUTQ); err == nil && st.Has(FieldUnsent) {
+	// Unacknowledged bytes: none without unacknowledged segments; else
+	// SIOCOUTQ (write_seq - snd_una) less the unsent, since TCP_INFO's
+	// byte counters count the SYN and FIN too.
+	if info.Unacked == 0 {
+		st.Unacked, st.Known = 0, st.Known|FieldUnacked
+	} else if q, err := unix.IoctlGetInt(int(sysfd), unix.SIOCOUTQ); err == nil && st.Has(FieldUnsent) {
 		st.Unacked, st.Known = max(0, int64(q)-st.Unsent), st.Known|FieldUnacked
 	}
-	if c, on, err := getOptions(sysfd); err == nil {
+	if isHeld {
+		st.KeepAlive, st.Config = true, held
+		st.Known |= FieldKeepAlive | FieldConfig
+	} else if c, on, err := getOptions(sysfd); err == nil {
 		st.KeepAlive, st.Config = on, c
 		st.Known |= FieldKeepAlive | FieldConfig
 	}

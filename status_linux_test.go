@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -331,4 +332,140 @@ func TestCauseNoRoute(t *testing.T) {
 			assert.Equal(t, keepalive.CauseNoRoute, cause)
 		})
 	}
+}
+
+// infoFloor is one raw getsockopt(TCP_INFO) into a reused buffer, in one
+// RawConn.Control with a callback bound once: the cheapest read of
+// TCP_INFO from Go. With all, it adds what StatusOf reads besides on an
+// idle connection: the five keepalive options.
+type infoFloor struct {
+	info unix.TCPInfo
+	all  bool
+	vals [5]int
+	err  error
+	fn   func(fd uintptr)
+}
+
+func newInfoFloor(all bool) *infoFloor {
+	f := &infoFloor{all: all}
+	f.fn = f.get
+	return f
+}
+
+func (f *infoFloor) get(fd uintptr) {
+	n := uint32(unsafe.Sizeof(f.info))
+	if _, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.IPPROTO_TCP, unix.TCP_INFO,
+		uintptr(unsafe.Pointer(&f.info)), uintptr(unsafe.Pointer(&n)), 0); e != 0 {
+		f.err = e
+		return
+	}
+	if !f.all {
+		return
+	}
+	opts := [5][2]int{
+		{unix.SOL_SOCKET, unix.SO_KEEPALIVE},
+		{unix.IPPROTO_TCP, unix.TCP_KEEPIDLE},
+		{unix.IPPROTO_TCP, unix.TCP_KEEPINTVL},
+		{unix.IPPROTO_TCP, unix.TCP_KEEPCNT},
+		{unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT},
+	}
+	for i, o := range opts {
+		if f.vals[i], f.err = unix.GetsockoptInt(int(fd), o[0], o[1]); f.err != nil {
+			return
+		}
+	}
+}
+
+func (f *infoFloor) read(tc *net.TCPConn) error {
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	if err := rc.Control(f.fn); err != nil {
+		return err
+	}
+	return f.err
+}
+
+// StatusOf against the raw floors, separately (ns/op, allocs) and paired
+// (ratio).
+func BenchmarkStatus(b *testing.B) {
+	client, _ := testkit.Pair(b, testkit.Loopbacks(b)[0], nil, full.Dial)
+	tc := client.(*net.TCPConn)
+	info, all := newInfoFloor(false), newInfoFloor(true)
+	status := func() error { _, err := keepalive.StatusOf(client); return err }
+	held := func() error { _, err := full.Status(client); return err }
+	runLoop(b, "impl=raw-tcp-info", func() error { return info.read(tc) })
+	runLoop(b, "impl=raw-all", func() error { return all.read(tc) })
+	runLoop(b, "impl=StatusOf", status)
+	runLoop(b, "impl=Config.Status", held)
+	b.Run("paired/StatusOf/vs=raw-all", func(b *testing.B) { paired(b, 64, status, func() error { return all.read(tc) }) })
+	b.Run("paired/Config.Status/vs=raw-tcp-info", func(b *testing.B) { paired(b, 64, held, func() error { return info.read(tc) }) })
+}
+
+// Config.Status takes the keepalive values from the Config; everything
+// else is StatusOf's.
+func TestStatusHeld(t *testing.T) {
+	t.Parallel()
+	for name, cfg := range configs {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			client, _ := pairWith(t, cfg)
+			read, err := keepalive.StatusOf(client)
+			require.NoError(t, err)
+			held, err := cfg.Status(client)
+			require.NoError(t, err)
+			assert.Equal(t, read.Known, held.Known)
+			assert.Equal(t, read.KeepAlive, held.KeepAlive)
+			assert.Equal(t, read.Config, held.Config)
+			assert.Equal(t, read.State, held.State)
+			assert.InDelta(t, read.GiveUp, held.GiveUp, float64(time.Second))
+		})
+	}
+	_, err := keepalive.Config{Idle: -1}.Status(nil)
+	assert.ErrorIs(t, err, syscall.EINVAL)
+}
+
+// Bad input gets an error, never a panic.
+func TestStatusBadInput(t *testing.T) {
+	t.Parallel()
+	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer udp.Close()
+	udpConn, err := net.DialUDP("udp4", nil, udp.LocalAddr().(*net.UDPAddr))
+	require.NoError(t, err)
+	defer udpConn.Close()
+	var nilTCP *net.TCPConn
+	for name, conn := range map[string]net.Conn{"nil": nil, "typed nil": nilTCP, "udp": udpConn} {
+		_, err := keepalive.StatusOf(conn)
+		assert.ErrorIs(t, err, keepalive.ErrNotTCP, name)
+		_, _, err = keepalive.CauseOf(conn)
+		assert.ErrorIs(t, err, keepalive.ErrNotTCP, name)
+	}
+	_, err = keepalive.StatusOfRawConn(nil)
+	assert.ErrorIs(t, err, keepalive.ErrNotTCP)
+	_, _, err = keepalive.CauseOfRawConn(nil)
+	assert.ErrorIs(t, err, keepalive.ErrNotTCP)
+	rc, err := udpConn.SyscallConn()
+	require.NoError(t, err)
+	_, err = keepalive.StatusOfRawConn(rc)
+	assert.ErrorIs(t, err, keepalive.ErrNotTCP)
+
+	client, _ := pairWith(t, keepalive.Config{})
+	require.NoError(t, client.Close())
+	_, err = keepalive.StatusOf(client)
+	assert.ErrorIs(t, err, net.ErrClosed)
+}
+
+func TestStatusAllocs(t *testing.T) {
+	// Not parallel: AllocsPerRun counts the whole process's allocations.
+	if raceEnabled {
+		t.Skip("skipping: the race detector allocates")
+	}
+	client, _ := pairWith(t, full)
+	var err1, err2 error
+	assert.Zero(t, testing.AllocsPerRun(1000, func() { _, err1 = keepalive.StatusOf(client) }), "StatusOf")
+	assert.Zero(t, testing.AllocsPerRun(1000, func() { _, err2 = full.Status(client) }), "Config.Status")
+	require.NoError(t, err1)
+	require.NoError(t, err2)
 }
