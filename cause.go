@@ -109,7 +109,7 @@ func causeFrom(st Status, soErr syscall.Errno) Cause {
 		return CauseReset
 	case syscall.ECONNABORTED: // SOCK_DESTROY (ss -K)
 		return CauseClosedLocally
-	case syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.ENETDOWN, syscall.EHOSTDOWN,
+	case syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.ENETDOWN,
 		syscall.EINVAL, syscall.EACCES, syscall.EPERM:
 		// A timeout with a soft error from the local stack pending.
 		return CauseNoRoute

@@ -1,0 +1,37 @@
+package keepalive
+
+import (
+	"os"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/windows"
+)
+
+// readStatus reads fd's SIO_TCP_INFO (version 0) into a stack buffer,
+// then, unless isHeld, the keepalive values.
+func readStatus(sysfd uintptr, st *Status, held Config, isHeld bool) error {
+	var (
+		version uint32
+		info    windowsTCPInfo0
+		n       uint32
+	)
+	if err := windows.WSAIoctl(windows.Handle(sysfd), sioTCPInfo, (*byte)(unsafe.Pointer(&version)), uint32(unsafe.Sizeof(version)),
+		(*byte)(unsafe.Pointer(&info)), uint32(unsafe.Sizeof(info)), &n, nil, 0); err != nil {
+		return os.NewSyscallError("WSAIoctl SIO_TCP_INFO", err)
+	}
+	st.fromWindows(&info)
+	if isHeld {
+		st.KeepAlive, st.Config = true, held
+		st.Known |= FieldKeepAlive | FieldConfig
+	} else if c, on, err := getOptions(sysfd); err == nil {
+		st.KeepAlive, st.Config = on, c
+		st.Known |= FieldKeepAlive | FieldConfig
+	}
+	host().giveUp(st, systemOnce())
+	return nil
+}
+
+// pendingError is 0: Windows' SO_ERROR values are WSA codes, which the
+// causes do not decide by.
+func pendingError(uintptr) syscall.Errno { return 0 }
