@@ -8,6 +8,9 @@ import (
 	"golang.org/x/sys/windows"
 )
 
+// sioTCPInfo is SIO_TCP_INFO, _WSAIORW(IOC_VENDOR, 39) (mstcpip.h).
+const sioTCPInfo = 0xd8000027
+
 // readStatus reads fd's SIO_TCP_INFO (version 0) into a stack buffer,
 // then, unless isHeld, the keepalive values.
 func readStatus(sysfd uintptr, st *Status, held Config, isHeld bool) error {

@@ -24,9 +24,6 @@ type windowsTCPInfo0 struct {
 	SynRetrans        uint8
 }
 
-// sioTCPInfo is SIO_TCP_INFO, _WSAIORW(IOC_VENDOR, 39).
-const sioTCPInfo = 0xd8000027
-
 // windowsStates maps TCPSTATE to State.
 var windowsStates = [...]State{StateClosed, StateListen, StateSynSent, StateSynReceived, StateEstablished,
 	StateFinWait1, StateFinWait2, StateCloseWait, StateClosing, StateLastAck, StateTimeWait}
