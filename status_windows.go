@@ -1,6 +1,8 @@
 package keepalive
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"syscall"
 	"unsafe"
@@ -21,7 +23,11 @@ func readStatus(sysfd uintptr, st *Status, held Config, isHeld bool) error {
 	)
 	if err := windows.WSAIoctl(windows.Handle(sysfd), sioTCPInfo, (*byte)(unsafe.Pointer(&version)), uint32(unsafe.Sizeof(version)),
 		(*byte)(unsafe.Pointer(&info)), uint32(unsafe.Sizeof(info)), &n, nil, 0); err != nil {
-		return os.NewSyscallError("WSAIoctl SIO_TCP_INFO", err)
+		err = os.NewSyscallError("WSAIoctl SIO_TCP_INFO", err)
+		if errors.Is(err, windows.WSAEOPNOTSUPP) || errors.Is(err, windows.WSAEINVAL) {
+			return fmt.Errorf("keepalive: SIO_TCP_INFO needs Windows 10 1703 or later: %w: %w", errors.ErrUnsupported, err)
+		}
+		return err
 	}
 	st.fromWindows(&info)
 	if isHeld {
