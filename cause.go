@@ -38,7 +38,7 @@ func (c Cause) String() string {
 func (c Cause) PeerDead() bool { return c == CauseKeepAlive || c == CauseRetransmit }
 
 // CauseOf says why conn ended, from the kernel's state, with the Status it
-// decided from. Ask after a failed Read or Write and before Close: once
+// decided from (without the keepalive values, which it does not read). Ask after a failed Read or Write and before Close: once
 // conn is closed, all that is left to say is CauseClosedLocally. It takes
 // the socket's pending error (SO_ERROR), if a failed call has not.
 func CauseOf(conn net.Conn) (Cause, Status, error) {
@@ -67,7 +67,7 @@ func CauseOfRawConn(rc syscall.RawConn) (Cause, Status, error) {
 	var soErr syscall.Errno
 	var serr error
 	if cerr := rc.Control(func(fd uintptr) {
-		if serr = readStatus(fd, &st, Config{}, false); serr != nil {
+		if serr = readStatus(fd, &st, Config{}, noOptions); serr != nil {
 			if !isTCPSocket(fd) {
 				serr = fmt.Errorf("%w: the socket is not a TCP socket", ErrNotTCP)
 			}

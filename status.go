@@ -106,7 +106,7 @@ func (s State) String() string {
 // as for Apply. On OSes without the kernel's counters it fails with an
 // error wrapping errors.ErrUnsupported; a closed connection fails with one
 // wrapping net.ErrClosed.
-func StatusOf(conn net.Conn) (Status, error) { return statusOf(conn, Config{}, false) }
+func StatusOf(conn net.Conn) (Status, error) { return statusOf(conn, Config{}, readOptions) }
 
 // Status is StatusOf for a connection that holds c, as Dial, Dialer,
 // Listen, WrapListener and Apply leave it: it takes KeepAlive and Config
@@ -118,11 +118,11 @@ func (c Config) Status(conn net.Conn) (Status, error) {
 	}
 	sys := systemOnce()
 	c = p.rounded(c).withDefaults(Config{Idle: sys.Idle, Interval: sys.Interval, Count: sys.Count})
-	return statusOf(conn, c, true)
+	return statusOf(conn, c, heldOptions)
 }
 
-// statusOf reads conn's Status; if isHeld, held is the Config it holds.
-func statusOf(conn net.Conn, held Config, isHeld bool) (Status, error) {
+// statusOf reads conn's Status, its keepalive values as src says.
+func statusOf(conn net.Conn, held Config, src optionSource) (Status, error) {
 	tc, sc, err := socketOf(conn)
 	if err != nil {
 		return Status{}, err
@@ -132,7 +132,7 @@ func statusOf(conn net.Conn, held Config, isHeld bool) (Status, error) {
 		if err != nil {
 			return Status{}, fmt.Errorf("keepalive: %w", err)
 		}
-		return statusOfRawConn(rc, held, isHeld)
+		return statusOfRawConn(rc, held, src)
 	}
 	rc, err := tc.SyscallConn()
 	if err != nil {
@@ -141,7 +141,7 @@ func statusOf(conn net.Conn, held Config, isHeld bool) (Status, error) {
 	// rc is concrete here, so the closure and st stay on the stack.
 	var st Status
 	var serr error
-	if cerr := rc.Control(func(fd uintptr) { serr = readStatus(fd, &st, held, isHeld) }); cerr != nil {
+	if cerr := rc.Control(func(fd uintptr) { serr = readStatus(fd, &st, held, src) }); cerr != nil {
 		return Status{}, fmt.Errorf("keepalive: %w", cerr)
 	}
 	return st, serr
@@ -149,23 +149,47 @@ func statusOf(conn net.Conn, held Config, isHeld bool) (Status, error) {
 
 // StatusOfRawConn is StatusOf for a socket that is not a net.Conn.
 func StatusOfRawConn(rc syscall.RawConn) (Status, error) {
-	return statusOfRawConn(rc, Config{}, false)
+	return statusOfRawConn(rc, Config{}, readOptions)
 }
 
-func statusOfRawConn(rc syscall.RawConn, held Config, isHeld bool) (Status, error) {
+func statusOfRawConn(rc syscall.RawConn, held Config, src optionSource) (Status, error) {
 	if isNil(rc) {
 		return Status{}, fmt.Errorf("%w: nil syscall.RawConn", ErrNotTCP)
 	}
 	var st Status
 	var serr error
 	if cerr := rc.Control(func(fd uintptr) {
-		if serr = readStatus(fd, &st, held, isHeld); serr != nil && !isTCPSocket(fd) {
+		if serr = readStatus(fd, &st, held, src); serr != nil && !isTCPSocket(fd) {
 			serr = fmt.Errorf("%w: the socket is not a TCP socket", ErrNotTCP)
 		}
 	}); cerr != nil {
 		return Status{}, fmt.Errorf("keepalive: %w", cerr)
 	}
 	return st, serr
+}
+
+// optionSource says where readStatus takes the keepalive values from.
+type optionSource uint8
+
+const (
+	readOptions optionSource = iota // getsockopt, one call per option
+	heldOptions                     // the Config the caller says the socket holds
+	noOptions                       // nowhere: left unknown (CauseOf)
+)
+
+// options fills in st's keepalive values from src, then GiveUp.
+func (st *Status) options(fd uintptr, held Config, src optionSource) {
+	switch src {
+	case heldOptions:
+		st.KeepAlive, st.Config = true, held
+		st.Known |= FieldKeepAlive | FieldConfig
+	case readOptions:
+		if c, on, err := getOptions(fd); err == nil {
+			st.KeepAlive, st.Config = on, c
+			st.Known |= FieldKeepAlive | FieldConfig
+		}
+	}
+	host().giveUp(st, systemOnce())
 }
 
 // systemOnce is the host's System, read once: the model needs tcp_retries2

@@ -10,9 +10,9 @@ import (
 )
 
 // readStatus reads fd's TCP_INFO with one getsockopt into a stack buffer
-// (unix.GetsockoptTCPInfo allocates), then, unless isHeld and held says
-// what they are, the keepalive values.
-func readStatus(sysfd uintptr, st *Status, held Config, isHeld bool) error {
+// (unix.GetsockoptTCPInfo allocates), then the keepalive values (see
+// optionSource).
+func readStatus(sysfd uintptr, st *Status, held Config, src optionSource) error {
 	var info unix.TCPInfo
 	n := uint32(unsafe.Sizeof(info))
 	_, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, sysfd, unix.IPPROTO_TCP, unix.TCP_INFO,
@@ -29,14 +29,7 @@ func readStatus(sysfd uintptr, st *Status, held Config, isHeld bool) error {
 	} else if q, err := unix.IoctlGetInt(int(sysfd), unix.SIOCOUTQ); err == nil && st.Has(FieldUnsent) {
 		st.Unacked, st.Known = max(0, int64(q)-st.Unsent), st.Known|FieldUnacked
 	}
-	if isHeld {
-		st.KeepAlive, st.Config = true, held
-		st.Known |= FieldKeepAlive | FieldConfig
-	} else if c, on, err := getOptions(sysfd); err == nil {
-		st.KeepAlive, st.Config = on, c
-		st.Known |= FieldKeepAlive | FieldConfig
-	}
-	host().giveUp(st, systemOnce())
+	st.options(sysfd, held, src)
 	return nil
 }
 

@@ -7,6 +7,6 @@ import (
 	"syscall"
 )
 
-func readStatus(uintptr, *Status, Config, bool) error { return errNoStatus(runtime.GOOS) }
+func readStatus(uintptr, *Status, Config, optionSource) error { return errNoStatus(runtime.GOOS) }
 
 func pendingError(uintptr) syscall.Errno { return 0 }

@@ -9,19 +9,12 @@ import (
 )
 
 // readStatus reads fd's counters (readCounters, status_<goos>.go), then,
-// unless isHeld, the keepalive values.
-func readStatus(sysfd uintptr, st *Status, held Config, isHeld bool) error {
+// the keepalive values (see optionSource).
+func readStatus(sysfd uintptr, st *Status, held Config, src optionSource) error {
 	if err := readCounters(sysfd, st); err != nil {
 		return err
 	}
-	if isHeld {
-		st.KeepAlive, st.Config = true, held
-		st.Known |= FieldKeepAlive | FieldConfig
-	} else if c, on, err := getOptions(sysfd); err == nil {
-		st.KeepAlive, st.Config = on, c
-		st.Known |= FieldKeepAlive | FieldConfig
-	}
-	host().giveUp(st, systemOnce())
+	st.options(sysfd, held, src)
 	return nil
 }
 

@@ -14,8 +14,8 @@ import (
 const sioTCPInfo = 0xd8000027
 
 // readStatus reads fd's SIO_TCP_INFO (version 0) into a stack buffer,
-// then, unless isHeld, the keepalive values.
-func readStatus(sysfd uintptr, st *Status, held Config, isHeld bool) error {
+// then, the keepalive values (see optionSource).
+func readStatus(sysfd uintptr, st *Status, held Config, src optionSource) error {
 	var (
 		version uint32
 		info    windowsTCPInfo0
@@ -30,14 +30,7 @@ func readStatus(sysfd uintptr, st *Status, held Config, isHeld bool) error {
 		return err
 	}
 	st.fromWindows(&info)
-	if isHeld {
-		st.KeepAlive, st.Config = true, held
-		st.Known |= FieldKeepAlive | FieldConfig
-	} else if c, on, err := getOptions(sysfd); err == nil {
-		st.KeepAlive, st.Config = on, c
-		st.Known |= FieldKeepAlive | FieldConfig
-	}
-	host().giveUp(st, systemOnce())
+	st.options(sysfd, held, src)
 	return nil
 }
 
