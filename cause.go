@@ -40,22 +40,40 @@ func (c Cause) PeerDead() bool { return c == CauseKeepAlive || c == CauseRetrans
 // CauseOf says why conn ended, from the kernel's state, with the Status it
 // decided from (without the keepalive values, which it does not read). Ask after a failed Read or Write and before Close: once
 // conn is closed, all that is left to say is CauseClosedLocally. It takes
-// the socket's pending error (SO_ERROR), if a failed call has not.
+// the pending error (SO_ERROR) of a socket the kernel has closed, if a
+// failed call has not.
 func CauseOf(conn net.Conn) (Cause, Status, error) {
 	tc, sc, err := socketOf(conn)
 	if err != nil {
 		return CauseUnknown, Status{}, err
 	}
-	var rc syscall.RawConn
-	if tc != nil {
-		rc, err = tc.SyscallConn()
-	} else {
-		rc, err = sc.SyscallConn()
+	if tc == nil {
+		rc, err := sc.SyscallConn()
+		if err != nil {
+			return closedOr(err)
+		}
+		return CauseOfRawConn(rc)
 	}
+	rc, err := tc.SyscallConn()
 	if err != nil {
 		return closedOr(err)
 	}
-	return CauseOfRawConn(rc)
+	// rc is concrete here, so the closure and what it sets stay on the
+	// stack: the hook runs this on every close.
+	var st Status
+	var soErr syscall.Errno
+	var serr error
+	if cerr := rc.Control(func(fd uintptr) {
+		if serr = readStatus(fd, &st, Config{}, noOptions); serr == nil && st.State == StateClosed {
+			soErr = pendingError(fd) // decides only between ended causes
+		}
+	}); cerr != nil {
+		return closedOr(cerr)
+	}
+	if serr != nil {
+		return CauseUnknown, Status{}, serr
+	}
+	return causeFrom(st, soErr), st, nil
 }
 
 // CauseOfRawConn is CauseOf for a socket that is not a net.Conn.
@@ -73,7 +91,9 @@ func CauseOfRawConn(rc syscall.RawConn) (Cause, Status, error) {
 			}
 			return
 		}
-		soErr = pendingError(fd)
+		if st.State == StateClosed {
+			soErr = pendingError(fd)
+		}
 	}); cerr != nil {
 		return closedOr(cerr)
 	}

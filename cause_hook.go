@@ -3,7 +3,7 @@ package keepalive
 import (
 	"context"
 	"net"
-	"sync"
+	"sync/atomic"
 )
 
 // OnEnd receives the cause of a connection's end, and the Status it was
@@ -67,11 +67,13 @@ func (l *watchedListener) Accept() (net.Conn, error) {
 type watchedTCP struct {
 	*net.TCPConn
 	f    OnEnd
-	once sync.Once
+	done atomic.Bool
 }
 
 func (c *watchedTCP) Close() error {
-	c.once.Do(func() { report(c.TCPConn, c.f) })
+	if c.done.CompareAndSwap(false, true) {
+		report(c.TCPConn, c.f)
+	}
 	return c.TCPConn.Close()
 }
 
@@ -81,11 +83,13 @@ func (c *watchedTCP) NetConn() net.Conn { return c.TCPConn }
 type watchedConn struct {
 	net.Conn
 	f    OnEnd
-	once sync.Once
+	done atomic.Bool
 }
 
 func (c *watchedConn) Close() error {
-	c.once.Do(func() { report(c.Conn, c.f) })
+	if c.done.CompareAndSwap(false, true) {
+		report(c.Conn, c.f)
+	}
 	return c.Conn.Close()
 }
 
