@@ -72,7 +72,7 @@ type watchedTCP struct {
 
 func (c *watchedTCP) Close() error {
 	if c.done.CompareAndSwap(false, true) {
-		report(c.TCPConn, c.f)
+		report(c, c.TCPConn, c.f)
 	}
 	return c.TCPConn.Close()
 }
@@ -88,7 +88,7 @@ type watchedConn struct {
 
 func (c *watchedConn) Close() error {
 	if c.done.CompareAndSwap(false, true) {
-		report(c.Conn, c.f)
+		report(c, c.Conn, c.f)
 	}
 	return c.Conn.Close()
 }
@@ -96,7 +96,9 @@ func (c *watchedConn) Close() error {
 // NetConn returns the connection under c.
 func (c *watchedConn) NetConn() net.Conn { return c.Conn }
 
-func report(conn net.Conn, f OnEnd) {
+// report passes f the wrapper the driver knows, and the cause read from
+// the connection under it.
+func report(wrapper, conn net.Conn, f OnEnd) {
 	cause, st, _ := CauseOf(conn) // an error leaves CauseUnknown
-	f(conn, cause, st)
+	f(wrapper, cause, st)
 }
