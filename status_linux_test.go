@@ -457,7 +457,7 @@ func TestStatusBadInput(t *testing.T) {
 	assert.ErrorIs(t, err, net.ErrClosed)
 }
 
-func TestStatusAllocs(t *testing.T) {
+func TestStatusNoAllocations(t *testing.T) {
 	// Not parallel: AllocsPerRun counts the whole process's allocations.
 	if raceEnabled {
 		t.Skip("skipping: the race detector allocates")
