@@ -177,21 +177,6 @@ const (
 	noOptions                       // nowhere: left unknown (CauseOf)
 )
 
-// options fills in st's keepalive values from src, then GiveUp.
-func (st *Status) options(fd uintptr, held Config, src optionSource) {
-	switch src {
-	case heldOptions:
-		st.KeepAlive, st.Config = true, held
-		st.Known |= FieldKeepAlive | FieldConfig
-	case readOptions:
-		if c, on, err := getOptions(fd); err == nil {
-			st.KeepAlive, st.Config = on, c
-			st.Known |= FieldKeepAlive | FieldConfig
-		}
-	}
-	host().giveUp(st, systemOnce())
-}
-
 // systemOnce is the host's System, read once: the model needs tcp_retries2
 // for data in flight without a user timeout, and StatusOf must not read
 // files on every call.
