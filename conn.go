@@ -18,8 +18,8 @@ import (
 // validated first, so an invalid Config changes nothing. conn may wrap a
 // TCP connection: Apply looks through NetConn() and SyscallConn(). Other
 // connections fail with ErrNotTCP, closed ones with net.ErrClosed, and a
-// socket that refuses the user timeout (Linux Multipath TCP) with
-// errors.ErrUnsupported, before anything changes.
+// Linux Multipath TCP connection with ErrMultipathTCP, before anything
+// changes.
 func (c Config) Apply(conn net.Conn) error {
 	p := host()
 	if err := p.validate(c); err != nil {
@@ -92,8 +92,10 @@ func applyConn(conn net.Conn, c Config) error {
 
 // Inspect returns the keepalive values the kernel holds for conn now; a
 // value the connection never set reads as the system's (on illumos an
-// Interval and Count never set read 0). UserTimeout zero means off. If SO_KEEPALIVE is off the values come with
-// an error satisfying errors.Is(err, ErrDisabled). conn may wrap a TCP
+// Interval and Count never set read 0). UserTimeout zero means off. If
+// SO_KEEPALIVE is off the values come with an error satisfying
+// errors.Is(err, ErrDisabled), and on a Linux Multipath TCP connection with
+// one satisfying errors.Is(err, ErrMultipathTCP). conn may wrap a TCP
 // connection, as for Apply. OpenBSD, which has no per-socket values,
 // returns the system's; NetBSD and Windows before 10 1709 cannot read them
 // back and fail with errors.ErrUnsupported.
@@ -145,6 +147,8 @@ func (r *inspection) result(cerr error) (Config, error) {
 	switch {
 	case cerr != nil:
 		return Config{}, fmt.Errorf("keepalive: %w", cerr)
+	case errors.Is(r.err, ErrMultipathTCP):
+		return r.c, r.err // the values, and why they bound nothing
 	case r.err != nil:
 		return Config{}, r.err
 	case !r.enabled:
@@ -158,7 +162,9 @@ func (r *inspection) result(cerr error) (Config, error) {
 // "tcp", "tcp4" and "tcp6", so one Dialer can still dial UDP and unix
 // sockets. Go's net package overwrites what a Control hook set unless the
 // Dialer's or ListenConfig's KeepAlive is -1 (and KeepAliveConfig zero):
-// Dialer, Dial and Listen take care of that.
+// Dialer, Dial and Listen take care of that. A Multipath TCP socket fails
+// with ErrMultipathTCP, and Go's Dialer and ListenConfig, which make them
+// on Linux (ListenConfig by default), then retry with plain TCP.
 func (c Config) Control(network, address string, rc syscall.RawConn) error {
 	if !isTCP(network) {
 		return nil

@@ -15,9 +15,9 @@ import (
 // values. Its KeepAlive is -1 and its KeepAliveConfig zero, so Go does not
 // overwrite c with its own 15 s, 15 s, 9. A Control or ControlContext on
 // base still runs, first. An invalid c makes every TCP dial fail with the
-// Validate error; UDP and unix dials are left alone. With c.UserTimeout
-// set, a base with Multipath TCP enabled dials plain TCP instead, since
-// Multipath TCP sockets refuse the user timeout.
+// Validate error; UDP and unix dials are left alone. It dials plain TCP,
+// even where base enabled Multipath TCP, whose connections outlive a dead
+// peer by net.mptcp.close_timeout (see ErrMultipathTCP).
 func (c Config) Dialer(base *net.Dialer) *net.Dialer {
 	var d net.Dialer
 	if base != nil {
@@ -25,9 +25,7 @@ func (c Config) Dialer(base *net.Dialer) *net.Dialer {
 	}
 	d.KeepAlive = -1
 	d.KeepAliveConfig = net.KeepAliveConfig{}
-	if c.UserTimeout > 0 && d.MultipathTCP() {
-		d.SetMultipathTCP(false)
-	}
+	d.SetMultipathTCP(false)
 	switch user, userCtx := d.Control, d.ControlContext; {
 	case userCtx != nil: // net.Dialer ignores Control when ControlContext is set
 		d.ControlContext = func(ctx context.Context, network, address string, rc syscall.RawConn) error {
@@ -113,10 +111,13 @@ func (c Config) Listen(ctx context.Context, network, address string) (*Listener,
 // accepts, as Apply does: zero fields get the system's values, read once
 // here, so the connections hold what c.Detection(ReadSystem()) assumes
 // even where ln's ListenConfig left Go's own keepalive on. If setting
-// fails for one connection (it was reset already, or it is a Multipath TCP
-// connection that refuses UserTimeout), that connection is closed, the
-// failure reported (see Listener.OnError), and Accept goes on to the next:
-// one bad connection never stops a server.
+// fails for one connection (it was reset already, or it is Multipath TCP:
+// see ErrMultipathTCP), that connection is closed, the failure reported
+// (see Listener.OnError), and Accept goes on to the next: one bad
+// connection never stops a server. On Linux, net.Listen makes a Multipath
+// TCP listener: its plain TCP clients get plain TCP connections, its
+// Multipath TCP clients are refused so; under Listen they fall back to
+// plain TCP.
 //
 // If c is invalid, ln is not a TCP listener, or its connections hide their
 // socket (a wrapper such as netutil.LimitListener's: put WrapListener

@@ -23,10 +23,12 @@ func ExampleConfig_Detection() {
 		log.Fatal(err)
 	}
 	fmt.Println("idle:", d.Idle, "at the latest", d.IdleMax.Round(time.Millisecond))
-	fmt.Println("in flight:", d.InFlightMin, "to", d.InFlightMax.Round(time.Millisecond), "after the first retransmission")
+	fmt.Println("in flight:", d.InFlightMin, "to", d.InFlightMax.Round(time.Millisecond), "after a write")
+	fmt.Println("peer stopped reading:", d.ZeroWindowMin, "to", d.ZeroWindowMax.Round(time.Millisecond))
 	// Output:
 	// idle: 25s at the latest 28.215s
-	// in flight: 25s to 28.185s after the first retransmission
+	// in flight: 25s to 56.586s after a write
+	// peer stopped reading: 25s to 29.322s
 }
 
 func ExampleReadSystem() {
@@ -50,10 +52,10 @@ func ExampleWithin() {
 	}
 	fmt.Printf("%+v\n", cfg)
 	d, _ := cfg.Detection(keepalive.System{})
-	fmt.Println(d.IdleMax <= 30*time.Second, d.InFlightMax <= 30*time.Second)
+	fmt.Println(d.IdleMax <= 30*time.Second, d.InFlightMax <= 30*time.Second, d.ZeroWindowMax <= 30*time.Second)
 	// Output:
-	// {Idle:11s Interval:5s Count:3 UserTimeout:26s}
-	// true true
+	// {Idle:3s Interval:3s Count:3 UserTimeout:12s}
+	// true true true
 }
 
 func ExampleConfig_Validate() {

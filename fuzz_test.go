@@ -172,6 +172,10 @@ func FuzzDetection(f *testing.F) {
 		{c: keepalive.Config{Count: 128}, sys: keepalive.System{Count: -1}},
 		{sys: keepalive.System{Idle: math.MinInt64, Interval: -1, Count: math.MinInt, Retries2: -1, RTOMax: -1}},
 		{sys: keepalive.System{RTOMax: -1}},
+		{sys: keepalive.System{RTO: -1}},
+		{c: keepalive.Config{UserTimeout: 3 * s}, sys: keepalive.System{RTO: 200 * ms}},
+		{sys: keepalive.System{RTO: 3 * s, RTOMax: 120 * s}}, // unsent data's window probes outlast the retransmissions
+		{c: keepalive.Config{UserTimeout: s}, sys: keepalive.System{RTO: maxDur}},
 	} {
 		f.Add(append(configSeed(seed.c), systemSeed(seed.sys)...))
 	}
@@ -196,7 +200,7 @@ func checkDetection(t require.TestingT, c keepalive.Config, sys keepalive.System
 		assert.Zero(t, d)
 		return
 	}
-	if sys.Idle < 0 || sys.Interval < 0 || sys.Count < 0 || sys.Retries2 < 0 || sys.RTOMax < 0 {
+	if sys.Idle < 0 || sys.Interval < 0 || sys.Count < 0 || sys.Retries2 < 0 || sys.RTOMax < 0 || sys.RTO < 0 {
 		assert.ErrorIs(t, err, syscall.EINVAL, "a negative System field: %+v", sys)
 		assert.Zero(t, d)
 		return
@@ -206,6 +210,7 @@ func checkDetection(t require.TestingT, c keepalive.Config, sys keepalive.System
 	ctx := &detectionCase{c, sys, d}
 	assert.True(t, 0 <= d.IdleMin && d.IdleMin <= d.Idle && d.Idle <= d.IdleMax, "IdleMin <= Idle <= IdleMax, none negative: %v", ctx)
 	assert.True(t, 0 <= d.InFlightMin && d.InFlightMin <= d.InFlightMax, "InFlightMin <= InFlightMax, none negative: %v", ctx)
+	assert.True(t, 0 < d.ZeroWindowMin && d.ZeroWindowMin <= d.ZeroWindowMax, "0 < ZeroWindowMin <= ZeroWindowMax: %v", ctx)
 	dr, err := c.Rounded().Detection(sys)
 	require.NoError(t, err, "%v", ctx)
 	assert.Equal(t, d, dr, "the model sees c as the kernel holds it, Rounded: %v", ctx)
@@ -226,7 +231,10 @@ func checkDetection(t require.TestingT, c keepalive.Config, sys keepalive.System
 		assert.Equal(t, want.IdleMax, d.IdleMax, "exact below a year: %v", ctx)
 		assert.Equal(t, want.InFlightMin, d.InFlightMin, "exact below a year: %v", ctx)
 		assert.Equal(t, want.InFlightMax, d.InFlightMax, "exact below a year: %v", ctx)
+		assert.Equal(t, want.ZeroWindowMax, d.ZeroWindowMax, "exact below a year: %v", ctx)
 	}
+	assert.Equal(t, want.ZeroWindowMin, d.ZeroWindowMin, "the user timeout, or Never: %v", ctx)
+	assert.True(t, d.ZeroWindowMax >= want.ZeroWindowMax, "ZeroWindowMax covers the probe timers' slack, at least %v: %v", want.ZeroWindowMax, ctx)
 	checkMonotone(t, c, sys, d)
 }
 
@@ -250,7 +258,7 @@ func checkMonotone(t require.TestingT, c keepalive.Config, sys keepalive.System,
 			return // bumped past a limit
 		}
 		ok := !idle || d2.Idle >= d.Idle && d2.IdleMin >= d.IdleMin && d2.IdleMax >= d.IdleMax
-		ok = ok && (!inFlight || d2.InFlightMin >= d.InFlightMin && d2.InFlightMax >= d.InFlightMax)
+		ok = ok && (!inFlight || d2.InFlightMin >= d.InFlightMin && d2.InFlightMax >= d.InFlightMax && d2.ZeroWindowMax >= d.ZeroWindowMax)
 		assert.True(t, ok, "a larger %s detects sooner: %v -> %v", what, &detectionCase{c, sys, d}, &detectionCase{c2, sys2, d2})
 	}
 	plus := func(d, by time.Duration) time.Duration { return min(d, maxDur-by) + by }
@@ -272,6 +280,7 @@ func checkMonotone(t require.TestingT, c keepalive.Config, sys keepalive.System,
 		{"System.Idle", noUT && sys.Idle > 0, nil, func(s *keepalive.System) *time.Duration { return &s.Idle }, true, false},
 		{"System.Interval", noUT && sys.Interval > 0, nil, func(s *keepalive.System) *time.Duration { return &s.Interval }, true, false},
 		{"System.RTOMax", noUT && sys.RTOMax > 0, nil, func(s *keepalive.System) *time.Duration { return &s.RTOMax }, false, true},
+		{"System.RTO", sys.RTO > 0, nil, func(s *keepalive.System) *time.Duration { return &s.RTO }, false, true},
 	}
 	for _, by := range []time.Duration{time.Nanosecond, time.Second} {
 		for _, b := range bumps {
@@ -338,17 +347,33 @@ func linuxDetection(c keepalive.Config, sys keepalive.System) (want keepalive.De
 	want.IdleMin = sat(sum(bigDur(idle), bigDur(intvl)))
 	want.IdleMax = sat(sum(bigDur(idle), linuxSlack(idle), mul(sum(bigDur(intvl), linuxSlack(intvl)), n)))
 
-	rto := first(sys.RTOMax, linuxCompiledIn.RTOMax)
+	rtoMax := first(sys.RTOMax, linuxCompiledIn.RTOMax)
+	rto := first(sys.RTO, time.Second)
+	late := func(d time.Duration) *big.Int { return sum(bigDur(d), linuxSlack(d)) }
+	// From the write: up to a tail-loss probe and a retransmission, each one
+	// late RTO, before the clock starts.
+	start := mul(late(rto), big.NewInt(2))
 	if ut > 0 {
 		want.InFlightMin = ut
-		want.InFlightMax = sat(sum(bigDur(ut), linuxSlack(ut)))
+		// An ICMP unreachable re-arms the retransmission timer unclamped:
+		// up to UserTimeout + RTO late, at most RTOMax.
+		revert := ut + rto
+		if revert > rtoMax || revert < ut { // or past the largest Duration
+			revert = rtoMax
+		}
+		want.InFlightMax = sat(sum(bigDur(ut), late(revert), start))
+		// A live peer's closed window: the first window probe one late RTO
+		// after the write, then the user timeout.
+		want.ZeroWindowMin = ut
+		want.ZeroWindowMax = sat(sum(late(ut), late(rto)))
 	} else {
+		want.ZeroWindowMin, want.ZeroWindowMax = keepalive.Never, keepalive.Never
 		// tcp_model_timeout: doubling from TCP_RTO_MIN up to RTOMax,
 		// linear after; the budget is checked when a retransmission timer
 		// fires, so up to one RTOMax and its slack later.
 		retries := int64(min(first(time.Duration(sys.Retries2), time.Duration(linuxCompiledIn.Retries2)), 255)) // a u8
 		thresh := int64(0)
-		if q := rto / linuxRTOMin; q > 0 {
+		if q := rtoMax / linuxRTOMin; q > 0 {
 			thresh = int64(bits.Len64(uint64(q))) - 1 // ilog2
 		}
 		var lo *big.Int
@@ -356,12 +381,27 @@ func linuxDetection(c keepalive.Config, sys keepalive.System) (want keepalive.De
 			lo = mul(bigDur(linuxRTOMin), new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(2), uint(retries)), big.NewInt(1)))
 		} else {
 			lo = sum(mul(bigDur(linuxRTOMin), new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(2), uint(thresh)), big.NewInt(1))),
-				mul(bigDur(rto), big.NewInt(retries-thresh)))
+				mul(bigDur(rtoMax), big.NewInt(retries-thresh)))
 		}
 		want.InFlightMin = sat(lo)
-		want.InFlightMax = sat(sum(lo, bigDur(rto), linuxSlack(rto)))
+		// Sent data: the budget, checked up to one late RTOMax past it.
+		// Unsent data (own link down): retries+1 window-probe timers, each
+		// late, doubling from max(RTO, TCP_RTO_MIN) up to RTOMax.
+		sent := sum(lo, late(rtoMax), start)
+		unsent, d := new(big.Int), bigDur(max(rto, linuxRTOMin))
+		for range retries + 1 {
+			if d.Cmp(bigDur(rtoMax)) > 0 {
+				d = bigDur(rtoMax)
+			}
+			unsent.Add(unsent, sum(d, linuxSlack(time.Duration(d.Int64()))))
+			d = mul(d, big.NewInt(2))
+		}
+		if sent.Cmp(unsent) < 0 {
+			sent = unsent
+		}
+		want.InFlightMax = sat(sent)
 	}
-	return want, idle < year && intvl < year && rto < year
+	return want, idle < year && intvl < year && rtoMax < year && rto < year
 }
 
 // linuxSlack is how late a Linux timer armed d ahead fires at most: the
@@ -449,10 +489,11 @@ func checkWithin(t require.TestingT, deadline, middlebox time.Duration, sys keep
 	require.NoError(t, c.Validate(), "%v", ctx)
 	assert.True(t, 1 <= c.Count && c.Count <= 3, "%v", ctx)
 
+	sys.RTO = min(sys.RTO, time.Second) // the promise is for an RTO of at most 1 s
 	d, err := c.Detection(sys)
 	require.NoError(t, err, "%v", ctx)
 	ctx.detection = detectionCase{c, sys, d}
-	assert.True(t, d.IdleMax <= deadline && d.InFlightMax <= deadline, "misses the deadline: %v", ctx)
+	assert.True(t, d.IdleMax <= deadline && d.InFlightMax <= deadline && d.ZeroWindowMax <= deadline, "misses the deadline: %v", ctx)
 	assert.Equal(t, c.Idle+time.Duration(c.Count)*c.Interval, d.Idle, "the user timeout keeps Count meaningful: %v", ctx)
 	if middlebox > 0 {
 		// Even a late idle or probe timer fires before the middlebox forgets.
@@ -460,7 +501,7 @@ func checkWithin(t require.TestingT, deadline, middlebox time.Duration, sys keep
 		intvl := sat(sum(bigDur(c.Interval), linuxSlack(c.Interval), bigDur(usedBefore)))
 		assert.True(t, idle <= middlebox && intvl <= middlebox, "a late idle timer (%v) or probe timer (%v), with %v to spare, passes the middlebox: %v", idle, intvl, usedBefore, ctx)
 	} else if deadline < 24*time.Hour {
-		assert.True(t, d.IdleMax >= deadline/2, "the deadline is used, not wasted: %v", ctx)
+		assert.True(t, max(d.IdleMax, d.InFlightMax) >= deadline/2, "the deadline is used, not wasted: %v", ctx)
 	}
 
 	if deadline <= maxDur-time.Second {
@@ -605,7 +646,7 @@ func (b *fuzzInts) config() keepalive.Config {
 }
 
 func (b *fuzzInts) system() keepalive.System {
-	return keepalive.System{Idle: b.dur(), Interval: b.dur(), Count: b.int(), Retries2: b.int(), RTOMax: b.dur()}
+	return keepalive.System{Idle: b.dur(), Interval: b.dur(), Count: b.int(), Retries2: b.int(), RTOMax: b.dur(), RTO: b.dur()}
 }
 
 func fuzzSeed(vals ...int64) []byte {
@@ -621,7 +662,7 @@ func configSeed(c keepalive.Config) []byte {
 }
 
 func systemSeed(s keepalive.System) []byte {
-	return fuzzSeed(int64(s.Idle), int64(s.Interval), int64(s.Count), int64(s.Retries2), int64(s.RTOMax))
+	return fuzzSeed(int64(s.Idle), int64(s.Interval), int64(s.Count), int64(s.Retries2), int64(s.RTOMax), int64(s.RTO))
 }
 
 // foldConfig maps c's fields into Linux's ranges, a negative one to zero
@@ -650,6 +691,7 @@ func foldSystem(sys keepalive.System, limit time.Duration) keepalive.System {
 		Count:    int(fold(int64(sys.Count), 1000)),
 		Retries2: int(fold(int64(sys.Retries2), 300)),
 		RTOMax:   time.Duration(fold(int64(sys.RTOMax), int64(limit))),
+		RTO:      time.Duration(fold(int64(sys.RTO), int64(limit))),
 	}
 }
 
@@ -675,6 +717,7 @@ func nonNegative(s keepalive.System) keepalive.System {
 		Count:    int(pos(int64(s.Count))),
 		Retries2: int(pos(int64(s.Retries2))),
 		RTOMax:   time.Duration(pos(int64(s.RTOMax))),
+		RTO:      time.Duration(pos(int64(s.RTO))),
 	}
 }
 

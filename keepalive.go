@@ -27,7 +27,9 @@ type Config struct {
 	// UserTimeout is how long sent data may stay unacknowledged before the
 	// connection is dropped (TCP_USER_TIMEOUT; macOS TCP_RXT_CONNDROPTIME,
 	// FreeBSD TCP_MAXUNACKTIME, illumos TCP_ABORT_THRESHOLD, Windows
-	// TCP_MAXRT). On Linux it also ends keepalive probing.
+	// TCP_MAXRT). On Linux it also ends keepalive probing, and a connection
+	// whose peer, alive, keeps its receive window closed that long: a slow
+	// or hung reader.
 	UserTimeout time.Duration
 }
 
@@ -39,7 +41,17 @@ var (
 	// ErrNotTCP is reported by Apply and Inspect for a connection that is not
 	// a TCP connection (UDP, unix sockets, pipes).
 	ErrNotTCP = errors.New("keepalive: not a TCP connection")
+
+	// ErrMultipathTCP is reported by Apply, Control and Inspect for a Linux
+	// Multipath TCP socket: its keepalive and user timeout act on its
+	// subflows, and it outlives a dead peer by net.mptcp.close_timeout
+	// (60 s by default), so no Config bounds its detection.
+	ErrMultipathTCP = errors.New("keepalive: a Multipath TCP socket")
 )
+
+// errMultipath says what to do instead.
+var errMultipath = fmt.Errorf("%w: keepalive reaches only its subflows, and it outlives a dead peer by net.mptcp.close_timeout (60 s by default); use plain TCP: SetMultipathTCP(false) on the net.Dialer or net.ListenConfig, or Config.Dial, Dialer or Listen: %w",
+	ErrMultipathTCP, errors.ErrUnsupported)
 
 // Validate reports whether c can be set on this OS: each field
 // non-negative, settable here if non-zero, and inside the kernel's range

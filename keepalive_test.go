@@ -150,7 +150,9 @@ func TestDetectionInFlightWithUserTimeout(t *testing.T) {
 	}
 	d := model(t, keepalive.Config{UserTimeout: 1500*time.Millisecond + 1})
 	assert.Equal(t, 1501*time.Millisecond, d.InFlightMin, "rounded up to whole milliseconds")
-	assert.Equal(t, 1501*time.Millisecond+slack(1501*time.Millisecond), d.InFlightMax)
+	// From the write: up to two late RTOs of 1 s first; then, if an ICMP
+	// unreachable re-armed the timer unclamped, up to UserTimeout + RTO late.
+	assert.Equal(t, 1501*time.Millisecond+2501*time.Millisecond+slack(2501*time.Millisecond)+2*(time.Second+slack(time.Second)), d.InFlightMax)
 }
 
 // The model saturates instead of wrapping around, and refuses a Config the
@@ -229,7 +231,7 @@ func TestWithin(t *testing.T) {
 		return
 	}
 	for _, tc := range []struct{ deadline, middlebox time.Duration }{
-		{3 * time.Second, 0},
+		{8 * time.Second, 0},
 		{10 * time.Second, 0},
 		{30 * time.Second, 0},
 		{30 * time.Second, 350 * time.Second},
@@ -249,17 +251,18 @@ func TestWithin(t *testing.T) {
 		d := model(t, c)
 		assert.LessOrEqual(t, d.IdleMax, tc.deadline, "%+v", c)
 		assert.LessOrEqual(t, d.InFlightMax, tc.deadline, "%+v", c)
+		assert.LessOrEqual(t, d.ZeroWindowMax, tc.deadline, "%+v", c)
 		assert.Equal(t, c.Idle+time.Duration(c.Count)*c.Interval, d.Idle, "UserTimeout keeps Count meaningful: %+v", c)
 		if tc.middlebox > 0 {
 			assert.LessOrEqual(t, c.Idle+slack(c.Idle)+time.Second, tc.middlebox, "even a late idle timer fires before the middlebox forgets: %+v", c)
 			assert.LessOrEqual(t, c.Interval+slack(c.Interval)+time.Second, tc.middlebox, "%+v", c)
 		} else if tc.deadline < 24*time.Hour {
 			// The deadline is used, not wasted: at least half of it.
-			assert.GreaterOrEqual(t, d.IdleMax, tc.deadline/2, "%+v", c)
+			assert.GreaterOrEqual(t, max(d.IdleMax, d.InFlightMax), tc.deadline/2, "%+v", c)
 		}
 	}
 	for _, tc := range []struct{ deadline, middlebox time.Duration }{
-		{2 * time.Second, 0}, {0, 0}, {-time.Second, 0}, {time.Minute, time.Second}, {time.Minute, 2 * time.Second},
+		{7 * time.Second, 0}, {0, 0}, {-time.Second, 0}, {time.Minute, time.Second}, {time.Minute, 2 * time.Second},
 		{time.Minute, -time.Second}, // a negative middlebox idle timeout is refused, not taken as none
 	} {
 		_, err := keepalive.Within(tc.deadline, tc.middlebox)

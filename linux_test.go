@@ -176,9 +176,6 @@ func TestDialedConnsHoldConfig(t *testing.T) {
 	for _, lb := range testkit.Loopbacks(t) {
 		for dname, dialer := range dialers {
 			for cname, c := range configs {
-				if dname == "Dialer(MultipathTCP)" && c.UserTimeout != 0 {
-					continue // refused, see TestMultipathUserTimeout
-				}
 				t.Run(lb.Network+"/"+dname+"/"+cname, func(t *testing.T) {
 					client, _ := testkit.Pair(t, lb, mptcpListener(t, lb, true), dialer(c))
 					under := system(t)
@@ -186,9 +183,7 @@ func TestDialedConnsHoldConfig(t *testing.T) {
 						under.Idle = 100 * time.Second // the user's hook ran first; c wins where it sets a value
 					}
 					assertHoldsOver(t, client, c, under)
-					if dname == "Dialer(MultipathTCP)" {
-						assert.Equal(t, mptcpOn, mptcp(t, client), "the user's Multipath TCP choice is kept")
-					}
+					assert.False(t, mptcp(t, client), "plain TCP, whatever the base asked for")
 				})
 				if dname == "Dialer(Control)" || dname == "Dialer(ControlContext)" {
 					calls++
@@ -243,12 +238,13 @@ func TestAcceptedConnsHoldConfig(t *testing.T) {
 					_, server := testkit.Pair(t, lb, listen(t, lb, c), plainDial)
 					assertHoldsOver(t, server, c, under)
 				})
-				if c.UserTimeout == 0 {
-					// A real Multipath TCP connection, end to end.
+				if lname == "Listen" || lname == "WrapListener(plain TCP)" || !mptcpOn {
+					// A Multipath TCP client falls back to plain TCP.
+					// (On a Multipath TCP listener it gets Multipath TCP,
+					// which WrapListener refuses: TestListenerSurvivesABadConnection.)
 					t.Run(lb.Network+"/"+lname+"/"+cname+"/MultipathTCP client", func(t *testing.T) {
 						_, server := testkit.Pair(t, lb, listen(t, lb, c), mptcpDial)
-						wantMPTCP := mptcpOn && lname != "WrapListener(plain TCP)" && lname != "Listen" // Listen is plain TCP
-						require.Equal(t, wantMPTCP, mptcp(t, server), "a Multipath TCP connection where both ends speak it")
+						require.False(t, mptcp(t, server), "plain TCP")
 						assertHoldsOver(t, server, c, under)
 					})
 				}
@@ -257,20 +253,22 @@ func TestAcceptedConnsHoldConfig(t *testing.T) {
 	}
 }
 
-func TestListenWithUserTimeoutAcceptsMultipathClients(t *testing.T) {
+func TestListenAcceptsMultipathClients(t *testing.T) {
 	t.Parallel()
-	// Listen picks plain TCP when UserTimeout is set, so a Multipath TCP
-	// client falls back to TCP and its connection holds the user timeout.
+	// Listen is plain TCP, so a Multipath TCP client falls back to TCP and
+	// its connection holds the Config, user timeout included.
 	for _, lb := range testkit.Loopbacks(t) {
-		ln, err := full.Listen(context.Background(), lb.Network, lb.Addr)
-		require.NoError(t, err)
-		_, server := testkit.Pair(t, lb, ln, func(ctx context.Context, network, address string) (net.Conn, error) {
-			d := &net.Dialer{}
-			d.SetMultipathTCP(true)
-			return d.DialContext(ctx, network, address)
-		})
-		assert.False(t, mptcp(t, server))
-		assertHolds(t, server, full)
+		for _, c := range []keepalive.Config{full, noUT} {
+			ln, err := c.Listen(context.Background(), lb.Network, lb.Addr)
+			require.NoError(t, err)
+			_, server := testkit.Pair(t, lb, ln, func(ctx context.Context, network, address string) (net.Conn, error) {
+				d := &net.Dialer{}
+				d.SetMultipathTCP(true)
+				return d.DialContext(ctx, network, address)
+			})
+			assert.False(t, mptcp(t, server))
+			assertHolds(t, server, c)
+		}
 	}
 }
 
@@ -294,57 +292,83 @@ func TestApplyHoldsConfig(t *testing.T) {
 	}
 }
 
-func TestMultipathUserTimeout(t *testing.T) {
+// A Multipath TCP socket outlives a dead peer by net.mptcp.close_timeout
+// whatever its keepalive: Dialer dials plain TCP, and Apply, Control and
+// Inspect say so with ErrMultipathTCP, changing nothing.
+func TestMultipath(t *testing.T) {
 	t.Parallel()
 	for _, lb := range testkit.Loopbacks(t) {
-		t.Run(lb.Network+"/Dialer dials plain TCP", func(t *testing.T) {
-			d := &net.Dialer{}
-			d.SetMultipathTCP(true)
-			kd := full.Dialer(d)
-			assert.False(t, kd.MultipathTCP())
-			assert.True(t, d.MultipathTCP(), "base is not changed")
-			client, _ := testkit.Pair(t, lb, mptcpListener(t, lb, true), kd.DialContext)
-			assert.False(t, mptcp(t, client))
-			assertHolds(t, client, full)
-		})
-		t.Run(lb.Network+"/Control refuses", func(t *testing.T) {
-			needMPTCP(t)
-			fd, err := unix.Socket(map[string]int{"tcp4": unix.AF_INET, "tcp6": unix.AF_INET6}[lb.Network], unix.SOCK_STREAM, unix.IPPROTO_MPTCP)
-			require.NoError(t, err)
-			f := os.NewFile(uintptr(fd), "mptcp")
-			defer f.Close()
-			rc, err := f.SyscallConn()
-			require.NoError(t, err)
-			err = full.Control(lb.Network, "", rc)
-			assert.ErrorIs(t, err, errors.ErrUnsupported)
-			assert.ErrorIs(t, err, unix.ENOPROTOOPT)
-			assert.ErrorContains(t, err, "TCP_USER_TIMEOUT")
-		})
-		t.Run(lb.Network+"/Apply leaves the socket untouched", func(t *testing.T) {
-			needMPTCP(t)
-			d := &net.Dialer{KeepAlive: -1}
-			d.SetMultipathTCP(true)
-			client, _ := testkit.Pair(t, lb, mptcpListener(t, lb, true), d.DialContext)
-			require.True(t, mptcp(t, client))
-			before, _ := raw(t, client)
-			err := full.Apply(client)
-			assert.ErrorIs(t, err, errors.ErrUnsupported)
-			after, on := raw(t, client)
-			assert.Equal(t, before, after, "nothing half-applied")
-			assert.False(t, on)
-		})
+		for cname, c := range map[string]keepalive.Config{"full": full, "no user timeout": noUT} {
+			t.Run(lb.Network+"/"+cname+"/Dialer dials plain TCP", func(t *testing.T) {
+				d := &net.Dialer{}
+				d.SetMultipathTCP(true)
+				kd := c.Dialer(d)
+				assert.False(t, kd.MultipathTCP())
+				assert.True(t, d.MultipathTCP(), "base is not changed")
+				client, _ := testkit.Pair(t, lb, mptcpListener(t, lb, true), kd.DialContext)
+				assert.False(t, mptcp(t, client))
+				assertHolds(t, client, c)
+			})
+			t.Run(lb.Network+"/"+cname+"/Control refuses", func(t *testing.T) {
+				needMPTCP(t)
+				fd, err := unix.Socket(map[string]int{"tcp4": unix.AF_INET, "tcp6": unix.AF_INET6}[lb.Network], unix.SOCK_STREAM, unix.IPPROTO_MPTCP)
+				require.NoError(t, err)
+				f := os.NewFile(uintptr(fd), "mptcp")
+				defer f.Close()
+				rc, err := f.SyscallConn()
+				require.NoError(t, err)
+				err = c.Control(lb.Network, "", rc)
+				assert.ErrorIs(t, err, keepalive.ErrMultipathTCP)
+				assert.ErrorIs(t, err, errors.ErrUnsupported)
+				assert.ErrorContains(t, err, "SetMultipathTCP(false)", "says what to do")
+				on, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE)
+				require.NoError(t, err)
+				assert.Zero(t, on, "nothing set")
+				// Go's own ListenConfig is Multipath TCP on Linux, and when
+				// the hook refuses it Go retries with plain TCP.
+				ln, err := (&net.ListenConfig{KeepAlive: -1, Control: c.Control}).Listen(context.Background(), lb.Network, lb.Addr)
+				require.NoError(t, err)
+				defer ln.Close()
+				lrc, err := ln.(*net.TCPListener).SyscallConn()
+				require.NoError(t, err)
+				var proto int
+				require.NoError(t, lrc.Control(func(fd uintptr) { proto, err = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PROTOCOL) }))
+				require.NoError(t, err)
+				assert.Equal(t, unix.IPPROTO_TCP, proto, "a plain TCP listener")
+			})
+			t.Run(lb.Network+"/"+cname+"/Apply and Inspect", func(t *testing.T) {
+				needMPTCP(t)
+				d := &net.Dialer{KeepAlive: -1}
+				d.SetMultipathTCP(true)
+				client, _ := testkit.Pair(t, lb, mptcpListener(t, lb, true), d.DialContext)
+				require.True(t, mptcp(t, client))
+				before, _ := raw(t, client)
+				err := c.Apply(client)
+				assert.ErrorIs(t, err, keepalive.ErrMultipathTCP)
+				after, on := raw(t, client)
+				assert.Equal(t, before, after, "nothing half-applied")
+				assert.False(t, on)
+				// Inspect gives the values and says they bound nothing.
+				require.NoError(t, client.(*net.TCPConn).SetKeepAliveConfig(net.KeepAliveConfig{Enable: true, Idle: 7 * time.Second, Interval: 3 * time.Second, Count: 2}))
+				got, err := keepalive.Inspect(client)
+				assert.ErrorIs(t, err, keepalive.ErrMultipathTCP)
+				assert.Equal(t, keepalive.Config{Idle: 7 * time.Second, Interval: 3 * time.Second, Count: 2}, got)
+			})
+		}
 	}
 }
 
 // A listener keeps serving when one accepted connection cannot take the
-// Config: here a Multipath TCP client on a Multipath TCP listener, which
-// refuses TCP_USER_TIMEOUT.
+// Config: here a Multipath TCP client on a Multipath TCP listener (Go's
+// net.Listen on Linux), whose connection no Config can bound.
 func TestListenerSurvivesABadConnection(t *testing.T) {
 	t.Parallel()
 	needMPTCP(t)
 	for _, lb := range testkit.Loopbacks(t) {
 		t.Run(lb.Network, func(t *testing.T) {
-			ln := full.WrapListener(mptcpListener(t, lb, true))
+			inner, err := net.Listen(lb.Network, lb.Addr)
+			require.NoError(t, err)
+			ln := full.WrapListener(inner)
 			var reported atomic.Pointer[error]
 			ln.OnError(func(conn net.Conn, err error) { reported.Store(&err) })
 			srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -369,7 +393,7 @@ func TestListenerSurvivesABadConnection(t *testing.T) {
 			_, err = bad.Read(make([]byte, 1))
 			assert.ErrorIs(t, err, io.EOF, "the server closed the connection it could not configure")
 			if p := reported.Load(); assert.NotNil(t, p, "the failure was reported") {
-				assert.ErrorIs(t, *p, errors.ErrUnsupported)
+				assert.ErrorIs(t, *p, keepalive.ErrMultipathTCP)
 			}
 			assert.Equal(t, uint64(1), ln.Dropped())
 

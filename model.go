@@ -21,7 +21,13 @@ type System struct {
 	Count    int           // keepalive probes of a socket that sets none
 	Retries2 int           // Linux net.ipv4.tcp_retries2; 15 if zero
 	RTOMax   time.Duration // Linux net.ipv4.tcp_rto_max_ms; 120 s if zero
+	// RTO is the connection's retransmission timeout when it writes; 1 s,
+	// the kernel's initial one, if zero.
+	RTO time.Duration
 }
+
+// Never is a Detection bound for a failure the kernel never detects.
+const Never = maxDuration
 
 // Detection is how long the kernel keeps a connection to a dead peer open.
 type Detection struct {
@@ -29,10 +35,16 @@ type Detection struct {
 	// an idle connection, with the kernel's timers on time. The failure
 	// comes between IdleMin and IdleMax.
 	Idle, IdleMin, IdleMax time.Duration
-	// InFlightMin and InFlightMax bound the failure with data in flight,
-	// from the first retransmission (one retransmission timeout, at least
-	// 200 ms, after the write). Both are zero where it is not modelled.
+	// InFlightMin and InFlightMax bound the failure after a write to an
+	// idle connection that nothing answers, from the write: whether the
+	// data left and was lost, or never left (own link down). Zero where
+	// not modelled.
 	InFlightMin, InFlightMax time.Duration
+	// ZeroWindowMin and ZeroWindowMax bound the failure when a live peer
+	// stops reading, from the first write its closed window keeps from
+	// leaving: only UserTimeout ends that, Never without it. Zero where
+	// not modelled.
+	ZeroWindowMin, ZeroWindowMax time.Duration
 }
 
 // Detection returns how long a connection holding c stays open once its
@@ -50,7 +62,7 @@ func (c Config) Detection(sys System) (Detection, error) {
 }
 
 func (s System) check() error {
-	if s.Idle < 0 || s.Interval < 0 || s.Count < 0 || s.Retries2 < 0 || s.RTOMax < 0 {
+	if s.Idle < 0 || s.Interval < 0 || s.Count < 0 || s.Retries2 < 0 || s.RTOMax < 0 || s.RTO < 0 {
 		return fmt.Errorf("keepalive: invalid System %+v: negative field: %w", s, syscall.EINVAL)
 	}
 	return nil
@@ -64,6 +76,7 @@ func (p *platform) detection(c Config, sys System) Detection {
 	m := p.modelConfig(c, sys)
 	d := Detection{Idle: p.idleTime(m), IdleMin: p.idleEarliest(m), IdleMax: p.idleWorstCase(m)}
 	d.InFlightMin, d.InFlightMax = p.inFlight(m, sys)
+	d.ZeroWindowMin, d.ZeroWindowMax = p.zeroWindow(m, sys)
 	return d
 }
 
@@ -153,22 +166,73 @@ func (p *platform) idleWorstCase(m Config) time.Duration {
 }
 
 // inFlight: with a user timeout, it; without, the Linux retransmission
-// budget, or on other systems (0, 0): unknown.
+// budget, or on other systems (0, 0): unknown. Counted from the write: the
+// clock starts at the first retransmission, up to two late RTO timers after
+// it (a tail-loss probe, then the retransmission), or at the write itself
+// when that retransmission fails locally (Linux then keeps the original's
+// send time).
 func (p *platform) inFlight(m Config, sys System) (lo, hi time.Duration) {
+	rto := sys.rto()
+	start := satMul(satAdd(rto, p.timerSlack(rto)), 2)
 	if ut := m.UserTimeout; ut > 0 {
 		late := p.timerSlack(ut)
-		if p.userTimeoutOnRetransmit {
+		switch {
+		case p.userTimeoutOnRetransmit:
 			// Checked when the backed-off retransmission timer fires:
 			// the next firing is at most as far off as the time spent
 			// retransmitting so far, and never beyond rexmtMax.
 			late = satAdd(min(ut, p.rexmtMax), p.timerSlack(min(ut, p.rexmtMax)))
+		case p.retries2Model:
+			// Linux clamps the retransmission timer to the user timeout,
+			// except when an ICMP unreachable (a router saying the peer
+			// is gone) reverts the backoff (tcp_ld_RTO_revert): that
+			// re-arms it unclamped, at most one backed-off RTO, about the
+			// time spent so far plus one RTO, and never beyond RTOMax.
+			d := min(satAdd(ut, rto), sys.rtoMax())
+			late = satAdd(d, p.timerSlack(d))
 		}
-		return ut, satAdd(ut, late)
+		return ut, satAdd(satAdd(ut, late), start)
 	}
 	if !p.retries2Model {
 		return 0, 0
 	}
-	return retries2Timeout(sys.Retries2, sys.RTOMax)
+	rtoMax := sys.rtoMax()
+	lo = modelTimeout(sys.Retries2, rtoMin, rtoMax)
+	// Data sent: the budget is checked when a retransmission timer fires,
+	// up to one RTOMax and its slack past it. Data that never left (own
+	// link down) waits on the window-probe timer instead, which gives up
+	// after tcp_retries2 unanswered probes backing off from the RTO.
+	hi = satAdd(satAdd(lo, satAdd(rtoMax, p.timerSlack(rtoMax))), start)
+	return lo, max(hi, p.probeBudget(sys.Retries2, max(rto, rtoMin), rtoMax))
+}
+
+// zeroWindow: Linux sends window probes while the peer's window is closed
+// and, as long as they are answered, gives up only at the user timeout,
+// counted from the first probe, one RTO after the window closed, with the
+// probe timer clamped to it.
+func (p *platform) zeroWindow(m Config, sys System) (lo, hi time.Duration) {
+	switch {
+	case !p.retries2Model:
+		return 0, 0
+	case m.UserTimeout <= 0:
+		return Never, Never
+	}
+	rto, ut := sys.rto(), m.UserTimeout
+	return ut, satAdd(satAdd(ut, p.timerSlack(ut)), satAdd(rto, p.timerSlack(rto)))
+}
+
+func (s System) rto() time.Duration {
+	if s.RTO > 0 {
+		return s.RTO
+	}
+	return time.Second
+}
+
+func (s System) rtoMax() time.Duration {
+	if s.RTOMax > 0 {
+		return s.RTOMax
+	}
+	return 120 * time.Second
 }
 
 // tickLen is the longest tick the platform's timers count in.
@@ -199,29 +263,38 @@ func (p *platform) timerSlack(d time.Duration) time.Duration {
 // rtoMin is TCP_RTO_MIN, the base of the kernel's tcp_model_timeout.
 const rtoMin = 200 * time.Millisecond
 
-// retries2Timeout is the window in which a Linux connection with
-// unacknowledged data and no user timeout fails, from the first
-// retransmission: the kernel's budget (tcp_model_timeout), checked only when
-// a retransmission timer fires, so up to one RTOMax and its slack later.
-// Zero retries2 and rtoMax stand for the defaults, 15 and 120 s.
-func retries2Timeout(retries2 int, rtoMax time.Duration) (lo, hi time.Duration) {
+// modelTimeout is the kernel's tcp_model_timeout: how long retries2
+// retransmissions take, doubling from base up to rtoMax and linear after.
+// A zero retries2 stands for the default, 15.
+func modelTimeout(retries2 int, base, rtoMax time.Duration) time.Duration {
 	if retries2 <= 0 {
 		retries2 = 15
 	}
-	if rtoMax <= 0 {
-		rtoMax = 120 * time.Second
-	}
-	thresh := 0 // ilog2(rtoMax / rtoMin); 30 keeps the shifts below from overflowing
-	for thresh < 30 && rtoMin<<(thresh+1) <= rtoMax {
+	thresh := 0 // ilog2(rtoMax / base); 30 keeps the shifts below from overflowing
+	for thresh < 30 && base<<(thresh+1) <= rtoMax {
 		thresh++
 	}
 	n := min(retries2, 255) // the kernel keeps it in a u8
 	if n <= thresh {
-		lo = (time.Duration(1)<<(n+1) - 1) * rtoMin
-	} else {
-		lo = satAdd((time.Duration(1)<<(thresh+1)-1)*rtoMin, satMul(rtoMax, int64(n-thresh)))
+		return (time.Duration(1)<<(n+1) - 1) * base
 	}
-	return lo, satAdd(lo, satAdd(rtoMax, linuxPlatform.timerSlack(rtoMax)))
+	return satAdd((time.Duration(1)<<(thresh+1)-1)*base, satMul(rtoMax, int64(n-thresh)))
+}
+
+// probeBudget is when Linux's window-probe timer gives up on unanswered
+// probes: at the firing after retries2 of them, each interval doubling
+// from base up to rtoMax and each firing late by its slack.
+func (p *platform) probeBudget(retries2 int, base, rtoMax time.Duration) time.Duration {
+	if retries2 <= 0 {
+		retries2 = 15
+	}
+	var t time.Duration
+	d := min(base, rtoMax)
+	for range min(retries2, 255) + 1 {
+		t = satAdd(t, satAdd(d, p.timerSlack(d)))
+		d = min(satMul(d, 2), rtoMax)
+	}
+	return t
 }
 
 // satAdd adds non-negative durations, saturating instead of overflowing.
@@ -241,9 +314,9 @@ func satMul(d time.Duration, n int64) time.Duration {
 }
 
 // Within returns a Config that detects a dead peer within deadline: its
-// Detection's IdleMax (from the last segment received) and InFlightMax
-// (from the first retransmission) are at most deadline, whatever the
-// system's defaults. Idle and Interval stay far enough below
+// Detection's IdleMax (from the last segment received), InFlightMax (from a
+// write) and ZeroWindowMax (see Detection) are at most deadline, for a
+// connection whose RTO is at most 1 s, whatever the system's defaults. Idle and Interval stay far enough below
 // middleboxIdle, the idle timeout of a NAT or load balancer on the path
 // (350 s for AWS NLB, 240 s for Azure), that even a late timer fires
 // before it; zero means there is none. It prefers 3 probes and a long Idle,
@@ -296,8 +369,8 @@ func (p *platform) within(deadline, middleboxIdle time.Duration) (Config, error)
 			}
 		}
 		fits := func(count int64, interval, idle time.Duration) bool {
-			d := p.detection(p.withinConfig(count, interval, idle, ut), System{})
-			return d.IdleMax <= deadline && d.InFlightMax <= deadline
+			d := p.detection(p.withinConfig(count, interval, idle, ut), anySystem)
+			return d.IdleMax <= deadline && d.InFlightMax <= deadline && d.ZeroWindowMax <= deadline
 		}
 		for count := int64(3); count >= 1; count-- {
 			if !fits(count, intervalMin, idleMin) {
@@ -318,10 +391,18 @@ func (p *platform) within(deadline, middleboxIdle time.Duration) (Config, error)
 		}
 	}
 none:
-	shortest := p.detection(Config{Idle: idleMin, Interval: intervalMin, Count: 1}, System{}).IdleMax.Round(100 * time.Millisecond)
+	// The shortest: one probe at the shortest Idle and Interval, and the
+	// shortest whole-second user timeout.
+	d := p.detection(p.withinConfig(1, intervalMin, idleMin, time.Second), anySystem)
+	shortest := max(d.IdleMax, d.InFlightMax, d.ZeroWindowMax).Round(100 * time.Millisecond)
 	return Config{}, fmt.Errorf("keepalive: Within: no Config detects a dead peer within %v on %s (the shortest is about %v): %w",
 		deadline, p.name, shortest, syscall.EINVAL)
 }
+
+// anySystem is the System Within plans for: every Config field is set, so
+// only RTOMax matters, at its worst (no cap on a late timer); and an RTO of
+// 1 s, as Within promises.
+var anySystem = System{RTOMax: maxDuration}
 
 // withinConfig is the Config Within returns for these values: on Linux
 // UserTimeout = Idle + Count*Interval (the probes end the connection, and
@@ -355,7 +436,7 @@ func (p *platform) longestUserTimeout(deadline time.Duration) time.Duration {
 	lo, hi := int64(0), int64(min(deadline, p.userTimeout.max)/time.Second)
 	for lo < hi { // the largest n with inFlight(n s) <= deadline
 		n := hi - (hi-lo)/2
-		if _, late := p.inFlight(Config{UserTimeout: time.Duration(n) * time.Second}, System{}); late <= deadline {
+		if _, late := p.inFlight(Config{UserTimeout: time.Duration(n) * time.Second}, anySystem); late <= deadline {
 			lo = n
 		} else {
 			hi = n - 1

@@ -309,23 +309,37 @@ func TestPlatformInFlight(t *testing.T) {
 		return d.InFlightMin, d.InFlightMax
 	}
 	ut := Config{UserTimeout: 20 * s}
-	// Linux clamps the retransmission timer to the user timeout.
+	// From the write: the first retransmission comes up to two late RTO
+	// timers after it (a tail-loss probe, then the retransmission); the
+	// RTO is 1 s unless the System says.
+	start := 2 * (s + wheel(s))
+	// Linux clamps the retransmission timer to the user timeout, but an
+	// ICMP unreachable re-arms it unclamped: up to the user timeout plus
+	// one RTO later, at most RTOMax.
 	lo, hi := inFlight(&linuxPlatform, ut, System{Retries2: 3})
 	assert.Equal(t, 20*s, lo)
-	assert.Equal(t, 20*s+wheel(20*s), hi)
+	assert.Equal(t, 20*s+21*s+wheel(21*s)+start, hi)
+	_, hi = inFlight(&linuxPlatform, ut, System{RTO: 300 * msec})
+	assert.Equal(t, 20*s+20300*msec+wheel(20300*msec)+2*(300*msec+wheel(300*msec)), hi, "the connection's RTO")
+	_, hi = inFlight(&linuxPlatform, ut, System{RTOMax: 5 * s})
+	assert.Equal(t, 20*s+5*s+wheel(5*s)+start, hi, "never beyond RTOMax")
 	// The BSDs check it when the backed-off timer fires.
 	lo, hi = inFlight(&freebsdPlatform, ut, System{})
 	assert.Equal(t, 20*s, lo)
-	assert.Equal(t, 40*s+wheel(20*s), hi)
+	assert.Equal(t, 40*s+wheel(20*s)+start, hi)
 	lo, hi = inFlight(&freebsdPlatform, Config{UserTimeout: 100 * s}, System{})
 	assert.Equal(t, 100*s, lo)
-	assert.Equal(t, 164*s+wheel(64*s), hi, "never later than the maximum retransmission timeout")
+	assert.Equal(t, 164*s+wheel(64*s)+start, hi, "never later than the maximum retransmission timeout")
 	// Without UserTimeout, only Linux has a model: tcp_retries2 from the System.
 	lo, hi = inFlight(&linuxPlatform, Config{}, System{Retries2: 3, RTOMax: 120 * s})
 	assert.Equal(t, 3*s, lo)
-	assert.Equal(t, 123*s+wheel(120*s), hi)
-	lo, _ = inFlight(&linuxPlatform, Config{}, System{})
+	assert.Equal(t, 123*s+wheel(120*s)+start, hi)
+	lo, hi = inFlight(&linuxPlatform, Config{}, System{})
 	assert.Equal(t, 924600*msec, lo, "a zero System is the kernel's default, tcp_retries2 15")
+	// Data that never left waits on 16 window probes from the 1 s RTO:
+	// 1+2+...+64 s, then 9 x 120 s, beyond the retransmission budget.
+	assert.Equal(t, linuxPlatform.probeBudget(15, s, 120*s), hi)
+	assert.Greater(t, hi, 1207*s)
 	for _, p := range []*platform{&darwinPlatform, &netbsdPlatform, &openbsdPlatform, &windowsPlatform, nil} {
 		lo, hi = inFlight(p, Config{}, System{Retries2: 3})
 		assert.Zero(t, lo)
@@ -334,31 +348,55 @@ func TestPlatformInFlight(t *testing.T) {
 }
 
 // The tcp_retries2 budget (tcp_model_timeout), from the first retransmission.
-func TestRetries2Timeout(t *testing.T) {
+func TestModelTimeout(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		retries2   int
 		rtoMax, lo time.Duration
-		late       time.Duration
 	}{
-		{15, 120 * s, 924600 * msec, 120 * s},
-		{3, 120 * s, 3000 * msec, 120 * s},
-		{5, 120 * s, 12600 * msec, 120 * s},
-		{9, 120 * s, 204600 * msec, 120 * s},
-		{10, 120 * s, 324600 * msec, 120 * s},
+		{15, 120 * s, 924600 * msec},
+		{3, 120 * s, 3000 * msec},
+		{5, 120 * s, 12600 * msec},
+		{9, 120 * s, 204600 * msec},
+		{10, 120 * s, 324600 * msec},
 		// A shorter RTOMax lowers the threshold: ilog2(60 s/200 ms) = 8.
-		{10, 60 * s, 102200*msec + 2*60000*msec, 60 * s},
-		{15, 0, 924600 * msec, 120 * s},                          // RTOMax unknown: 120 s
-		{0, 0, 924600 * msec, 120 * s},                           // zero: the default, 15
-		{math.MaxInt, 120 * s, 204600*msec + 246*120*s, 120 * s}, // the kernel keeps a u8
+		{10, 60 * s, 102200*msec + 2*60000*msec},
+		{0, 120 * s, 924600 * msec},                     // zero: the default, 15
+		{math.MaxInt, 120 * s, 204600*msec + 246*120*s}, // the kernel keeps a u8
 	} {
-		lo, hi := retries2Timeout(tc.retries2, tc.rtoMax)
-		assert.Equal(t, tc.lo, lo, "%+v", tc)
-		assert.Equal(t, tc.lo+tc.late+timerSlackLinux(tc.late), hi, "%+v", tc)
+		assert.Equal(t, tc.lo, modelTimeout(tc.retries2, rtoMin, tc.rtoMax), "%+v", tc)
 	}
-	lo, hi := retries2Timeout(15, 1<<62)
-	assert.Equal(t, maxDuration, hi, "saturates")
-	assert.Positive(t, lo)
+	assert.Positive(t, modelTimeout(15, rtoMin, 1<<62))
+}
+
+// The window-probe budget: retries2 + 1 firings, each doubling from the
+// base up to RTOMax and late by its slack.
+func TestProbeBudget(t *testing.T) {
+	t.Parallel()
+	late := func(d time.Duration) time.Duration { return d + timerSlackLinux(d) }
+	assert.Equal(t, late(s)+late(2*s)+late(4*s)+late(8*s), linuxPlatform.probeBudget(3, s, 120*s))
+	assert.Equal(t, late(s)+late(2*s)+2*late(3*s), linuxPlatform.probeBudget(3, s, 3*s), "capped at RTOMax")
+	assert.Equal(t, maxDuration, linuxPlatform.probeBudget(255, 1<<62, maxDuration), "saturates")
+}
+
+// The zero-window case: only a user timeout ends it on Linux, counted from
+// the first window probe, one RTO after the window closed.
+func TestPlatformZeroWindow(t *testing.T) {
+	t.Parallel()
+	wheel := func(d time.Duration) time.Duration { return (d*8+62)/63 + 10*msec }
+	d := linuxPlatform.detection(Config{UserTimeout: 3 * s}, System{})
+	assert.Equal(t, 3*s, d.ZeroWindowMin)
+	assert.Equal(t, 3*s+wheel(3*s)+s+wheel(s), d.ZeroWindowMax)
+	d = linuxPlatform.detection(Config{UserTimeout: 3 * s}, System{RTO: 200 * msec})
+	assert.Equal(t, 3*s+wheel(3*s)+200*msec+wheel(200*msec), d.ZeroWindowMax, "the connection's RTO")
+	d = linuxPlatform.detection(Config{Idle: s, Interval: s, Count: 1}, System{})
+	assert.Equal(t, Never, d.ZeroWindowMin, "keepalive never ends it: the peer answers")
+	assert.Equal(t, Never, d.ZeroWindowMax)
+	for _, p := range []*platform{&darwinPlatform, &freebsdPlatform, &windowsPlatform, nil} {
+		d = p.detection(Config{UserTimeout: 3 * s}, System{})
+		assert.Zero(t, d.ZeroWindowMin, "not modelled")
+		assert.Zero(t, d.ZeroWindowMax, "not modelled")
+	}
 }
 
 func timerSlackLinux(d time.Duration) time.Duration { return linuxPlatform.timerSlack(d) }
@@ -442,9 +480,12 @@ func TestPlatformWithinEveryDeadline(t *testing.T) {
 				got := p.detection(c, System{})
 				assert.LessOrEqual(t, got.IdleMax, d, "%s %+v", p.name, c)
 				assert.LessOrEqual(t, got.InFlightMax, d, "%s %+v", p.name, c)
+				assert.LessOrEqual(t, got.ZeroWindowMax, d, "%s %+v", p.name, c)
 			}
 			// The error names the shortest deadline; it really is one.
-			shortest := p.detection(Config{Idle: max(s, p.idle.min), Interval: max(s, p.interval.min), Count: 1}, System{}).IdleMax
+			_, err := p.within(first-500*msec, middlebox)
+			shortest, perr := time.ParseDuration(regexp.MustCompile(`the shortest is about ([0-9.]+m?s)`).FindStringSubmatch(err.Error())[1])
+			require.NoError(t, perr)
 			assert.LessOrEqual(t, first, shortest.Truncate(500*msec)+500*msec, "%s, middlebox %v", p.name, middlebox)
 		}
 	}

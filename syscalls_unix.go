@@ -18,11 +18,15 @@ import (
 
 // setOptions sets c, already validated and rounded, on fd: one setsockopt
 // per non-zero field, in the unit of the host's option, plus SO_KEEPALIVE.
+// A Linux Multipath TCP socket is refused first, untouched.
 // The user timeout goes first because it is the option a socket can refuse
 // (Linux Multipath TCP sockets), so a refusal leaves the socket untouched;
 // SO_KEEPALIVE goes last, so probing starts with the values in place.
 func setOptions(sysfd uintptr, c Config) error {
 	if runtime.GOOS == "linux" || runtime.GOOS == "android" {
+		if multipath(int(sysfd)) {
+			return errMultipath
+		}
 		return setLinux(int(sysfd), c)
 	}
 	fd, p := int(sysfd), host()
@@ -145,10 +149,13 @@ func getOptions(sysfd uintptr) (c Config, enabled bool, err error) {
 			c.UserTimeout = time.Duration(max(v, 0)) * p.userTimeout.unit
 		case errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOPROTOOPT):
 			// The socket has no user timeout (a Linux Multipath TCP
-			// socket): none is in effect.
+			// socket, reported below): none is in effect.
 		default:
 			return Config{}, false, fmt.Errorf("keepalive: reading %s: %w", p.userTimeout.name, os.NewSyscallError("getsockopt", err))
 		}
+	}
+	if multipath(fd) {
+		return c, on != 0, errMultipath
 	}
 	return c, on != 0, nil
 }

@@ -1,0 +1,6 @@
+//go:build unix && !linux
+
+package keepalive
+
+// multipath: only Linux has Multipath TCP sockets here.
+func multipath(int) bool { return false }
