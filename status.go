@@ -34,18 +34,14 @@ type Status struct {
 	ZeroWindow bool
 	RTT, RTO   time.Duration
 	// GiveUp is the longest, from this reading, until the kernel drops the
-	// connection if nothing more arrives: 0 once it has, the longest
-	// Duration where nothing will ever end it.
+	// connection if nothing more arrives: 0 once it has, Never where
+	// nothing will.
 	GiveUp time.Duration
 
 	// retransSent is how many bytes retransmissions put on the wire: a
 	// retransmission that cannot leave this host does not count.
 	retransSent int64
 }
-
-// never is Status.GiveUp for a connection the kernel never drops while
-// nothing arrives (keepalive off and nothing in flight).
-const never = maxDuration
 
 // Field is a set of Status fields.
 type Field uint32
@@ -202,31 +198,25 @@ func (p *platform) giveUp(st *Status, sys System) {
 	if !st.Has(FieldKeepAlive | FieldConfig | FieldUnacked | FieldUnsent) {
 		return
 	}
+	if st.Has(FieldRTO) && st.RTO > 0 {
+		sys.RTO = st.RTO // the model's clock for a write starts with it
+	}
 	d := p.detection(st.Config, sys)
 	switch {
 	case st.Unacked > 0 || st.Unsent > 0 && !st.ZeroWindow:
-		// Data in flight, or about to leave: the budget runs from the
-		// first retransmission, at most one RTO from now.
+		// Data in flight, or about to leave: the model's bound counts
+		// from the write, which was no later than now.
 		if d.InFlightMax == 0 {
 			return
 		}
-		g := d.InFlightMax
-		if st.Retransmits == 0 || !st.Has(FieldRetransmits) {
-			if !st.Has(FieldRTO) {
-				return
-			}
-			g = satAdd(g, max(st.RTO, rtoMin))
-		}
-		st.GiveUp = g
+		st.GiveUp = d.InFlightMax
 	case st.Unsent > 0: // the peer's window is closed
-		if st.Config.UserTimeout == 0 || !p.userTimeoutCapsProbes {
-			st.GiveUp = never
-		} else {
-			ut := st.Config.UserTimeout
-			st.GiveUp = satAdd(ut, p.timerSlack(ut))
+		if d.ZeroWindowMax == 0 {
+			return
 		}
+		st.GiveUp = d.ZeroWindowMax
 	case !st.KeepAlive:
-		st.GiveUp = never
+		st.GiveUp = Never
 	default:
 		if !st.Has(FieldSinceRecv | FieldSinceAck) {
 			return

@@ -104,7 +104,8 @@ func TestStatusMapping(t *testing.T) {
 // GiveUp from the model and the state, on Linux's rules.
 func TestGiveUp(t *testing.T) {
 	cfg := Config{Idle: 10 * time.Second, Interval: 5 * time.Second, Count: 3, UserTimeout: 20 * time.Second}
-	d := linuxPlatform.detection(cfg, System{})
+	sys := System{RTO: 200 * time.Millisecond}
+	d := linuxPlatform.detection(cfg, sys)
 	base := Status{Known: allFields &^ FieldGiveUp, State: StateEstablished, KeepAlive: true, Config: cfg, RTO: 200 * time.Millisecond}
 	for _, tc := range []struct {
 		name string
@@ -114,11 +115,11 @@ func TestGiveUp(t *testing.T) {
 		{"idle, just received", func(*Status) {}, d.IdleMax},
 		{"idle, received 4 s ago", func(s *Status) { s.SinceRecv, s.SinceAck = 4*time.Second, 6*time.Second }, d.IdleMax - 4*time.Second},
 		{"idle, long past", func(s *Status) { s.SinceRecv, s.SinceAck = time.Hour, time.Hour }, 0},
-		{"keepalive off", func(s *Status) { s.KeepAlive = false }, never},
-		{"in flight, not retransmitted yet", func(s *Status) { s.Unacked = 10 }, d.InFlightMax + 200*time.Millisecond},
-		{"in flight, retransmitting", func(s *Status) { s.Unacked, s.Retransmits = 10, 2 }, d.InFlightMax},
-		{"zero window", func(s *Status) { s.Unsent, s.ZeroWindow = 10, true }, 20*time.Second + linuxPlatform.timerSlack(20*time.Second)},
-		{"zero window, no user timeout", func(s *Status) { s.Unsent, s.ZeroWindow, s.Config.UserTimeout = 10, true, 0 }, never},
+		{"keepalive off", func(s *Status) { s.KeepAlive = false }, Never},
+		{"in flight", func(s *Status) { s.Unacked = 10 }, d.InFlightMax},
+		{"unsent, window open", func(s *Status) { s.Unsent = 10 }, d.InFlightMax},
+		{"zero window", func(s *Status) { s.Unsent, s.ZeroWindow = 10, true }, d.ZeroWindowMax},
+		{"zero window, no user timeout", func(s *Status) { s.Unsent, s.ZeroWindow, s.Config.UserTimeout = 10, true, 0 }, Never},
 		{"closed", func(s *Status) { s.State = StateClosed }, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -133,6 +134,11 @@ func TestGiveUp(t *testing.T) {
 	st.State = StateSynSent
 	linuxPlatform.giveUp(&st, System{})
 	assert.False(t, st.Has(FieldGiveUp), "not modelled")
+	// No in-flight model without a user timeout on macOS: unknown.
+	st = base
+	st.Unacked, st.Config.UserTimeout = 10, 0
+	darwinPlatform.giveUp(&st, System{})
+	assert.False(t, st.Has(FieldGiveUp))
 }
 
 // What the kernel leaves after each ending (docs/status.md), decided.
