@@ -18,15 +18,11 @@ import (
 
 // setOptions sets c, already validated and rounded, on fd: one setsockopt
 // per non-zero field, in the unit of the host's option, plus SO_KEEPALIVE.
-// A Linux Multipath TCP socket is refused first, untouched.
 // The user timeout goes first because it is the option a socket can refuse
 // (Linux Multipath TCP sockets), so a refusal leaves the socket untouched;
 // SO_KEEPALIVE goes last, so probing starts with the values in place.
 func setOptions(sysfd uintptr, c Config) error {
 	if runtime.GOOS == "linux" || runtime.GOOS == "android" {
-		if multipath(int(sysfd)) {
-			return errMultipath
-		}
 		return setLinux(int(sysfd), c)
 	}
 	fd, p := int(sysfd), host()
@@ -171,6 +167,9 @@ func getInt(fd, level, opt int, name string) (int, error) {
 	}
 	return 0, fmt.Errorf("keepalive: reading %s: %w", name, os.NewSyscallError("getsockopt", err))
 }
+
+// multipathFD reports a Linux Multipath TCP socket (one getsockopt).
+func multipathFD(fd uintptr) bool { return multipath(int(fd)) }
 
 // isTCPSocket reports whether fd is an IPv4 or IPv6 stream socket.
 func isTCPSocket(sysfd uintptr) bool {
