@@ -201,20 +201,24 @@ func (p *platform) giveUp(st *Status, sys System) {
 	if st.Has(FieldRTO) && st.RTO > 0 {
 		sys.RTO = st.RTO // the model's clock for a write starts with it
 	}
-	d := p.detection(st.Config, sys)
+	// Only the one bound this state needs: Config.Status must cost
+	// little more than its getsockopt.
+	m := p.modelConfig(st.Config, sys)
 	switch {
 	case st.Unacked > 0 || st.Unsent > 0 && !st.ZeroWindow:
 		// Data in flight, or about to leave: the model's bound counts
 		// from the write, which was no later than now.
-		if d.InFlightMax == 0 {
+		_, hi := p.inFlight(m, sys)
+		if hi == 0 {
 			return
 		}
-		st.GiveUp = d.InFlightMax
+		st.GiveUp = hi
 	case st.Unsent > 0: // the peer's window is closed
-		if d.ZeroWindowMax == 0 {
+		_, hi := p.zeroWindow(m, sys)
+		if hi == 0 {
 			return
 		}
-		st.GiveUp = d.ZeroWindowMax
+		st.GiveUp = hi
 	case !st.KeepAlive:
 		st.GiveUp = Never
 	default:
@@ -222,7 +226,7 @@ func (p *platform) giveUp(st *Status, sys System) {
 			return
 		}
 		since := min(st.SinceRecv, st.SinceAck)
-		st.GiveUp = max(0, d.IdleMax-since)
+		st.GiveUp = max(0, p.idleWorstCase(m)-since)
 	}
 	st.Known |= FieldGiveUp
 }

@@ -29,6 +29,13 @@ func readStatus(sysfd uintptr, st *Status, held Config, src optionSource) error 
 	} else if q, err := unix.IoctlGetInt(int(sysfd), unix.SIOCOUTQ); err == nil && st.Has(FieldUnsent) {
 		st.Unacked, st.Known = max(0, int64(q)-st.Unsent), st.Known|FieldUnacked
 	}
+	if src == readOptions {
+		src = noOptions // read here, without getOptions' Multipath TCP check
+		if c, on, err := linuxOptions(int(sysfd)); err == nil {
+			st.KeepAlive, st.Config = on, c
+			st.Known |= FieldKeepAlive | FieldConfig
+		}
+	}
 	st.options(sysfd, held, src)
 	return nil
 }
@@ -81,4 +88,29 @@ func pendingError(fd uintptr) syscall.Errno {
 		return 0
 	}
 	return syscall.Errno(v)
+}
+
+// linuxOptions reads SO_KEEPALIVE and the four values, one getsockopt
+// each. A Multipath TCP socket has no user timeout: zero.
+func linuxOptions(fd int) (c Config, on bool, err error) {
+	v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE)
+	if err != nil {
+		return c, false, err
+	}
+	on = v != 0
+	if v, err = unix.GetsockoptInt(fd, unix.IPPROTO_TCP, linuxTCPKeepIdle); err != nil {
+		return c, on, err
+	}
+	c.Idle = time.Duration(v) * time.Second
+	if v, err = unix.GetsockoptInt(fd, unix.IPPROTO_TCP, linuxTCPKeepIntvl); err != nil {
+		return c, on, err
+	}
+	c.Interval = time.Duration(v) * time.Second
+	if c.Count, err = unix.GetsockoptInt(fd, unix.IPPROTO_TCP, linuxTCPKeepCnt); err != nil {
+		return c, on, err
+	}
+	if v, err = unix.GetsockoptInt(fd, unix.IPPROTO_TCP, linuxTCPUserTimeout); err == nil {
+		c.UserTimeout = time.Duration(max(v, 0)) * time.Millisecond
+	}
+	return c, on, nil
 }
