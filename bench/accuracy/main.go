@@ -9,8 +9,7 @@
 // from the peer comes after) to the failing Read, against Detection's Idle,
 // IdleMin and IdleMax. In-flight rows write to
 // the silent peer and measure from the write, against Detection's InFlightMin and InFlightMax,
-// which counts from the first retransmission (200 ms or more after the
-// write on loopback). Rows marked netns run, as root, in a private network
+// which count from the write too. Rows marked netns run, as root, in a private network
 // namespace with lowered sysctls (the tcp_retries2 path); without root they
 // are skipped. Rows marked "failure lab" are issue 11's real failures
 // (internal/faultlab: links down, hosts gone, NATs, hung and killed peers,
@@ -97,12 +96,10 @@ func init() {
 
 // Slack the measurement may take beyond the model's bounds: the scheduler
 // on a loaded machine between the kernel failing the socket and Read
-// returning, and for in-flight rows the first retransmission (one RTO, 200
-// ms on loopback, after a tail-loss probe).
+// returning.
 const (
-	schedSlack          = 500 * time.Millisecond
-	jiffy               = 10 * time.Millisecond
-	firstRetransmission = time.Second
+	schedSlack = 500 * time.Millisecond
+	jiffy      = 10 * time.Millisecond
 	// maxWait caps a row whose model allows far more than loopback takes
 	// (the tcp_retries2 rows: budget + RTOMax of 120 s).
 	maxWait = 40 * time.Second
@@ -130,11 +127,7 @@ func (r result) inBounds() bool {
 	if r.Lab != "" {
 		return true // faultlab's Check passed
 	}
-	hi := r.Worst + schedSlack
-	if r.InFlight {
-		hi += firstRetransmission
-	}
-	return r.Measured >= r.Earliest-jiffy && r.Measured <= hi
+	return r.Measured >= r.Earliest-jiffy && r.Measured <= r.Worst+schedSlack
 }
 
 const envChild = "KEEPALIVE_ACCURACY_ROW"
@@ -382,7 +375,8 @@ func measure(r row, network string) result {
 			res.Err = err.Error()
 			return res
 		}
-		res.Worst = scheduleAbort(res.Predicted, rto, systemRTOMax())
+		// From the write: a tail-loss probe and the first RTO come first.
+		res.Worst = 2*rto + scheduleAbort(res.Predicted, rto, systemRTOMax())
 		wait = res.Worst + schedSlack
 	}
 	if r.inFlight {
@@ -391,7 +385,6 @@ func measure(r row, network string) result {
 			res.Err = err.Error()
 			return res
 		}
-		wait += firstRetransmission
 	} else if idle := cfg.Rounded().Idle; idle > 0 && time.Since(start) > idle/2 {
 		res.Err = fmt.Sprintf("the peer went silent too late (%v after the dial); the machine is too loaded", time.Since(start))
 		return res
@@ -402,8 +395,11 @@ func measure(r row, network string) result {
 	// Any error the kernel ends the connection with counts (ETIMEDOUT
 	// here, but also the last soft error, see docs/failures.md); a read
 	// deadline means it was not detected in time.
-	if errors.Is(err, os.ErrDeadlineExceeded) {
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
 		res.Err = fmt.Sprintf("still open after %v", took.Round(time.Millisecond))
+	case errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET):
+		res.Err = fmt.Sprintf("the peer closed or reset after %v (%s): it was not silenced", took.Round(time.Millisecond), res.Seen)
 	}
 	return res
 }

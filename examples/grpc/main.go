@@ -50,7 +50,8 @@ import (
 )
 
 // cfg: a dead peer is dropped 25 s after its last word when idle, and 25 s
-// after the first retransmission when an RPC is in flight.
+// after the write (at worst cfg.Detection's InFlightMax) when an RPC is in
+// flight.
 var cfg = keepalive.Config{Idle: 10 * time.Second, Interval: 5 * time.Second, Count: 3, UserTimeout: 25 * time.Second}
 
 func main() {

@@ -25,8 +25,8 @@ import (
 )
 
 // cfg: a dead peer is dropped 25 s after its last word when idle (Idle 10 s
-// + 3 probes 5 s apart), and 25 s after the first retransmission when a
-// request is in flight (UserTimeout).
+// + 3 probes 5 s apart), and 25 s after the write (at worst
+// cfg.Detection's InFlightMax) when a request is in flight (UserTimeout).
 var cfg = keepalive.Config{Idle: 10 * time.Second, Interval: 5 * time.Second, Count: 3, UserTimeout: 25 * time.Second}
 
 func main() {
