@@ -48,7 +48,7 @@ func sweep() {
 	for _, e := range entries {
 		var pid, n int
 		var side string
-		if _, err := fmt.Sscanf(e.Name(), "fl%d-%d-%s", &pid, &n, &side); err != nil || pid == os.Getpid() {
+		if _, err := fmt.Sscanf(e.Name(), "kalab%d-%d-%s", &pid, &n, &side); err != nil || pid == os.Getpid() {
 			continue
 		}
 		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); errors.Is(err, os.ErrNotExist) {
@@ -63,7 +63,7 @@ type Lab struct {
 
 	mu    sync.Mutex
 	nss   []string
-	procs []*os.Process // killed with their process group
+	procs []*exec.Cmd // killed with their process group
 }
 
 // New returns an empty lab whose names no other lab in any process shares.
@@ -72,7 +72,7 @@ func New() (*Lab, error) {
 		return nil, err
 	}
 	sweepOnce.Do(sweep)
-	return &Lab{prefix: fmt.Sprintf("fl%d-%d", os.Getpid(), labs.Add(1))}, nil
+	return &Lab{prefix: fmt.Sprintf("kalab%d-%d", os.Getpid(), labs.Add(1))}, nil
 }
 
 // Close kills the lab's processes (with their children) and deletes its
@@ -81,10 +81,10 @@ func New() (*Lab, error) {
 func (l *Lab) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, p := range l.procs {
-		_ = syscall.Kill(-p.Pid, syscall.SIGKILL)
-		_ = p.Kill()
-		_, _ = p.Wait()
+	for _, cmd := range l.procs {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait() // and close its stdout pipe
 	}
 	l.procs = nil
 	var errs []error

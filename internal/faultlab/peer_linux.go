@@ -98,7 +98,7 @@ type Peer struct {
 	Addr  string // where it listens
 	Pid   int    // the peer process
 	Child int    // with Inherits, the child holding the socket
-	out   *bufio.Reader
+	lines chan string // what the peer prints, read by one goroutine
 }
 
 // StartPeer starts a copy of this binary (which must call ServePeer) in
@@ -126,9 +126,15 @@ func (t *Topology) StartPeer(network string, mode PeerMode) (*Peer, error) {
 		return nil, err
 	}
 	t.lab.mu.Lock()
-	t.lab.procs = append(t.lab.procs, cmd.Process)
+	t.lab.procs = append(t.lab.procs, cmd)
 	t.lab.mu.Unlock()
-	p := &Peer{Pid: cmd.Process.Pid, out: bufio.NewReader(stdout)}
+	p := &Peer{Pid: cmd.Process.Pid, lines: make(chan string, 4)}
+	go func() { // ends when Close waits for the peer, which closes stdout
+		defer close(p.lines)
+		for sc := bufio.NewScanner(stdout); sc.Scan(); {
+			p.lines <- strings.TrimSpace(sc.Text())
+		}
+	}()
 	if p.Addr, err = p.line(); err != nil {
 		return nil, fmt.Errorf("faultlab: the peer did not start: %w", err)
 	}
@@ -137,18 +143,12 @@ func (t *Topology) StartPeer(network string, mode PeerMode) (*Peer, error) {
 
 // line reads the peer's next line, waiting at most 10 s.
 func (p *Peer) line() (string, error) {
-	type res struct {
-		s   string
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		s, err := p.out.ReadString('\n')
-		ch <- res{strings.TrimSpace(s), err}
-	}()
 	select {
-	case r := <-ch:
-		return r.s, r.err
+	case s, ok := <-p.lines:
+		if !ok {
+			return "", fmt.Errorf("faultlab: peer %d exited", p.Pid)
+		}
+		return s, nil
 	case <-time.After(10 * time.Second):
 		return "", fmt.Errorf("faultlab: nothing from peer %d within 10s", p.Pid)
 	}
