@@ -95,9 +95,9 @@ func servePeer(mode PeerMode, addr string) error {
 
 // Peer is a server process in a lab namespace.
 type Peer struct {
-	Addr  string // where it listens
-	Pid   int    // the peer process
-	Child int    // with Inherits, the child holding the socket
+	Addr  string      // where it listens
+	Pid   int         // the peer process
+	Child int         // with Inherits, the child holding the socket
 	lines chan string // what the peer prints, read by one goroutine
 }
 
