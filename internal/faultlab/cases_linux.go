@@ -93,6 +93,7 @@ var Cases = []*Case{
 	{Name: "far end's link down, write after it, UserTimeout 3s", Config: utConfig, Load: Send, Fault: linkDown(Server), Bound: InFlightBound, Errors: []error{syscall.ETIMEDOUT, syscall.EHOSTUNREACH}, Detects: "TCP_USER_TIMEOUT", IPv6: true},
 	// 7. Multipath TCP (the lab's listener is Go's default, Multipath TCP).
 	{Name: "far end's link down, idle, Dialer over a Multipath TCP base", Config: idleConfig, Dialer: mptcpDialer, Fault: linkDown(Server), Bound: IdleBound, Errors: timedOut, Detects: "keepalive probes (Dialer dials plain TCP)"},
+	{Name: "far end's link down, write after it, UserTimeout 3s, Dialer over a Multipath TCP base", Config: utConfig, Dialer: mptcpDialer, Load: Send, Fault: linkDown(Server), Bound: InFlightBound, Errors: []error{syscall.ETIMEDOUT, syscall.EHOSTUNREACH}, Detects: "TCP_USER_TIMEOUT (Dialer dials plain TCP)"},
 	{Name: "far end's link down, idle, Multipath TCP with Go's keepalive at the same values", Config: idleConfig, Dialer: goMPTCP, Fault: linkDown(Server), Bound: Never, Wait: 10 * s, Errors: stillOpen, SubflowClosed: true,
 		Detects: "nothing for net.mptcp.close_timeout (60 s): keepalive closed the subflow, the connection waits"},
 	// 3. Peer host gone: interface deleted, process killed.
