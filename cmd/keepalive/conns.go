@@ -96,6 +96,10 @@ type connInfo struct {
 	// acknowledgement (a probe's answer), was last received.
 	LastDataRecv seconds `json:"last_data_received_s"`
 	LastAckRecv  seconds `json:"last_ack_received_s"`
+	// RTO is the connection's retransmission timeout before any backoff
+	// (tcpi_rto >> tcpi_backoff): the System.RTO of the library's
+	// in-flight and zero-window model.
+	RTO seconds `json:"rto_s"`
 	// Holders are the processes with the socket open; empty for a socket
 	// no process holds (closed, the kernel finishing it) or one held only
 	// by processes this one may not inspect (see the notes).

@@ -85,6 +85,9 @@ func (d *diagNS) list(f connFilter) ([]connInfo, []string, error) {
 				c.Probes, c.Retransmits, c.Unacked = int(ti.Probes), int(ti.Retransmits), int(ti.Unacked)
 				c.LastDataRecv = seconds(time.Duration(ti.Last_data_recv) * time.Millisecond)
 				c.LastAckRecv = seconds(time.Duration(ti.Last_ack_recv) * time.Millisecond)
+				// tcpi_rto is backed off while retransmitting; the model
+				// wants the RTO the write started with.
+				c.RTO = seconds(time.Duration(ti.Rto>>min(ti.Backoff, 31)) * time.Microsecond)
 			}
 			// An established socket with SO_KEEPALIVE on always has its
 			// keepalive timer pending; without it, no timer runs while

@@ -55,10 +55,15 @@ type inspector interface {
 type verdict struct {
 	// Ends is "never", "if the peer dies" (at In after the last segment
 	// received, Earliest..Latest with the kernel's timer rounding), "soon"
-	// (the peer is not answering: In from now), "when closed" or
+	// (the peer is not answering: In after From), "when closed" or
 	// "unknown".
-	Ends     string   `json:"ends"`
-	Cause    string   `json:"cause"` // in words: "keepalive off", "held by an orphaned process", ...
+	Ends  string `json:"ends"`
+	Cause string `json:"cause"` // in words: "keepalive off", "held by an orphaned process", ...
+	// From is what In, Earliest and Latest count from: "now", "the last
+	// segment received", "the write" (data in flight) or "the window
+	// closing" (zero window). The kernel does not report when a write
+	// was made, so the last two are not turned into a time from now.
+	From     string   `json:"counted_from,omitempty"`
 	In       *seconds `json:"in_s,omitempty"`
 	Earliest *seconds `json:"earliest_s,omitempty"`
 	Latest   *seconds `json:"latest_s,omitempty"`
@@ -286,7 +291,14 @@ func printWhy(w io.Writer, c whyConn) {
 	case "if the peer dies":
 		fmt.Fprintf(w, "Verdict: healthy; if the peer dies, the kernel ends it %s after the last segment it received (%s).\n", dur(time.Duration(*v.In)), v.Cause)
 	case "soon":
-		fmt.Fprintf(w, "Verdict: the kernel ends it in about %s (%s).\n", dur(time.Duration(*v.In)), v.Cause)
+		switch {
+		case v.From == "now" || v.From == "":
+			fmt.Fprintf(w, "Verdict: the kernel ends it in about %s (%s).\n", dur(time.Duration(*v.In)), v.Cause)
+		case v.Earliest != nil && v.Latest != nil && *v.Earliest != *v.Latest:
+			fmt.Fprintf(w, "Verdict: the kernel ends it %s to %s after %s (%s).\n", dur(time.Duration(*v.Earliest)), dur(time.Duration(*v.Latest)), v.From, v.Cause)
+		default:
+			fmt.Fprintf(w, "Verdict: the kernel ends it %s after %s (%s).\n", dur(time.Duration(*v.In)), v.From, v.Cause)
+		}
 	default:
 		fmt.Fprintf(w, "Verdict: %s (%s).\n", v.Ends, v.Cause)
 	}
@@ -315,6 +327,19 @@ func holderSentence(hs []holder) string {
 }
 
 func sec(d time.Duration) *seconds { s := seconds(d); return &s }
+
+// flightModel is the library's model for data in flight and a zero window
+// on c: its values with the namespace's sysctls and the socket's own RTO
+// (tcpi_rto). ok is false when the values could not be read: the user
+// timeout, which decides both, is then unknown.
+func flightModel(values *keepalive.Config, sys keepalive.System, c connInfo) (keepalive.Detection, bool) {
+	if values == nil || c.Options == nil {
+		return keepalive.Detection{}, false
+	}
+	sys.RTO = time.Duration(c.RTO)
+	d, err := values.Detection(sys)
+	return d, err == nil
+}
 
 // explain turns what the kernel reports about c, and about its peer's end
 // when that is on this host too, into sentences and a verdict.
@@ -394,7 +419,7 @@ func explain(c connInfo, peer *connInfo, sys keepalive.System, netns string) ver
 		}
 		return v
 	case "time-wait":
-		v.Ends, v.Cause = "soon", "closed; waiting out TIME-WAIT"
+		v.Ends, v.Cause, v.From = "soon", "closed; waiting out TIME-WAIT", "now"
 		v.In = sec(time.Duration(c.TimerIn))
 		return v
 	default:
@@ -424,29 +449,36 @@ func explain(c connInfo, peer *connInfo, sys keepalive.System, netns string) ver
 			"it never reads or writes, yet its kernel answers every keepalive probe, so no keepalive setting ends this connection.", peer.Local, holderSentence(peer.Holders))
 		v.Todo = append(v.Todo, killTodo, "or end the other end's holder (keepalive why "+peer.Local+" "+peer.Remote+")")
 		return v
-	case c.Unacked > 0 || c.Timer == "retransmit":
-		v.Cause = "data in flight"
-		if c.Detection != nil && c.Detection.FlightHi != nil {
-			v.Ends = "soon"
-			v.Earliest, v.Latest = c.Detection.FlightLo, c.Detection.FlightHi
-			v.In = c.Detection.FlightHi
-			say("With data unacknowledged keepalive is suspended: if the peer stays silent, the kernel gives up %s to %s after the first retransmission.",
-				dur(time.Duration(*v.Earliest)), dur(time.Duration(*v.Latest)))
-		} else {
-			v.Ends = "unknown"
-			say("With data unacknowledged keepalive is suspended: the retransmission limit (tcp_retries2, or the user timeout) decides.")
-		}
-		return v
 	case c.Timer == "zero-window-probe":
 		v.Cause = "the peer stopped reading (zero window)"
-		if values != nil && values.UserTimeout > 0 {
-			v.Ends, v.In = "soon", sec(values.UserTimeout)
-			say("The peer's process stopped reading; its kernel answers the window probes. The user timeout ends it %s after the window closed.", dur(values.UserTimeout))
+		d, ok := flightModel(values, sys, c)
+		switch {
+		case ok && d.ZeroWindowMax > 0 && d.ZeroWindowMax != keepalive.Never:
+			v.Ends, v.From = "soon", "the window closing"
+			v.In, v.Earliest, v.Latest = sec(d.ZeroWindowMax), sec(d.ZeroWindowMin), sec(d.ZeroWindowMax)
+			say("The peer's process stopped reading; its kernel answers the window probes. The user timeout ends it %s to %s after the window closed on a write (the kernel does not report when that was).",
+				dur(d.ZeroWindowMin), dur(d.ZeroWindowMax))
+			return v
+		case !ok || d.ZeroWindowMax == 0:
+			v.Ends = "unknown"
+			say("The peer's process stopped reading; its kernel answers the window probes: only a user timeout ends it, and this socket's could not be read.")
 			return v
 		}
 		v.Ends = "never"
 		say("The peer's process stopped reading; its kernel answers the window probes, so without a user timeout the kernel never gives up.")
 		v.Todo = append(v.Todo, "set a user timeout with the library (keepalive.Config{UserTimeout: ...}.Apply(conn)): it ends a hung reader too", killTodo)
+		return v
+	case c.Unacked > 0 || c.Timer == "retransmit":
+		v.Cause = "data in flight"
+		if d, ok := flightModel(values, sys, c); ok && d.InFlightMax > 0 {
+			v.Ends, v.From = "soon", "the write"
+			v.Earliest, v.Latest, v.In = sec(d.InFlightMin), sec(d.InFlightMax), sec(d.InFlightMax)
+			say("With data unacknowledged keepalive is suspended: if the peer stays silent, the kernel gives up %s to %s after the write it is retransmitting (RTO %s; the kernel does not report when the write was made).",
+				dur(d.InFlightMin), dur(d.InFlightMax), dur(time.Duration(c.RTO)))
+		} else {
+			v.Ends = "unknown"
+			say("With data unacknowledged keepalive is suspended: the retransmission limit (tcp_retries2, or the user timeout) decides.")
+		}
 		return v
 	case c.Keepalive == "off":
 		v.Ends, v.Cause = "never", "keepalive off"
@@ -462,12 +494,12 @@ func explain(c connInfo, peer *connInfo, sys keepalive.System, netns string) ver
 		}
 		since := time.Duration(min(c.LastAckRecv, c.LastDataRecv))
 		if c.Probes > 0 {
-			v.Ends, v.Cause = "soon", "keepalive timeout: the peer does not answer"
+			v.Ends, v.Cause, v.From = "soon", "keepalive timeout: the peer does not answer", "now"
 			v.In, v.Earliest, v.Latest = sec(max(0, d.Idle-since)), sec(max(0, d.IdleMin-since)), sec(max(0, d.IdleMax-since))
 			say("The peer has not answered %d keepalive probe(s): unless it answers, the kernel drops the connection %s after the last segment it received, %s ago.", c.Probes, dur(d.Idle), dur(since))
 			return v
 		}
-		v.Ends, v.Cause = "if the peer dies", "keepalive timeout"
+		v.Ends, v.Cause, v.From = "if the peer dies", "keepalive timeout", "the last segment received"
 		v.In, v.Earliest, v.Latest = sec(d.Idle), sec(d.IdleMin), sec(d.IdleMax)
 		say("The peer answers. If it dies or the path goes silent, the kernel drops the connection %s after the last segment received (between %s and %s with the timer rounding); the last came %s ago.",
 			dur(d.Idle), dur(d.IdleMin), dur(d.IdleMax), dur(since))

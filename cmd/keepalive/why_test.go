@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"os/exec"
@@ -115,7 +116,9 @@ type whyOut struct {
 		Holders   []holder   `json:"holders"`
 		Flags     []string   `json:"flags"`
 		Options   *configOut `json:"options"`
+		RTO       float64    `json:"rto_s"`
 		Verdict   struct {
+			From     string   `json:"counted_from"`
 			Ends     string   `json:"ends"`
 			Cause    string   `json:"cause"`
 			In       *float64 `json:"in_s"`
@@ -363,6 +366,83 @@ func TestWhyHealthy(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "Keepalive: on, idle 37s, interval 11s, 4 probes, user timeout 53s (read from the socket).")
 	assert.Contains(t, r.stdout, "Verdict: healthy; if the peer dies, the kernel ends it "+dur(d.Idle)+" after the last segment it received")
+}
+
+// TestWhyInFlightAndZeroWindow: with data in flight to a silent peer, and
+// with a live peer that stopped reading, why gives the library's bounds for
+// the socket's values and RTO, counted from the write and from the window
+// closing: not from now, which the kernel cannot tell.
+func TestWhyInFlightAndZeroWindow(t *testing.T) {
+	t.Parallel()
+	if !testkit.InNetNS(t, nil) {
+		return
+	}
+	cfg := keepalive.Config{Idle: 37 * time.Second, Interval: 11 * time.Second, Count: 4, UserTimeout: 53 * time.Second}
+	lb := testkit.Loopback{Network: "tcp4", Addr: "127.0.0.1:0"}
+	model := func(rto float64) keepalive.Detection {
+		sys := hostSys(t)
+		sys.RTO = time.Duration(math.Round(rto * float64(time.Second)))
+		d, err := cfg.Detection(sys)
+		require.NoError(t, err)
+		return d
+	}
+	whyOne := func(client net.Conn, timer string) (whyOut, string) {
+		local, remote := client.LocalAddr().String(), client.RemoteAddr().String()
+		var w whyOut
+		require.Eventually(t, func() bool {
+			w = decode[whyOut](t, keepaliveCmd(t, "why", local, remote, "--json"))
+			return len(w.Connections) == 1 && w.Connections[0].Timer == timer
+		}, 10*time.Second, 50*time.Millisecond, "the %s timer runs", timer)
+		r := keepaliveCmd(t, "why", local, remote)
+		require.Equal(t, 0, r.code, r.stderr)
+		t.Logf("keepalive why %s %s:\n%s", local, remote, r.stdout)
+		return w, r.stdout
+	}
+
+	t.Run("in flight", func(t *testing.T) {
+		client, server := testkit.Pair(t, lb, nil, cfg.Dial)
+		testkit.SilenceOrSkip(t, server)
+		_, err := client.Write([]byte("x"))
+		require.NoError(t, err)
+		w, text := whyOne(client, "retransmit")
+		c := w.Connections[0]
+		assert.Equal(t, "soon", c.Verdict.Ends)
+		assert.Equal(t, "data in flight", c.Verdict.Cause)
+		assert.Equal(t, "the write", c.Verdict.From)
+		require.Greater(t, c.RTO, 0.0, "tcpi_rto")
+		d := model(c.RTO)
+		require.NotNil(t, c.Verdict.Earliest)
+		require.NotNil(t, c.Verdict.Latest)
+		assert.Equal(t, d.InFlightMin.Seconds(), *c.Verdict.Earliest)
+		assert.Equal(t, d.InFlightMax.Seconds(), *c.Verdict.Latest)
+		assert.Contains(t, text, "Verdict: the kernel ends it "+dur(d.InFlightMin)+" to "+dur(d.InFlightMax)+" after the write (data in flight).")
+		assert.NotContains(t, text, "first retransmission")
+		assert.NotContains(t, text, "in about")
+	})
+
+	t.Run("zero window", func(t *testing.T) {
+		client, _ := testkit.Pair(t, lb, nil, cfg.Dial) // the server never reads
+		buf := make([]byte, 1<<20)
+		for range 200 { // bounded: loopback buffers hold a few MB
+			client.SetWriteDeadline(time.Now().Add(300 * time.Millisecond))
+			if _, err := client.Write(buf); err != nil {
+				require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+				break
+			}
+		}
+		w, text := whyOne(client, "zero-window-probe")
+		c := w.Connections[0]
+		assert.Equal(t, "soon", c.Verdict.Ends)
+		assert.Equal(t, "the peer stopped reading (zero window)", c.Verdict.Cause)
+		assert.Equal(t, "the window closing", c.Verdict.From)
+		d := model(c.RTO)
+		require.NotEqual(t, keepalive.Never, d.ZeroWindowMax)
+		require.NotNil(t, c.Verdict.Latest)
+		assert.Equal(t, d.ZeroWindowMin.Seconds(), *c.Verdict.Earliest)
+		assert.Equal(t, d.ZeroWindowMax.Seconds(), *c.Verdict.Latest)
+		assert.Contains(t, text, "after the window closing (the peer stopped reading (zero window)).")
+		assert.NotContains(t, text, "in about")
+	})
 }
 
 // TestWhyKillNeedsPrivilege: without CAP_NET_ADMIN, --kill says what it
