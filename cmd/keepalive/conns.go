@@ -57,9 +57,10 @@ type holder struct {
 	Command string `json:"command"`
 	PPID    int    `json:"ppid"`
 	// Orphaned: the process was re-parented to init, or its process
-	// group's leader is gone, while it leads no group itself, and its
-	// descriptor lacks close-on-exec, so it came through an exec: a child
-	// left behind, holding a socket it inherited, by a process that died.
+	// group's leader is gone, while it leads no group itself; its
+	// descriptor lacks close-on-exec, so it may have inherited it; and it
+	// does not hold the connection's listener (gone, or held by other
+	// processes only): a child left behind by a server that died.
 	Orphaned bool `json:"orphaned"`
 }
 

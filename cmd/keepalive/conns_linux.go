@@ -152,27 +152,38 @@ func findHolders(conns []connInfo, listeners map[uint16][]connInfo) ([]string, e
 		if c.Inode != 0 {
 			c.Holders = append(c.Holders, scan.byInode[c.Inode]...)
 		}
+		if c.State != "listen" {
+			for _, l := range listeners[c.id.sport] {
+				if l.id.family != c.id.family || (l.id.src != [16]byte{} && l.id.src != c.id.src) {
+					continue
+				}
+				for _, h := range scan.byInode[l.Inode] {
+					if !slices.Contains(c.ListenerHolders, h.PID) {
+						c.ListenerHolders = append(c.ListenerHolders, h.PID)
+					}
+				}
+			}
+		}
+		// A process that holds the listener too is the server itself,
+		// whatever its parentage: nohup ./server &, or a double-forked
+		// daemon whose accepted sockets lack close-on-exec (nginx's
+		// accept4 passes only SOCK_NONBLOCK). A left-behind child is one
+		// whose listener is gone or held by other processes only.
 		var orphans []string
-		for _, h := range c.Holders {
+		for j := range c.Holders {
+			h := &c.Holders[j]
+			if h.Orphaned && (c.State == "listen" || slices.Contains(c.ListenerHolders, h.PID)) {
+				h.Orphaned = false
+			}
 			if h.Orphaned {
 				orphans = append(orphans, fmt.Sprintf("%s[%d]", h.Command, h.PID))
 			}
 		}
 		if len(orphans) > 0 {
-			c.Flags = append(c.Flags, fmt.Sprintf("held by %s, orphaned: left behind by the process that started it, holding the socket through an exec (no close-on-exec)", strings.Join(orphans, ", ")))
+			c.Flags = append(c.Flags, fmt.Sprintf("held by %s, orphaned: re-parented after the process that started it exited, and it may have inherited the socket (no close-on-exec); its listener is gone or held by other processes", strings.Join(orphans, ", ")))
 		}
 		if c.State == "listen" || len(c.Holders) == 0 {
 			continue
-		}
-		for _, l := range listeners[c.id.sport] {
-			if l.id.family != c.id.family || (l.id.src != [16]byte{} && l.id.src != c.id.src) {
-				continue
-			}
-			for _, h := range scan.byInode[l.Inode] {
-				if !slices.Contains(c.ListenerHolders, h.PID) {
-					c.ListenerHolders = append(c.ListenerHolders, h.PID)
-				}
-			}
 		}
 		if len(c.ListenerHolders) > 0 && !slices.ContainsFunc(c.Holders, func(h holder) bool { return slices.Contains(c.ListenerHolders, h.PID) }) {
 			c.Flags = append(c.Flags, fmt.Sprintf("not held by the process that holds its listener (pid %s)", joinInts(c.ListenerHolders)))

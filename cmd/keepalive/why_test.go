@@ -23,6 +23,7 @@ import (
 	"github.com/keepalive-go/keepalive/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 // runHelper is the test binary playing a helper process (envHelper).
@@ -42,6 +43,10 @@ func runHelper(name string) int {
 	case "orphan-server":
 	case "netns-pair":
 		return netnsPair()
+	case "daemon-parent":
+		return daemonParent()
+	case "daemon-server":
+		return daemonServer()
 	default:
 		if n, ok := strings.CutPrefix(name, "accept-"); ok {
 			if n, err := strconv.Atoi(n); err == nil {
@@ -75,6 +80,61 @@ func runHelper(name string) int {
 	}
 	fmt.Println(child.Process.Pid)
 	time.Sleep(time.Minute) // until SIGKILL
+	return 1
+}
+
+// daemonParent starts daemon-server, which shares its stdout, prints its
+// pid and waits to be killed: once it is, the server is re-parented and its
+// process group's leader is gone, as for nohup ./server & from a shell
+// that exited, or a double-forked daemon.
+func daemonParent() int {
+	child := exec.Command(os.Args[0])
+	child.Env = append(os.Environ(), envHelper+"=daemon-server")
+	child.Stdout, child.Stderr = os.Stdout, os.Stderr
+	if err := child.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Println(child.Process.Pid)
+	time.Sleep(time.Minute) // until SIGKILL
+	return 1
+}
+
+// daemonServer listens on loopback and prints the port, accepts one
+// connection and prints "accepted", holding both sockets without
+// close-on-exec (as nginx's accept4 with SOCK_NONBLOCK only does) for a
+// minute at most.
+func daemonServer() int {
+	noCloexec := func(c syscall.Conn) error {
+		rc, err := c.SyscallConn()
+		if err != nil {
+			return err
+		}
+		var ferr error
+		if err := rc.Control(func(fd uintptr) { _, ferr = unix.FcntlInt(fd, unix.F_SETFD, 0) }); err != nil {
+			return err
+		}
+		return ferr
+	}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err == nil {
+		err = noCloexec(ln.(*net.TCPListener))
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Println(ln.Addr().(*net.TCPAddr).Port)
+	c, err := ln.Accept()
+	if err == nil {
+		err = noCloexec(c.(*net.TCPConn))
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Println("accepted")
+	time.Sleep(time.Minute) // bounded: the test kills it sooner
 	return 1
 }
 
@@ -285,6 +345,71 @@ func TestWhyOrphanedHolder(t *testing.T) {
 	r = keepaliveCmd(t, "why", server, local)
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "no TCP connection from "+server+" to "+local)
+}
+
+// TestDaemonNotOrphaned: a server re-parented after the process that
+// started it exited (nohup ./server &, a double-forked daemon), holding its
+// listener and an accepted socket without close-on-exec, is no left-behind
+// child: conns must not flag it, why must not say the connection never ends.
+func TestDaemonNotOrphaned(t *testing.T) {
+	t.Parallel()
+	if !testkit.InNetNS(t, nil) {
+		return
+	}
+	parent := exec.Command(os.Args[0])
+	parent.Env = append(os.Environ(), envHelper+"=daemon-parent")
+	parent.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	parent.Stderr = os.Stderr
+	out, err := parent.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, parent.Start())
+	t.Cleanup(func() { parent.Process.Kill(); parent.Wait() })
+	lines := bufio.NewReader(out)
+	serverPID, err := strconv.Atoi(readLine(t, lines))
+	require.NoError(t, err)
+	t.Cleanup(func() { syscall.Kill(serverPID, syscall.SIGKILL) })
+	port := readLine(t, lines)
+	client, err := (&net.Dialer{KeepAlive: -1, Timeout: 5 * time.Second}).Dial("tcp4", "127.0.0.1:"+port)
+	require.NoError(t, err)
+	t.Cleanup(func() { client.Close() })
+	require.Equal(t, "accepted", readLine(t, lines))
+
+	require.NoError(t, parent.Process.Signal(syscall.SIGKILL))
+	parent.Wait()
+	require.Eventually(t, func() bool { return ppid(t, serverPID) != parent.Process.Pid }, 5*time.Second, 10*time.Millisecond, "the server re-parented")
+	server := "127.0.0.1:" + port
+	// Without the listener check the accepted socket's holder would pass
+	// as an orphan: re-parented, group leader gone, no close-on-exec.
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", serverPID))
+	require.NoError(t, err)
+	t.Logf("server /proc/%d/stat: %s", serverPID, stat)
+
+	conns := decode[struct {
+		Connections []struct {
+			State   string   `json:"state"`
+			Local   string   `json:"local"`
+			Holders []holder `json:"holders"`
+			Flags   []string `json:"flags"`
+		} `json:"connections"`
+	}](t, keepaliveCmd(t, "conns", "--port", port, "--json"))
+	seen := 0
+	for _, c := range conns.Connections {
+		if c.Local != server {
+			continue
+		}
+		seen++
+		require.Len(t, c.Holders, 1, c.State)
+		assert.Equal(t, serverPID, c.Holders[0].PID, c.State)
+		assert.False(t, c.Holders[0].Orphaned, "%s: the server holds its listener", c.State)
+		assert.Empty(t, c.Flags, c.State)
+	}
+	assert.Equal(t, 2, seen, "the listener and the accepted socket")
+
+	r := keepaliveCmd(t, "why", server, client.LocalAddr().String())
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.NotContains(t, r.stdout, "never")
+	assert.NotContains(t, r.stdout, "orphaned")
+	assert.NotContains(t, r.stdout, fmt.Sprintf("kill %d", serverPID))
 }
 
 // keepaliveCmdIn runs the command with stdin as its input.
