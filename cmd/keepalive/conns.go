@@ -16,11 +16,13 @@ fires next, unanswered probes, retransmissions outstanding, and who holds
 each socket: pid, command and fd of every process that has it open (the
 socket's inode matched against /proc/*/fd, as ss -p does).
 
-A connection is flagged when its holders do not include the process that
-holds its listener, or when a holder is an orphan: re-parented to init
-after the process that started it died, typically a child that inherited
-a killed server's socket. Such a connection never ends by itself:
-keepalive why explains it, keepalive why --kill ends it.
+A connection is flagged when no holder is the process that holds its
+listener or a descendant of it (a connection handed to an unrelated
+process, or left with an old one after the server restarted), or when a
+holder is an orphan: re-parented after the process that started it died,
+without close-on-exec on the socket and without the listener, typically a
+child that inherited a killed server's socket. keepalive why explains a
+flagged connection, keepalive why --kill ends it.
 
 The kernel does not report a socket's idle/interval/count/user timeout
 through sock_diag. With --pid, the process's sockets are duplicated with

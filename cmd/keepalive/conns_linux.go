@@ -185,7 +185,10 @@ func findHolders(conns []connInfo, listeners map[uint16][]connInfo) ([]string, e
 		if c.State == "listen" || len(c.Holders) == 0 {
 			continue
 		}
-		if len(c.ListenerHolders) > 0 && !slices.ContainsFunc(c.Holders, func(h holder) bool { return slices.Contains(c.ListenerHolders, h.PID) }) {
+		// A child of the listener's process (sshd's session, systemd's
+		// Accept=yes, a pre-fork worker) serves what its parent accepted:
+		// the listener's holder is one of its ancestors.
+		if len(c.ListenerHolders) > 0 && !slices.ContainsFunc(c.Holders, func(h holder) bool { return descendsFrom(h, c.ListenerHolders) }) {
 			c.Flags = append(c.Flags, fmt.Sprintf("not held by the process that holds its listener (pid %s)", joinInts(c.ListenerHolders)))
 		}
 	}
@@ -193,6 +196,21 @@ func findHolders(conns []connInfo, listeners map[uint16][]connInfo) ([]string, e
 		return []string{fmt.Sprintf("could not read the descriptors of %d process(es) (%v): holders are shown only for processes this user may inspect; run as root to see them all", scan.denied, scan.deniedE)}, nil
 	}
 	return nil, nil
+}
+
+// descendsFrom says whether h's process is one of pids or has one of them
+// among its ancestors, following PPID in /proc/PID/stat up to init.
+func descendsFrom(h holder, pids []int) bool {
+	if slices.Contains(pids, h.PID) {
+		return true
+	}
+	for p, n := h.PPID, 0; p > 1 && n < 64; n++ { // bounded: a chain can change while read
+		if slices.Contains(pids, p) {
+			return true
+		}
+		p = procDetails(p).PPID
+	}
+	return false
 }
 
 func joinInts(v []int) string {

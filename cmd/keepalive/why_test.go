@@ -43,6 +43,18 @@ func runHelper(name string) int {
 	case "orphan-server":
 	case "netns-pair":
 		return netnsPair()
+	case "pass-fd3":
+		// Starts sleep with its own fd 3, prints sleep's pid and waits to
+		// be killed: sleep then descends from no one the test knows.
+		child := exec.Command("sleep", "30")
+		child.ExtraFiles = []*os.File{os.NewFile(3, "socket")}
+		if err := child.Start(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		fmt.Println(child.Process.Pid)
+		time.Sleep(time.Minute) // until SIGKILL
+		return 1
 	case "daemon-parent":
 		return daemonParent()
 	case "daemon-server":
@@ -672,32 +684,51 @@ func TestWhyInvalidInput(t *testing.T) {
 	assert.Contains(t, r.stderr, "no TCP connection with "+ln.Addr().String()+" at either end in this network namespace")
 }
 
-// TestConnsListenerFlag: a connection handed to another process, which
-// the listener's process no longer holds, is flagged (the server
-// restarted, or handed it off, and something else serves the connection).
-// The child is no orphan: its parent, this test, is alive.
+// TestConnsListenerFlag: a connection handed to a child of the listener's
+// process (sshd's sessions, systemd's Accept=yes) is not flagged; one that
+// ends up with a process descending from no holder of the listener is.
 func TestConnsListenerFlag(t *testing.T) {
 	t.Parallel()
 	lc := net.ListenConfig{KeepAlive: -1}
 	ln, err := lc.Listen(context.Background(), "tcp4", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer ln.Close()
-	client, server := testkit.Pair(t, testkit.Loopback{Network: "tcp4"}, ln, (&net.Dialer{KeepAlive: -1}).DialContext)
-	f, err := server.(*net.TCPConn).File()
-	require.NoError(t, err)
-	child := exec.Command("sleep", "30")
-	child.ExtraFiles = []*os.File{f}
-	require.NoError(t, child.Start())
-	t.Cleanup(func() { child.Process.Kill(); child.Wait() })
-	f.Close()
-	server.Close() // only the child holds the accepted socket now
-
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	handOff := func(name string, args ...string) (net.Conn, *exec.Cmd, *bufio.Reader) {
+		client, server := testkit.Pair(t, testkit.Loopback{Network: "tcp4"}, ln, (&net.Dialer{KeepAlive: -1}).DialContext)
+		f, err := server.(*net.TCPConn).File()
+		require.NoError(t, err)
+		child := exec.Command(name, args...)
+		child.ExtraFiles = []*os.File{f}
+		child.Env = append(os.Environ(), envHelper+"=pass-fd3")
+		out, err := child.StdoutPipe()
+		require.NoError(t, err)
+		require.NoError(t, child.Start())
+		t.Cleanup(func() { child.Process.Kill(); child.Wait() })
+		f.Close()
+		server.Close() // only the child holds the accepted socket now
+		return client, child, bufio.NewReader(out)
+	}
+
+	// A child of this process, the listener's holder: not flagged.
+	client, child, _ := handOff("sleep", "30")
 	r := keepaliveCmd(t, "conns", "--port", port, "--state", "established")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.NotContains(t, r.stdout, fmt.Sprintf("! %s -> %s:", ln.Addr(), client.LocalAddr()))
+	assert.Contains(t, r.stdout, fmt.Sprintf("sleep[%d] fd 3\n", child.Process.Pid), "not an orphan: its parent lives")
+
+	// Handed on to a process re-parented away from this one: flagged.
+	client, helper, out := handOff(os.Args[0])
+	sleepPID, err := strconv.Atoi(readLine(t, out))
+	require.NoError(t, err)
+	t.Cleanup(func() { syscall.Kill(sleepPID, syscall.SIGKILL) })
+	require.NoError(t, helper.Process.Kill())
+	helper.Wait()
+	require.Eventually(t, func() bool { return ppid(t, sleepPID) != helper.Process.Pid }, 5*time.Second, 10*time.Millisecond, "sleep re-parented")
+	r = keepaliveCmd(t, "conns", "--port", port, "--state", "established")
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stdout, fmt.Sprintf("! %s -> %s: not held by the process that holds its listener (pid %d)",
 		ln.Addr(), client.LocalAddr(), os.Getpid()))
-	assert.Contains(t, r.stdout, fmt.Sprintf("sleep[%d] fd 3\n", child.Process.Pid), "not an orphan: its parent lives")
 
 	w := decode[whyOut](t, keepaliveCmd(t, "why", ln.Addr().String(), client.LocalAddr().String(), "--json"))
 	require.Len(t, w.Connections, 1)
