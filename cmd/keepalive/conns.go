@@ -115,6 +115,13 @@ type connInfo struct {
 
 	id sockID // to end it with SOCK_DESTROY
 
+	// MultipathTCP: the holder's socket is a Linux Multipath TCP socket
+	// (read with --pid, or by why): keepalive and the user timeout act
+	// on this subflow only, and the connection outlives the subflow by
+	// MPTCPCloseTimeout, net.mptcp.close_timeout of its namespace.
+	MultipathTCP      bool     `json:"multipath_tcp,omitempty"`
+	MPTCPCloseTimeout *seconds `json:"mptcp_close_timeout_s,omitempty"`
+
 	// With --pid:
 	FD           *int        `json:"fd,omitempty"`
 	Options      *jsonConfig `json:"options,omitempty"`   // what getsockopt reads on the socket
@@ -227,13 +234,20 @@ func printConns(w io.Writer, conns []connInfo, withOptions bool) {
 		if c.Timer != "none" {
 			timer = c.Timer + " " + dur(time.Duration(c.TimerIn))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d", c.State, c.Local, c.Remote, c.Keepalive, timer, c.Probes, c.Retransmits, c.Unacked)
+		ka := c.Keepalive
+		if c.MultipathTCP {
+			ka += " (Multipath TCP: subflow only)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d", c.State, c.Local, c.Remote, ka, timer, c.Probes, c.Retransmits, c.Unacked)
 		if withOptions {
 			switch {
 			case c.Options != nil:
 				o := c.Options
 				det := "never (SO_KEEPALIVE off)"
-				if c.Detection != nil {
+				switch {
+				case c.MultipathTCP && c.Keepalive == "on":
+					det = "not bounded: Multipath TCP outlives the subflow by net.mptcp.close_timeout"
+				case c.Detection != nil:
 					det = c.Detection.idleText() + ", " + dur(time.Duration(c.Detection.Worst))
 				}
 				ut := "off"

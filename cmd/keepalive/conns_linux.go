@@ -116,7 +116,7 @@ func (d *diagNS) list(f connFilter) ([]connInfo, []string, error) {
 	})
 	var notes []string
 	if f.pid != 0 {
-		notes = readOptions(f.pid, out)
+		notes = readOptions(f.pid, out, d.sys, d.mptcpClose)
 	} else {
 		notes = append(notes, "idle/interval/count/user timeout are per-socket options that sock_diag does not report: add --pid PID to read them")
 	}
@@ -281,7 +281,7 @@ func socketInodes(pid int) (map[uint32]int, error) {
 // duplicated into this process with pidfd_getfd (the duplicate shares the
 // socket, so getsockopt reads what the kernel holds for it) and closed
 // again. It returns a note if that is not permitted.
-func readOptions(pid int, conns []connInfo) []string {
+func readOptions(pid int, conns []connInfo, sys keepalive.System, mptcpClose time.Duration) []string {
 	if len(conns) == 0 {
 		return nil
 	}
@@ -303,18 +303,22 @@ func readOptions(pid int, conns []connInfo) []string {
 			c.OptionsError = fmt.Sprintf("pidfd_getfd(fd %d): %v", *c.FD, err)
 			continue
 		}
-		cfg, on, err := sockOptions(fd)
+		cfg, on, mptcp, err := sockOptions(fd)
 		if err != nil {
 			c.OptionsError = err.Error()
 			continue
 		}
 		j := toJSON(cfg)
-		c.Options = &j
+		c.Options, c.MultipathTCP = &j, mptcp
+		if mptcp {
+			c.MPTCPCloseTimeout = sec(mptcpClose)
+		}
 		c.Keepalive = "off"
 		if on {
 			c.Keepalive = "on"
-			// cfg holds the values in force: the System passed does not matter.
-			if m, err := predict(cfg, keepalive.System{}); err == nil {
+			// The in-flight bounds depend on the namespace's
+			// tcp_retries2 and tcp_rto_max_ms.
+			if m, err := predict(cfg, sys); err == nil && !mptcp {
 				c.Detection = &m
 			}
 		}
@@ -333,23 +337,38 @@ func setAllErr(conns []connInfo, msg string) string {
 // duplicated from another process, and closes fd. os.NewFile leaves the
 // socket's blocking mode alone (net.FileConn would make it non-blocking,
 // for the other process too).
-func sockOptions(fd int) (keepalive.Config, bool, error) {
+//
+// On a Multipath TCP socket InspectRawConn returns the values with
+// ErrMultipathTCP: they are kept, and mptcp is true.
+func sockOptions(fd int) (c keepalive.Config, on, mptcp bool, err error) {
 	f := os.NewFile(uintptr(fd), "socket")
 	defer f.Close()
 	rc, err := f.SyscallConn()
 	if err != nil {
-		return keepalive.Config{}, false, err
+		return keepalive.Config{}, false, false, err
 	}
-	c, err := keepalive.InspectRawConn(rc)
-	if errors.Is(err, keepalive.ErrDisabled) {
-		return c, false, nil
+	c, err = keepalive.InspectRawConn(rc)
+	switch {
+	case errors.Is(err, keepalive.ErrDisabled):
+		return c, false, false, nil
+	case errors.Is(err, keepalive.ErrMultipathTCP):
+		// InspectRawConn does not say whether SO_KEEPALIVE is on there.
+		var v int
+		var gerr error
+		if cerr := rc.Control(func(fd uintptr) { v, gerr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_KEEPALIVE) }); cerr != nil {
+			gerr = cerr
+		}
+		if gerr != nil {
+			return keepalive.Config{}, false, true, fmt.Errorf("Multipath TCP socket: getsockopt SO_KEEPALIVE: %w", gerr)
+		}
+		return c, v != 0, true, nil
 	}
-	return c, err == nil, err
+	return c, err == nil, false, err
 }
 
 // holderOptions reads the keepalive options of c through one of its
 // holders (pidfd_getfd, as --pid does), and says why if none could be.
-func holderOptions(c *connInfo, sys keepalive.System) {
+func holderOptions(c *connInfo, sys keepalive.System, mptcpClose time.Duration) {
 	if len(c.Holders) == 0 {
 		c.OptionsError = "no holder to read the options through"
 		return
@@ -367,16 +386,19 @@ func holderOptions(c *connInfo, sys keepalive.System) {
 			errs = append(errs, fmt.Sprintf("pidfd_getfd(pid %d, fd %d): %v", h.PID, h.FD, err))
 			continue
 		}
-		cfg, on, err := sockOptions(fd)
+		cfg, on, mptcp, err := sockOptions(fd)
 		if err != nil {
 			errs = append(errs, err.Error())
 			continue
 		}
 		j := toJSON(cfg)
-		c.Options, c.OptionsError, c.Keepalive = &j, "", "off"
+		c.Options, c.OptionsError, c.Keepalive, c.MultipathTCP = &j, "", "off", mptcp
+		if mptcp {
+			c.MPTCPCloseTimeout = sec(mptcpClose)
+		}
 		if on {
 			c.Keepalive = "on"
-			if m, err := predict(cfg, sys); err == nil {
+			if m, err := predict(cfg, sys); err == nil && !mptcp {
 				c.Detection = &m
 			}
 		}
@@ -389,6 +411,6 @@ func holderOptions(c *connInfo, sys keepalive.System) {
 }
 
 func (d *diagNS) system() keepalive.System          { return d.sys }
-func (d *diagNS) options(c *connInfo)               { holderOptions(c, d.sys) }
+func (d *diagNS) options(c *connInfo)               { holderOptions(c, d.sys, d.mptcpClose) }
 func (d *diagNS) end(c connInfo) error              { return d.destroy(c.id) }
 func openInspector(netns string) (inspector, error) { return openDiag(netns) }

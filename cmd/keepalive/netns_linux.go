@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/keepalive-go/keepalive"
 	"github.com/vishvananda/netlink"
@@ -19,6 +22,9 @@ type diagNS struct {
 	name string // "" for the command's own
 	h    *netlink.Handle
 	sys  keepalive.System
+	// mptcpClose is net.mptcp.close_timeout: how long a Multipath TCP
+	// connection outlives its last subflow (60 s where unreadable).
+	mptcpClose time.Duration
 }
 
 // openDiag opens the sock_diag handle in the namespace spec names ("" for
@@ -35,6 +41,7 @@ func openDiag(spec string) (*diagNS, error) {
 			d.h.Close()
 			return err
 		}
+		d.mptcpClose = readMPTCPCloseTimeout()
 		return nil
 	}
 	if spec == "" {
@@ -44,6 +51,19 @@ func openDiag(spec string) (*diagNS, error) {
 }
 
 func (d *diagNS) Close() { d.h.Close() }
+
+// readMPTCPCloseTimeout reads net.mptcp.close_timeout (seconds) of the
+// calling thread's network namespace; 60 s, the kernel's default, where it
+// cannot (kernels before 6.5 have no such sysctl and use 60 s).
+func readMPTCPCloseTimeout() time.Duration {
+	// /proc/sys/net shows the namespace of the thread that opens it: this
+	// runs on the thread inNetNS moved, as ReadSystem does.
+	b, err := os.ReadFile("/proc/sys/net/mptcp/close_timeout")
+	if n, perr := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && perr == nil && n > 0 {
+		return time.Duration(n) * time.Second
+	}
+	return 60 * time.Second
+}
 
 // inNetNS runs fn with the calling goroutine's thread in the namespace
 // spec names.

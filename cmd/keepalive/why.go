@@ -344,6 +344,39 @@ func flightModel(values *keepalive.Config, sys keepalive.System, c connInfo) (ke
 // explain turns what the kernel reports about c, and about its peer's end
 // when that is on this host too, into sentences and a verdict.
 func explain(c connInfo, peer *connInfo, sys keepalive.System, netns string) verdict {
+	v := explainTCP(c, peer, sys, netns)
+	if !c.MultipathTCP {
+		return v
+	}
+	// Multipath TCP: what the kernel reports, and the model, are the
+	// subflow's. The connection outlives its last subflow by
+	// net.mptcp.close_timeout.
+	ct := 60 * time.Second
+	if c.MPTCPCloseTimeout != nil {
+		ct = time.Duration(*c.MPTCPCloseTimeout)
+	}
+	for i, w := range v.Why {
+		v.Why[i] = strings.ReplaceAll(w, "drops the connection", "drops this subflow")
+	}
+	v.Why = append(v.Why, fmt.Sprintf("Multipath TCP: the holder's socket is a Multipath TCP socket and this is its subflow. "+
+		"Keepalive and the user timeout end only the subflow; the connection stays open net.mptcp.close_timeout (%s in this namespace) longer, "+
+		"so it outlives a dead peer by that much, and no keepalive setting bounds it.", dur(ct)))
+	v.Todo = append(v.Todo, "use plain TCP where a dead peer must be noticed in time (net.Dialer and net.ListenConfig: SetMultipathTCP(false); the keepalive library's Dial, Dialer and Listen make plain TCP)")
+	switch v.Ends {
+	case "soon", "if the peer dies":
+		for _, p := range []**seconds{&v.In, &v.Earliest, &v.Latest} {
+			if *p != nil {
+				*p = sec(time.Duration(**p) + ct)
+			}
+		}
+		v.Cause += "; Multipath TCP: plus net.mptcp.close_timeout " + dur(ct)
+	}
+	return v
+}
+
+// explainTCP is explain for the TCP connection (a Multipath TCP subflow
+// as if it were one).
+func explainTCP(c connInfo, peer *connInfo, sys keepalive.System, netns string) verdict {
 	var v verdict
 	say := func(format string, a ...any) { v.Why = append(v.Why, fmt.Sprintf(format, a...)) }
 	killCmd := "keepalive why --kill " + c.Local + " " + c.Remote

@@ -189,6 +189,8 @@ type whyOut struct {
 		Flags     []string   `json:"flags"`
 		Options   *configOut `json:"options"`
 		RTO       float64    `json:"rto_s"`
+		Multipath bool       `json:"multipath_tcp"`
+		MPClose   *float64   `json:"mptcp_close_timeout_s"`
 		Verdict   struct {
 			From     string   `json:"counted_from"`
 			Ends     string   `json:"ends"`
@@ -580,6 +582,76 @@ func TestWhyInFlightAndZeroWindow(t *testing.T) {
 		assert.Contains(t, text, "after the window closing (the peer stopped reading (zero window)).")
 		assert.NotContains(t, text, "in about")
 	})
+}
+
+// TestWhyMultipathTCP: a Multipath TCP connection (Go's dialer asked for
+// one, to a Go listener, which accepts them by default) is shown as one by
+// conns --pid, and why keeps the values the library returns with
+// ErrMultipathTCP, adds the namespace's net.mptcp.close_timeout to the
+// model's time and suggests plain TCP.
+func TestWhyMultipathTCP(t *testing.T) {
+	t.Parallel()
+	if b, err := os.ReadFile("/proc/sys/net/mptcp/enabled"); err != nil || strings.TrimSpace(string(b)) != "1" {
+		testkit.Skip(t, "skipping: Multipath TCP is not enabled here (/proc/sys/net/mptcp/enabled)")
+	}
+	sysctls := map[string]string{}
+	const closeTimeout = 47 * time.Second // not the default: read from the namespace
+	if _, err := os.Stat("/proc/sys/net/mptcp/close_timeout"); err == nil {
+		sysctls["net/mptcp/close_timeout"] = "47"
+	}
+	if !testkit.InNetNS(t, sysctls) {
+		return
+	}
+	want := 60 * time.Second
+	if len(sysctls) > 0 {
+		want = closeTimeout
+	}
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(context.Background(), "tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	d := net.Dialer{Timeout: 5 * time.Second, KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: 37 * time.Second, Interval: 11 * time.Second, Count: 4}}
+	d.SetMultipathTCP(true)
+	client, server := testkit.Pair(t, testkit.Loopback{Network: "tcp4"}, ln, d.DialContext)
+	for _, c := range []net.Conn{client, server} {
+		mp, err := c.(*net.TCPConn).MultipathTCP()
+		require.NoError(t, err)
+		if !mp {
+			testkit.Skip(t, "skipping: the connection fell back to plain TCP")
+		}
+	}
+	cfg, err := keepalive.Inspect(client)
+	require.ErrorIs(t, err, keepalive.ErrMultipathTCP)
+	local, remote := client.LocalAddr().String(), client.RemoteAddr().String()
+
+	r := keepaliveCmd(t, "conns", "--pid", strconv.Itoa(os.Getpid()), "--port", strconv.Itoa(ln.Addr().(*net.TCPAddr).Port), "--state", "established")
+	require.Equal(t, 0, r.code, r.stderr)
+	t.Logf("keepalive conns --pid:\n%s", r.stdout)
+	assert.Contains(t, r.stdout, "(Multipath TCP: subflow only)")
+	assert.Contains(t, r.stdout, "not bounded: Multipath TCP outlives the subflow")
+
+	w := decode[whyOut](t, keepaliveCmd(t, "why", local, remote, "--json"))
+	require.Len(t, w.Connections, 1)
+	c := w.Connections[0]
+	assert.True(t, c.Multipath)
+	require.NotNil(t, c.MPClose)
+	assert.Equal(t, want.Seconds(), *c.MPClose, "the namespace's net.mptcp.close_timeout")
+	require.NotNil(t, c.Options, "the values kept despite ErrMultipathTCP")
+	assert.Equal(t, cfg, c.Options.config())
+	assert.Equal(t, "on", c.Keepalive)
+	assert.Equal(t, "if the peer dies", c.Verdict.Ends)
+	assert.Contains(t, c.Verdict.Cause, "Multipath TCP")
+	model := detect(t, cfg)
+	require.NotNil(t, c.Verdict.In)
+	assert.Equal(t, (model.Idle + want).Seconds(), *c.Verdict.In, "the subflow's model plus close_timeout")
+	assert.Contains(t, strings.Join(c.Verdict.Todo, "\n"), "use plain TCP")
+
+	r = keepaliveCmd(t, "why", local, remote)
+	require.Equal(t, 0, r.code, r.stderr)
+	t.Logf("keepalive why:\n%s", r.stdout)
+	assert.Contains(t, r.stdout, "net.mptcp.close_timeout ("+dur(want)+" in this namespace)")
+	assert.Contains(t, r.stdout, "the kernel drops this subflow "+dur(model.Idle))
+	assert.NotContains(t, r.stdout, "could not be read")
 }
 
 // TestWhyKillNeedsPrivilege: without CAP_NET_ADMIN, --kill says what it
