@@ -176,6 +176,8 @@ func (d *diagNS) destroy(id sockID) error {
 		return fmt.Errorf("SOCK_DESTROY: %w: ending a connection needs CAP_NET_ADMIN in its network namespace (run as root: sudo keepalive why --kill ...)", e)
 	case e == unix.EOPNOTSUPP:
 		return fmt.Errorf("SOCK_DESTROY: %w: this kernel was built without CONFIG_INET_DIAG_DESTROY; ending the holder process closes the connection instead", e)
+	case e == unix.ESTALE: // the cookie names an earlier socket with these addresses
+		return fmt.Errorf("SOCK_DESTROY: %w: the connection was replaced since it was listed; nothing ended", e)
 	case e == unix.ENOENT:
 		return fmt.Errorf("SOCK_DESTROY: %w: the connection is gone already", e)
 	default:

@@ -147,6 +147,11 @@ func runWhy(stdout, stderr io.Writer, args []string) int {
 		fmt.Fprintf(stderr, "keepalive why: --pid %d: a process ID is positive\n", *pid)
 		return exitUsage
 	}
+	if *kill && *pid == 0 && len(ends) == 1 && (!ends[0].Addr().IsValid() || ends[0].Addr().IsUnspecified()) {
+		fmt.Fprintf(stderr, "keepalive why: --kill %s: a port alone matches every program's connections to or from port %d; "+
+			"give both ends (local, then remote: keepalive why %s shows them) or --pid PID\n", pos[0], ends[0].Port(), pos[0])
+		return exitUsage
+	}
 	if *yes && !*kill {
 		fmt.Fprintf(stderr, "keepalive why: --yes only goes with --kill\n")
 		return exitUsage
@@ -242,6 +247,35 @@ func endsText(ends []netip.AddrPort) string {
 
 // killConns ends out's connections, after asking on stdin unless yes.
 func killConns(stdout, stderr io.Writer, in inspector, out []whyConn, yes, asJSON bool) int {
+	// A TIME-WAIT socket is closed already: SOCK_DESTROY would only drop
+	// it early, and the peer would receive no reset.
+	var live []int
+	for i, c := range out {
+		if c.State == "time-wait" {
+			c.EndErr = "not ended: in TIME-WAIT, closed already (the kernel drops it by itself)"
+			out[i] = c
+			fmt.Fprintf(stderr, "keepalive why: %s -> %s is in TIME-WAIT, closed already: not ended\n", c.Local, c.Remote)
+			continue
+		}
+		live = append(live, i)
+	}
+	if len(live) == 0 {
+		fmt.Fprintln(stderr, "keepalive why: nothing to end")
+		return exitFail
+	}
+	sel := make([]whyConn, len(live))
+	for j, i := range live {
+		sel[j] = out[i]
+	}
+	code := endConns(stdout, stderr, in, sel, yes, asJSON)
+	for j, i := range live {
+		out[i] = sel[j]
+	}
+	return code
+}
+
+// endConns ends out's connections, after asking on stdin unless yes.
+func endConns(stdout, stderr io.Writer, in inspector, out []whyConn, yes, asJSON bool) int {
 	if !yes {
 		fmt.Fprintf(stderr, "End %d connection(s) (%s)? Their holders' next call fails and the peer receives a reset. [y/N] ", len(out), connList(out))
 		line, err := bufio.NewReader(os.Stdin).ReadString('\n')

@@ -736,6 +736,8 @@ func TestWhyInvalidInput(t *testing.T) {
 		{[]string{"127.0.0.1"}, 2, "give an IP address and a port"},
 		{[]string{":0"}, 2, "give an IP address and a port"},
 		{[]string{"--yes", ":1"}, 2, "--yes only goes with --kill"},
+		{[]string{"--kill", ":443"}, 2, "--kill :443: a port alone matches every program's connections"},
+		{[]string{"--kill", "0.0.0.0:443"}, 2, "give both ends"},
 		{[]string{"--pid", "-1", ":1"}, 2, "--pid -1"},
 		{[]string{"--netns", "a/b", ":1"}, 2, `--netns "a/b": give a name under /run/netns`},
 		{[]string{"--netns", "no-such-ns-here", ":1"}, 1, "/run/netns/no-such-ns-here does not exist"},
@@ -754,6 +756,29 @@ func TestWhyInvalidInput(t *testing.T) {
 	r := keepaliveCmd(t, "why", ln.Addr().String())
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "no TCP connection with "+ln.Addr().String()+" at either end in this network namespace")
+}
+
+// TestWhyKillSkipsTimeWait: --kill leaves a TIME-WAIT socket alone: it is
+// closed already and the peer would receive no reset.
+func TestWhyKillSkipsTimeWait(t *testing.T) {
+	t.Parallel()
+	client, server := testkit.Pair(t, testkit.Loopback{Network: "tcp4", Addr: "127.0.0.1:0"}, nil, (&net.Dialer{KeepAlive: -1}).DialContext)
+	local, remote := client.LocalAddr().String(), client.RemoteAddr().String()
+	require.NoError(t, client.Close()) // the active closer waits out TIME-WAIT
+	server.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err := server.Read(make([]byte, 1))
+	require.ErrorIs(t, err, io.EOF)
+	require.NoError(t, server.Close())
+	require.Eventually(t, func() bool {
+		w := decode[whyOut](t, keepaliveCmd(t, "why", local, remote, "--json"))
+		return len(w.Connections) == 1 && w.Connections[0].State == "time-wait"
+	}, 5*time.Second, 50*time.Millisecond, "the client's end in TIME-WAIT")
+
+	r := keepaliveCmd(t, "why", "--kill", "--yes", local, remote)
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, local+" -> "+remote+" is in TIME-WAIT, closed already: not ended")
+	assert.Contains(t, r.stderr, "nothing to end")
+	assert.NotContains(t, r.stdout, "ended "+local)
 }
 
 // TestConnsListenerFlag: a connection handed to a child of the listener's
