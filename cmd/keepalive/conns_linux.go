@@ -227,7 +227,8 @@ func (d *diagNS) dump(family uint8) ([]*netlink.InetDiagTCPInfoResp, error) {
 	var err error
 	for range 3 {
 		var socks []*netlink.InetDiagTCPInfoResp
-		socks, err = d.h.SocketDiagTCPInfo(family)
+		d.seq++
+		socks, err = dumpTCP(d.fd, family, d.seq)
 		if !errors.Is(err, netlink.ErrDumpInterrupted) {
 			return socks, err
 		}

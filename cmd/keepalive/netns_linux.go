@@ -20,7 +20,8 @@ import (
 // it was created in), and the namespace's sysctls.
 type diagNS struct {
 	name string // "" for the command's own
-	h    *netlink.Handle
+	fd   int    // NETLINK_INET_DIAG socket for the dumps
+	seq  uint32 // last dump's sequence number
 	sys  keepalive.System
 	// mptcpClose is net.mptcp.close_timeout: how long a Multipath TCP
 	// connection outlives its last subflow (60 s where unreadable).
@@ -31,14 +32,14 @@ type diagNS struct {
 // the current one) and reads that namespace's keepalive sysctls. It enters
 // the namespace with setns on a locked OS thread and leaves it again.
 func openDiag(spec string) (*diagNS, error) {
-	d := &diagNS{name: spec}
+	d := &diagNS{name: spec, fd: -1}
 	open := func() error {
 		var err error
-		if d.h, err = netlink.NewHandle(unix.NETLINK_INET_DIAG); err != nil {
+		if d.fd, err = openDiagSocket(); err != nil {
 			return fmt.Errorf("opening a sock_diag socket: %w", err)
 		}
 		if d.sys, err = keepalive.ReadSystem(); err != nil {
-			d.h.Close()
+			unix.Close(d.fd)
 			return err
 		}
 		d.mptcpClose = readMPTCPCloseTimeout()
@@ -50,7 +51,7 @@ func openDiag(spec string) (*diagNS, error) {
 	return d, inNetNS(spec, open)
 }
 
-func (d *diagNS) Close() { d.h.Close() }
+func (d *diagNS) Close() { unix.Close(d.fd) }
 
 // readMPTCPCloseTimeout reads net.mptcp.close_timeout (seconds) of the
 // calling thread's network namespace; 60 s, the kernel's default, where it
