@@ -360,7 +360,7 @@ func sockOptions(fd int) (c keepalive.Config, on, mptcp bool, err error) {
 			gerr = cerr
 		}
 		if gerr != nil {
-			return keepalive.Config{}, false, true, fmt.Errorf("Multipath TCP socket: getsockopt SO_KEEPALIVE: %w", gerr)
+			return keepalive.Config{}, false, true, fmt.Errorf("getsockopt SO_KEEPALIVE on a Multipath TCP socket: %w", gerr)
 		}
 		return c, v != 0, true, nil
 	}

@@ -32,7 +32,9 @@ A connection that never ends by itself is typically one of:
 
 --kill ends the matching connections with SOCK_DESTROY (as ss -K does): the
 holders' next call fails, the peer receives a reset. It asks on stdin first,
-unless --yes. It needs CAP_NET_ADMIN (root) and a kernel with
+unless --yes. It refuses a port alone (:443) without --pid, which would
+match every program's connections on that port, and leaves TIME-WAIT
+sockets alone (closed already). It needs CAP_NET_ADMIN (root) and a kernel with
 CONFIG_INET_DIAG_DESTROY. Holders and socket options of other users'
 processes need root too; without it the command says what it could not see.
 Linux only: on other systems the command says so and exits with status 1.`
