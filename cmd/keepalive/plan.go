@@ -188,7 +188,7 @@ func printPlan(w io.Writer, goos string, c, sys keepalive.Config, p planJSON) {
 	switch {
 	case linux && c.UserTimeout > 0:
 		fmt.Fprintln(w, "idle: Idle + k x Interval, k = max(1, ceil((UserTimeout - Idle) / Interval)); with UserTimeout set Linux ignores Count")
-		fmt.Fprintln(w, "data in flight: UserTimeout after the write, at the first retransmission timer past it (the worst case waits out one backed-off RTO)")
+		fmt.Fprintln(w, "data in flight: UserTimeout after the write, checked when a retransmission timer fires (the worst case waits out one backed-off RTO)")
 		fmt.Fprintln(w, "peer stops reading (zero window): UserTimeout after the window closed; nothing else ends it")
 	case linux:
 		fmt.Fprintln(w, "idle: Idle + Count x Interval")

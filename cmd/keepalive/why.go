@@ -149,11 +149,6 @@ func runWhy(stdout, stderr io.Writer, args []string) int {
 		fmt.Fprintf(stderr, "keepalive why: --pid %d: a process ID is positive\n", *pid)
 		return exitUsage
 	}
-	if *kill && *pid == 0 && len(ends) == 1 && (!ends[0].Addr().IsValid() || ends[0].Addr().IsUnspecified()) {
-		fmt.Fprintf(stderr, "keepalive why: --kill %s: a port alone matches every program's connections to or from port %d; "+
-			"give both ends (local, then remote: keepalive why %s shows them) or --pid PID\n", pos[0], ends[0].Port(), pos[0])
-		return exitUsage
-	}
 	if *yes && !*kill {
 		fmt.Fprintf(stderr, "keepalive why: --yes only goes with --kill\n")
 		return exitUsage
@@ -170,6 +165,12 @@ func runWhy(stdout, stderr io.Writer, args []string) int {
 		return fail(stderr, "why", err)
 	}
 	defer in.Close()
+	// After openInspector, which says first where why does not run.
+	if *kill && *pid == 0 && len(ends) == 1 && (!ends[0].Addr().IsValid() || ends[0].Addr().IsUnspecified()) {
+		fmt.Fprintf(stderr, "keepalive why: --kill %s: a port alone matches every program's connections to or from port %d; "+
+			"give both ends (local, then remote: keepalive why %s shows them) or --pid PID\n", pos[0], ends[0].Port(), pos[0])
+		return exitUsage
+	}
 	all, notes, err := in.list(connFilter{netns: *netns})
 	if err != nil {
 		return fail(stderr, "why", err)
