@@ -115,8 +115,9 @@ type connInfo struct {
 
 	id sockID // to end it with SOCK_DESTROY
 
-	// MultipathTCP: the holder's socket is a Linux Multipath TCP socket
-	// (read with --pid, or by why): keepalive and the user timeout act
+	// MultipathTCP: a subflow of a Linux Multipath TCP connection (the
+	// dump's INET_DIAG_ULP_INFO names "mptcp", or the holder's socket is
+	// one, read with --pid or by why): keepalive and the user timeout act
 	// on this subflow only, and the connection outlives the subflow by
 	// MPTCPCloseTimeout, net.mptcp.close_timeout of its namespace.
 	MultipathTCP      bool     `json:"multipath_tcp,omitempty"`

@@ -70,6 +70,12 @@ func (d *diagNS) list(f connFilter) ([]connInfo, []string, error) {
 				Holders:     []holder{},
 				id:          newSockID(m),
 			}
+			// A subflow of a Multipath TCP connection. A Multipath TCP
+			// listener (Go's default) has one too, and plain TCP clients
+			// still get plain TCP connections from it.
+			if s.ulp == "mptcp" && m.State != 10 {
+				c.MultipathTCP, c.MPTCPCloseTimeout = true, sec(d.mptcpClose)
+			}
 			if int(m.State) < len(tcpStates) {
 				c.State = tcpStates[m.State]
 			} else {
@@ -223,10 +229,10 @@ func joinInts(v []int) string {
 
 // dump is one sock_diag dump of family, repeated if the kernel says the
 // table changed under it.
-func (d *diagNS) dump(family uint8) ([]*netlink.InetDiagTCPInfoResp, error) {
+func (d *diagNS) dump(family uint8) ([]diagSock, error) {
 	var err error
 	for range 3 {
-		var socks []*netlink.InetDiagTCPInfoResp
+		var socks []diagSock
 		d.seq++
 		socks, err = dumpTCP(d.fd, family, d.seq)
 		if !errors.Is(err, netlink.ErrDumpInterrupted) {
@@ -310,8 +316,9 @@ func readOptions(pid int, conns []connInfo, sys keepalive.System, mptcpClose tim
 			continue
 		}
 		j := toJSON(cfg)
-		c.Options, c.MultipathTCP = &j, mptcp
+		c.Options = &j
 		if mptcp {
+			c.MultipathTCP = true
 			c.MPTCPCloseTimeout = sec(mptcpClose)
 		}
 		c.Keepalive = "off"
@@ -393,8 +400,9 @@ func holderOptions(c *connInfo, sys keepalive.System, mptcpClose time.Duration) 
 			continue
 		}
 		j := toJSON(cfg)
-		c.Options, c.OptionsError, c.Keepalive, c.MultipathTCP = &j, "", "off", mptcp
+		c.Options, c.OptionsError, c.Keepalive = &j, "", "off"
 		if mptcp {
+			c.MultipathTCP = true
 			c.MPTCPCloseTimeout = sec(mptcpClose)
 		}
 		if on {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"net"
@@ -19,6 +20,7 @@ import (
 const (
 	sockDiagByFamily = 20 // SOCK_DIAG_BY_FAMILY, include/uapi/linux/sock_diag.h
 	inetDiagInfo     = 2  // INET_DIAG_INFO: struct tcp_info
+	inetDiagULPInfo  = 19 // INET_DIAG_ULP_INFO, nested: INET_ULP_INFO_NAME (1)
 	inetDiagMsgLen   = 72 // struct inet_diag_msg
 	nlmFDumpIntr     = 0x10
 )
@@ -42,10 +44,18 @@ func openDiagSocket() (int, error) {
 	return fd, nil
 }
 
+// diagSock is one socket of a dump: the message, its tcp_info, and its
+// upper-layer protocol ("mptcp" for a Multipath TCP subflow; "tls"; "" for
+// none), which the kernel sends with tcp_info.
+type diagSock struct {
+	*netlink.InetDiagTCPInfoResp
+	ulp string
+}
+
 // dumpTCP dumps the TCP sockets of family, in every state, with their
 // tcp_info. It returns netlink.ErrDumpInterrupted (and what it read) when
 // the kernel says the table changed during the dump.
-func dumpTCP(fd int, family uint8, seq uint32) ([]*netlink.InetDiagTCPInfoResp, error) {
+func dumpTCP(fd int, family uint8, seq uint32) ([]diagSock, error) {
 	ne := binary.NativeEndian
 	// nlmsghdr (16) + inet_diag_req_v2 (56).
 	msg := make([]byte, unix.NLMSG_HDRLEN+56)
@@ -59,7 +69,7 @@ func dumpTCP(fd int, family uint8, seq uint32) ([]*netlink.InetDiagTCPInfoResp, 
 	if err := unix.Sendto(fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return nil, os.NewSyscallError("sendto SOCK_DIAG_BY_FAMILY", err)
 	}
-	var out []*netlink.InetDiagTCPInfoResp
+	var out []diagSock
 	interrupted := false
 	buf := make([]byte, 1<<16)
 	for {
@@ -115,9 +125,9 @@ func dumpTCP(fd int, family uint8, seq uint32) ([]*netlink.InetDiagTCPInfoResp, 
 func nlmAlign(n int) int { return (n + unix.NLMSG_ALIGNTO - 1) &^ (unix.NLMSG_ALIGNTO - 1) }
 
 // parseDiagMsg reads a struct inet_diag_msg and its INET_DIAG_INFO.
-func parseDiagMsg(b []byte) (*netlink.InetDiagTCPInfoResp, error) {
+func parseDiagMsg(b []byte) (diagSock, error) {
 	if len(b) < inetDiagMsgLen {
-		return nil, fmt.Errorf("inet_diag_msg of %d bytes, want %d", len(b), inetDiagMsgLen)
+		return diagSock{}, fmt.Errorf("inet_diag_msg of %d bytes, want %d", len(b), inetDiagMsgLen)
 	}
 	ne, be := binary.NativeEndian, binary.BigEndian
 	m := &netlink.Socket{
@@ -138,25 +148,49 @@ func parseDiagMsg(b []byte) (*netlink.InetDiagTCPInfoResp, error) {
 	case unix.AF_INET6:
 		m.ID.Source, m.ID.Destination = net.IP(append([]byte(nil), b[8:24]...)), net.IP(append([]byte(nil), b[24:40]...))
 	default:
-		return nil, fmt.Errorf("address family %d", m.Family)
+		return diagSock{}, fmt.Errorf("address family %d", m.Family)
 	}
 	m.ID.Interface = ne.Uint32(b[40:])
 	m.ID.Cookie = [2]uint32{ne.Uint32(b[44:]), ne.Uint32(b[48:])}
-	res := &netlink.InetDiagTCPInfoResp{InetDiagMsg: m}
+	res := diagSock{InetDiagTCPInfoResp: &netlink.InetDiagTCPInfoResp{InetDiagMsg: m}}
 	for a := b[inetDiagMsgLen:]; len(a) > 0; {
 		if len(a) < unix.SizeofRtAttr {
-			return nil, fmt.Errorf("truncated attribute header (%d bytes)", len(a))
+			return diagSock{}, fmt.Errorf("truncated attribute header (%d bytes)", len(a))
 		}
 		l, typ := int(ne.Uint16(a[0:])), ne.Uint16(a[2:])
 		if l < unix.SizeofRtAttr || l > len(a) {
-			return nil, fmt.Errorf("attribute %d of %d bytes in %d", typ, l, len(a))
+			return diagSock{}, fmt.Errorf("attribute %d of %d bytes in %d", typ, l, len(a))
 		}
-		if typ == inetDiagInfo {
+		switch typ {
+		case inetDiagInfo:
 			res.TCPInfo = parseTCPInfo(a[unix.SizeofRtAttr:l])
+		case inetDiagULPInfo:
+			res.ulp = ulpName(a[unix.SizeofRtAttr:l])
 		}
 		a = a[min(len(a), (l+unix.RTA_ALIGNTO-1)&^(unix.RTA_ALIGNTO-1)):]
 	}
 	return res, nil
+}
+
+// ulpName reads INET_ULP_INFO_NAME from INET_DIAG_ULP_INFO's nested
+// attributes; "" if absent or malformed.
+func ulpName(a []byte) string {
+	ne := binary.NativeEndian
+	for len(a) >= unix.SizeofRtAttr {
+		l, typ := int(ne.Uint16(a[0:])), ne.Uint16(a[2:])
+		if l < unix.SizeofRtAttr || l > len(a) {
+			return ""
+		}
+		if typ == 1 { // INET_ULP_INFO_NAME, a NUL-terminated string
+			v := a[unix.SizeofRtAttr:l]
+			if i := bytes.IndexByte(v, 0); i >= 0 {
+				v = v[:i]
+			}
+			return string(v)
+		}
+		a = a[min(len(a), (l+unix.RTA_ALIGNTO-1)&^(unix.RTA_ALIGNTO-1)):]
+	}
+	return ""
 }
 
 // parseTCPInfo reads the fields of struct tcp_info this command uses, each

@@ -630,6 +630,11 @@ func TestWhyMultipathTCP(t *testing.T) {
 	assert.Contains(t, r.stdout, "(Multipath TCP: subflow only)")
 	assert.Contains(t, r.stdout, "not bounded: Multipath TCP outlives the subflow")
 
+	// Without --pid too: the dump's INET_DIAG_ULP_INFO names the subflow.
+	r = keepaliveCmd(t, "conns", "--port", strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, 2, strings.Count(r.stdout, "(Multipath TCP: subflow only)"), "both ends, not the listener:\n%s", r.stdout)
+
 	w := decode[whyOut](t, keepaliveCmd(t, "why", local, remote, "--json"))
 	require.Len(t, w.Connections, 1)
 	c := w.Connections[0]
