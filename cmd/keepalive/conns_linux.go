@@ -153,6 +153,7 @@ func findHolders(conns []connInfo, listeners map[uint16][]connInfo) ([]string, e
 	if err != nil {
 		return nil, fmt.Errorf("finding the processes that hold the sockets: %w", err)
 	}
+	ppids := map[int]int{}
 	for i := range conns {
 		c := &conns[i]
 		if c.Inode != 0 {
@@ -194,7 +195,7 @@ func findHolders(conns []connInfo, listeners map[uint16][]connInfo) ([]string, e
 		// A child of the listener's process (sshd's session, systemd's
 		// Accept=yes, a pre-fork worker) serves what its parent accepted:
 		// the listener's holder is one of its ancestors.
-		if len(c.ListenerHolders) > 0 && !slices.ContainsFunc(c.Holders, func(h holder) bool { return descendsFrom(h, c.ListenerHolders) }) {
+		if len(c.ListenerHolders) > 0 && !slices.ContainsFunc(c.Holders, func(h holder) bool { return descendsFrom(h, c.ListenerHolders, ppids) }) {
 			c.Flags = append(c.Flags, fmt.Sprintf("not held by the process that holds its listener (pid %s)", joinInts(c.ListenerHolders)))
 		}
 	}
@@ -206,7 +207,8 @@ func findHolders(conns []connInfo, listeners map[uint16][]connInfo) ([]string, e
 
 // descendsFrom says whether h's process is one of pids or has one of them
 // among its ancestors, following PPID in /proc/PID/stat up to init.
-func descendsFrom(h holder, pids []int) bool {
+// ppids caches each ancestor's parent for one listing.
+func descendsFrom(h holder, pids []int, ppids map[int]int) bool {
 	if slices.Contains(pids, h.PID) {
 		return true
 	}
@@ -214,7 +216,12 @@ func descendsFrom(h holder, pids []int) bool {
 		if slices.Contains(pids, p) {
 			return true
 		}
-		p = procDetails(p).PPID
+		next, ok := ppids[p]
+		if !ok {
+			next = procDetails(p).PPID
+			ppids[p] = next
+		}
+		p = next
 	}
 	return false
 }
