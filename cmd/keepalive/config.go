@@ -111,6 +111,13 @@ type model struct {
 	// Linux.
 	FlightLo *seconds `json:"in_flight_min_s,omitempty"`
 	FlightHi *seconds `json:"in_flight_max_s,omitempty"`
+	// Detection.ZeroWindowMin and ZeroWindowMax: a live peer that stops
+	// reading, from the first write its closed window holds back. Only a
+	// UserTimeout ends that: without one ZeroNever is true and both are
+	// nil. All three are left out where the library has no model.
+	ZeroLo    *seconds `json:"zero_window_min_s,omitempty"`
+	ZeroHi    *seconds `json:"zero_window_max_s,omitempty"`
+	ZeroNever bool     `json:"zero_window_never,omitempty"`
 }
 
 // predict is the library's model for c, with sys for its zero fields.
@@ -123,6 +130,13 @@ func predict(c keepalive.Config, sys keepalive.System) (model, error) {
 	if d.InFlightMax > 0 { // 0 where the library cannot say
 		l, h := seconds(d.InFlightMin), seconds(d.InFlightMax)
 		m.FlightLo, m.FlightHi = &l, &h
+	}
+	switch {
+	case d.ZeroWindowMax == keepalive.Never:
+		m.ZeroNever = true
+	case d.ZeroWindowMax > 0:
+		l, h := seconds(d.ZeroWindowMin), seconds(d.ZeroWindowMax)
+		m.ZeroLo, m.ZeroHi = &l, &h
 	}
 	return m, nil
 }
@@ -165,6 +179,18 @@ func (m model) flightText(goos string) (lo, hi string) {
 		return "not modelled on " + goos, "-"
 	}
 	return dur(time.Duration(*m.FlightLo)), dur(time.Duration(*m.FlightHi))
+}
+
+// zeroWindowText gives the zero-window detection window for a table:
+// "never" without a UserTimeout, or says it is not modelled on goos.
+func (m model) zeroWindowText(goos string) (lo, hi string) {
+	switch {
+	case m.ZeroNever:
+		return "never", "never"
+	case m.ZeroHi == nil:
+		return "not modelled on " + goos, "-"
+	}
+	return dur(time.Duration(*m.ZeroLo)), dur(time.Duration(*m.ZeroHi))
 }
 
 // idleText says when an idle connection is declared dead: "25s (earliest

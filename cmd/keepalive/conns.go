@@ -16,11 +16,13 @@ fires next, unanswered probes, retransmissions outstanding, and who holds
 each socket: pid, command and fd of every process that has it open (the
 socket's inode matched against /proc/*/fd, as ss -p does).
 
-A connection is flagged when its holders do not include the process that
-holds its listener, or when a holder is an orphan: re-parented to init
-after the process that started it died, typically a child that inherited
-a killed server's socket. Such a connection never ends by itself:
-keepalive why explains it, keepalive why --kill ends it.
+A connection is flagged when no holder is the process that holds its
+listener or a descendant of it (a connection handed to an unrelated
+process, or left with an old one after the server restarted), or when a
+holder is an orphan: re-parented after the process that started it died,
+without close-on-exec on the socket and without the listener, typically a
+child that inherited a killed server's socket. keepalive why explains a
+flagged connection, keepalive why --kill ends it.
 
 The kernel does not report a socket's idle/interval/count/user timeout
 through sock_diag. With --pid, the process's sockets are duplicated with
@@ -57,9 +59,10 @@ type holder struct {
 	Command string `json:"command"`
 	PPID    int    `json:"ppid"`
 	// Orphaned: the process was re-parented to init, or its process
-	// group's leader is gone, while it leads no group itself, and its
-	// descriptor lacks close-on-exec, so it came through an exec: a child
-	// left behind, holding a socket it inherited, by a process that died.
+	// group's leader is gone, while it leads no group itself; its
+	// descriptor lacks close-on-exec, so it may have inherited it; and it
+	// does not hold the connection's listener (gone, or held by other
+	// processes only): a child left behind by a server that died.
 	Orphaned bool `json:"orphaned"`
 }
 
@@ -96,6 +99,10 @@ type connInfo struct {
 	// acknowledgement (a probe's answer), was last received.
 	LastDataRecv seconds `json:"last_data_received_s"`
 	LastAckRecv  seconds `json:"last_ack_received_s"`
+	// RTO is the connection's retransmission timeout before any backoff
+	// (tcpi_rto >> tcpi_backoff): the System.RTO of the library's
+	// in-flight and zero-window model.
+	RTO seconds `json:"rto_s"`
 	// Holders are the processes with the socket open; empty for a socket
 	// no process holds (closed, the kernel finishing it) or one held only
 	// by processes this one may not inspect (see the notes).
@@ -107,6 +114,14 @@ type connInfo struct {
 	ListenerHolders []int `json:"listener_holders,omitempty"`
 
 	id sockID // to end it with SOCK_DESTROY
+
+	// MultipathTCP: a subflow of a Linux Multipath TCP connection (the
+	// dump's INET_DIAG_ULP_INFO names "mptcp", or the holder's socket is
+	// one, read with --pid or by why): keepalive and the user timeout act
+	// on this subflow only, and the connection outlives the subflow by
+	// MPTCPCloseTimeout, net.mptcp.close_timeout of its namespace.
+	MultipathTCP      bool     `json:"multipath_tcp,omitempty"`
+	MPTCPCloseTimeout *seconds `json:"mptcp_close_timeout_s,omitempty"`
 
 	// With --pid:
 	FD           *int        `json:"fd,omitempty"`
@@ -220,13 +235,20 @@ func printConns(w io.Writer, conns []connInfo, withOptions bool) {
 		if c.Timer != "none" {
 			timer = c.Timer + " " + dur(time.Duration(c.TimerIn))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d", c.State, c.Local, c.Remote, c.Keepalive, timer, c.Probes, c.Retransmits, c.Unacked)
+		ka := c.Keepalive
+		if c.MultipathTCP {
+			ka += " (Multipath TCP: subflow only)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d", c.State, c.Local, c.Remote, ka, timer, c.Probes, c.Retransmits, c.Unacked)
 		if withOptions {
 			switch {
 			case c.Options != nil:
 				o := c.Options
 				det := "never (SO_KEEPALIVE off)"
-				if c.Detection != nil {
+				switch {
+				case c.MultipathTCP && c.Keepalive == "on":
+					det = "not bounded: Multipath TCP outlives the subflow by net.mptcp.close_timeout"
+				case c.Detection != nil:
 					det = c.Detection.idleText() + ", " + dur(time.Duration(c.Detection.Worst))
 				}
 				ut := "off"

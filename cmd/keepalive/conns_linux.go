@@ -70,6 +70,12 @@ func (d *diagNS) list(f connFilter) ([]connInfo, []string, error) {
 				Holders:     []holder{},
 				id:          newSockID(m),
 			}
+			// A subflow of a Multipath TCP connection. A Multipath TCP
+			// listener (Go's default) has one too, and plain TCP clients
+			// still get plain TCP connections from it.
+			if s.ulp == "mptcp" && m.State != 10 {
+				c.MultipathTCP, c.MPTCPCloseTimeout = true, sec(d.mptcpClose)
+			}
 			if int(m.State) < len(tcpStates) {
 				c.State = tcpStates[m.State]
 			} else {
@@ -85,6 +91,9 @@ func (d *diagNS) list(f connFilter) ([]connInfo, []string, error) {
 				c.Probes, c.Retransmits, c.Unacked = int(ti.Probes), int(ti.Retransmits), int(ti.Unacked)
 				c.LastDataRecv = seconds(time.Duration(ti.Last_data_recv) * time.Millisecond)
 				c.LastAckRecv = seconds(time.Duration(ti.Last_ack_recv) * time.Millisecond)
+				// tcpi_rto is backed off while retransmitting; the model
+				// wants the RTO the write started with.
+				c.RTO = seconds(time.Duration(ti.Rto>>min(ti.Backoff, 31)) * time.Microsecond)
 			}
 			// An established socket with SO_KEEPALIVE on always has its
 			// keepalive timer pending; without it, no timer runs while
@@ -113,7 +122,7 @@ func (d *diagNS) list(f connFilter) ([]connInfo, []string, error) {
 	})
 	var notes []string
 	if f.pid != 0 {
-		notes = readOptions(f.pid, out)
+		notes = readOptions(f.pid, out, d.sys, d.mptcpClose)
 	} else {
 		notes = append(notes, "idle/interval/count/user timeout are per-socket options that sock_diag does not report: add --pid PID to read them")
 	}
@@ -144,34 +153,49 @@ func findHolders(conns []connInfo, listeners map[uint16][]connInfo) ([]string, e
 	if err != nil {
 		return nil, fmt.Errorf("finding the processes that hold the sockets: %w", err)
 	}
+	ppids := map[int]int{}
 	for i := range conns {
 		c := &conns[i]
 		if c.Inode != 0 {
 			c.Holders = append(c.Holders, scan.byInode[c.Inode]...)
 		}
+		if c.State != "listen" {
+			for _, l := range listeners[c.id.sport] {
+				if l.id.family != c.id.family || (l.id.src != [16]byte{} && l.id.src != c.id.src) {
+					continue
+				}
+				for _, h := range scan.byInode[l.Inode] {
+					if !slices.Contains(c.ListenerHolders, h.PID) {
+						c.ListenerHolders = append(c.ListenerHolders, h.PID)
+					}
+				}
+			}
+		}
+		// A process that holds the listener too is the server itself,
+		// whatever its parentage: nohup ./server &, or a double-forked
+		// daemon whose accepted sockets lack close-on-exec (nginx's
+		// accept4 passes only SOCK_NONBLOCK). A left-behind child is one
+		// whose listener is gone or held by other processes only.
 		var orphans []string
-		for _, h := range c.Holders {
+		for j := range c.Holders {
+			h := &c.Holders[j]
+			if h.Orphaned && (c.State == "listen" || slices.Contains(c.ListenerHolders, h.PID)) {
+				h.Orphaned = false
+			}
 			if h.Orphaned {
 				orphans = append(orphans, fmt.Sprintf("%s[%d]", h.Command, h.PID))
 			}
 		}
 		if len(orphans) > 0 {
-			c.Flags = append(c.Flags, fmt.Sprintf("held by %s, orphaned: left behind by the process that started it, holding the socket through an exec (no close-on-exec)", strings.Join(orphans, ", ")))
+			c.Flags = append(c.Flags, fmt.Sprintf("held by %s, orphaned: re-parented after the process that started it exited, and it may have inherited the socket (no close-on-exec); its listener is gone or held by other processes", strings.Join(orphans, ", ")))
 		}
 		if c.State == "listen" || len(c.Holders) == 0 {
 			continue
 		}
-		for _, l := range listeners[c.id.sport] {
-			if l.id.family != c.id.family || (l.id.src != [16]byte{} && l.id.src != c.id.src) {
-				continue
-			}
-			for _, h := range scan.byInode[l.Inode] {
-				if !slices.Contains(c.ListenerHolders, h.PID) {
-					c.ListenerHolders = append(c.ListenerHolders, h.PID)
-				}
-			}
-		}
-		if len(c.ListenerHolders) > 0 && !slices.ContainsFunc(c.Holders, func(h holder) bool { return slices.Contains(c.ListenerHolders, h.PID) }) {
+		// A child of the listener's process (sshd's session, systemd's
+		// Accept=yes, a pre-fork worker) serves what its parent accepted:
+		// the listener's holder is one of its ancestors.
+		if len(c.ListenerHolders) > 0 && !slices.ContainsFunc(c.Holders, func(h holder) bool { return descendsFrom(h, c.ListenerHolders, ppids) }) {
 			c.Flags = append(c.Flags, fmt.Sprintf("not held by the process that holds its listener (pid %s)", joinInts(c.ListenerHolders)))
 		}
 	}
@@ -179,6 +203,27 @@ func findHolders(conns []connInfo, listeners map[uint16][]connInfo) ([]string, e
 		return []string{fmt.Sprintf("could not read the descriptors of %d process(es) (%v): holders are shown only for processes this user may inspect; run as root to see them all", scan.denied, scan.deniedE)}, nil
 	}
 	return nil, nil
+}
+
+// descendsFrom says whether h's process is one of pids or has one of them
+// among its ancestors, following PPID in /proc/PID/stat up to init.
+// ppids caches each ancestor's parent for one listing.
+func descendsFrom(h holder, pids []int, ppids map[int]int) bool {
+	if slices.Contains(pids, h.PID) {
+		return true
+	}
+	for p, n := h.PPID, 0; p > 1 && n < 64; n++ { // bounded: a chain can change while read
+		if slices.Contains(pids, p) {
+			return true
+		}
+		next, ok := ppids[p]
+		if !ok {
+			next = procDetails(p).PPID
+			ppids[p] = next
+		}
+		p = next
+	}
+	return false
 }
 
 func joinInts(v []int) string {
@@ -191,11 +236,12 @@ func joinInts(v []int) string {
 
 // dump is one sock_diag dump of family, repeated if the kernel says the
 // table changed under it.
-func (d *diagNS) dump(family uint8) ([]*netlink.InetDiagTCPInfoResp, error) {
+func (d *diagNS) dump(family uint8) ([]diagSock, error) {
 	var err error
 	for range 3 {
-		var socks []*netlink.InetDiagTCPInfoResp
-		socks, err = d.h.SocketDiagTCPInfo(family)
+		var socks []diagSock
+		d.seq++
+		socks, err = dumpTCP(d.fd, family, d.seq)
 		if !errors.Is(err, netlink.ErrDumpInterrupted) {
 			return socks, err
 		}
@@ -249,7 +295,7 @@ func socketInodes(pid int) (map[uint32]int, error) {
 // duplicated into this process with pidfd_getfd (the duplicate shares the
 // socket, so getsockopt reads what the kernel holds for it) and closed
 // again. It returns a note if that is not permitted.
-func readOptions(pid int, conns []connInfo) []string {
+func readOptions(pid int, conns []connInfo, sys keepalive.System, mptcpClose time.Duration) []string {
 	if len(conns) == 0 {
 		return nil
 	}
@@ -271,18 +317,23 @@ func readOptions(pid int, conns []connInfo) []string {
 			c.OptionsError = fmt.Sprintf("pidfd_getfd(fd %d): %v", *c.FD, err)
 			continue
 		}
-		cfg, on, err := sockOptions(fd)
+		cfg, on, mptcp, err := sockOptions(fd)
 		if err != nil {
 			c.OptionsError = err.Error()
 			continue
 		}
 		j := toJSON(cfg)
 		c.Options = &j
+		if mptcp {
+			c.MultipathTCP = true
+			c.MPTCPCloseTimeout = sec(mptcpClose)
+		}
 		c.Keepalive = "off"
 		if on {
 			c.Keepalive = "on"
-			// cfg holds the values in force: the System passed does not matter.
-			if m, err := predict(cfg, keepalive.System{}); err == nil {
+			// The in-flight bounds depend on the namespace's
+			// tcp_retries2 and tcp_rto_max_ms.
+			if m, err := predict(cfg, sys); err == nil && !mptcp {
 				c.Detection = &m
 			}
 		}
@@ -301,23 +352,38 @@ func setAllErr(conns []connInfo, msg string) string {
 // duplicated from another process, and closes fd. os.NewFile leaves the
 // socket's blocking mode alone (net.FileConn would make it non-blocking,
 // for the other process too).
-func sockOptions(fd int) (keepalive.Config, bool, error) {
+//
+// On a Multipath TCP socket InspectRawConn returns the values with
+// ErrMultipathTCP: they are kept, and mptcp is true.
+func sockOptions(fd int) (c keepalive.Config, on, mptcp bool, err error) {
 	f := os.NewFile(uintptr(fd), "socket")
 	defer f.Close()
 	rc, err := f.SyscallConn()
 	if err != nil {
-		return keepalive.Config{}, false, err
+		return keepalive.Config{}, false, false, err
 	}
-	c, err := keepalive.InspectRawConn(rc)
-	if errors.Is(err, keepalive.ErrDisabled) {
-		return c, false, nil
+	c, err = keepalive.InspectRawConn(rc)
+	switch {
+	case errors.Is(err, keepalive.ErrDisabled):
+		return c, false, false, nil
+	case errors.Is(err, keepalive.ErrMultipathTCP):
+		// InspectRawConn does not say whether SO_KEEPALIVE is on there.
+		var v int
+		var gerr error
+		if cerr := rc.Control(func(fd uintptr) { v, gerr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_KEEPALIVE) }); cerr != nil {
+			gerr = cerr
+		}
+		if gerr != nil {
+			return keepalive.Config{}, false, true, fmt.Errorf("getsockopt SO_KEEPALIVE on a Multipath TCP socket: %w", gerr)
+		}
+		return c, v != 0, true, nil
 	}
-	return c, err == nil, err
+	return c, err == nil, false, err
 }
 
 // holderOptions reads the keepalive options of c through one of its
 // holders (pidfd_getfd, as --pid does), and says why if none could be.
-func holderOptions(c *connInfo, sys keepalive.System) {
+func holderOptions(c *connInfo, sys keepalive.System, mptcpClose time.Duration) {
 	if len(c.Holders) == 0 {
 		c.OptionsError = "no holder to read the options through"
 		return
@@ -335,16 +401,20 @@ func holderOptions(c *connInfo, sys keepalive.System) {
 			errs = append(errs, fmt.Sprintf("pidfd_getfd(pid %d, fd %d): %v", h.PID, h.FD, err))
 			continue
 		}
-		cfg, on, err := sockOptions(fd)
+		cfg, on, mptcp, err := sockOptions(fd)
 		if err != nil {
 			errs = append(errs, err.Error())
 			continue
 		}
 		j := toJSON(cfg)
 		c.Options, c.OptionsError, c.Keepalive = &j, "", "off"
+		if mptcp {
+			c.MultipathTCP = true
+			c.MPTCPCloseTimeout = sec(mptcpClose)
+		}
 		if on {
 			c.Keepalive = "on"
-			if m, err := predict(cfg, sys); err == nil {
+			if m, err := predict(cfg, sys); err == nil && !mptcp {
 				c.Detection = &m
 			}
 		}
@@ -357,6 +427,6 @@ func holderOptions(c *connInfo, sys keepalive.System) {
 }
 
 func (d *diagNS) system() keepalive.System          { return d.sys }
-func (d *diagNS) options(c *connInfo)               { holderOptions(c, d.sys) }
+func (d *diagNS) options(c *connInfo)               { holderOptions(c, d.sys, d.mptcpClose) }
 func (d *diagNS) end(c connInfo) error              { return d.destroy(c.id) }
 func openInspector(netns string) (inspector, error) { return openDiag(netns) }

@@ -164,11 +164,14 @@ func (v defaultsView) print(w io.Writer) {
 	fmt.Fprintf(tw, "idle, Go's net.Dialer{} (%s/%s/%d)\t%s\t%s\tthe last segment received\n",
 		goCfg.Idle, goCfg.Interval, goCfg.Count, goModel.idleText(), dur(time.Duration(goModel.Worst)))
 	lo, hi := idle.flightText(v.goos)
-	from := "the first retransmission (200ms or more after the write)"
+	from := "the write"
 	if idle.FlightHi == nil {
 		from = "(bounded only by the system's retransmission limit; a UserTimeout bounds it)"
 	}
 	fmt.Fprintf(tw, "data in flight, no user timeout\t%s\t%s\t%s\n", lo, hi, from)
+	if zlo, zhi := idle.zeroWindowText(v.goos); idle.ZeroNever || idle.ZeroHi != nil {
+		fmt.Fprintf(tw, "peer stops reading (zero window)\t%s\t%s\tthe first write the closed window holds back\n", zlo, zhi)
+	}
 	tw.Flush()
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "For a deadline of your own: keepalive plan --within 30s")

@@ -123,11 +123,14 @@ func decode[T any](t *testing.T, r result) T {
 // Mirrors of the JSON output, decoded independently of the command's types
 // where it matters: durations as float seconds.
 type modelOut struct {
-	Idle     float64 `json:"idle_model_s"`
-	Earliest float64 `json:"idle_earliest_s"`
-	Worst    float64 `json:"idle_worst_case_s"`
-	FlightLo float64 `json:"in_flight_min_s"`
-	FlightHi float64 `json:"in_flight_max_s"`
+	Idle      float64 `json:"idle_model_s"`
+	Earliest  float64 `json:"idle_earliest_s"`
+	Worst     float64 `json:"idle_worst_case_s"`
+	FlightLo  float64 `json:"in_flight_min_s"`
+	FlightHi  float64 `json:"in_flight_max_s"`
+	ZeroLo    float64 `json:"zero_window_min_s"`
+	ZeroHi    float64 `json:"zero_window_max_s"`
+	ZeroNever bool    `json:"zero_window_never"`
 }
 
 type configOut struct {
@@ -145,7 +148,13 @@ func (c configOut) config() keepalive.Config {
 // libraryModel is what the library says for c on this host, computed here.
 func libraryModel(t *testing.T, c keepalive.Config) modelOut {
 	d := detect(t, c)
-	return modelOut{d.Idle.Seconds(), d.IdleMin.Seconds(), d.IdleMax.Seconds(), d.InFlightMin.Seconds(), d.InFlightMax.Seconds()}
+	m := modelOut{Idle: d.Idle.Seconds(), Earliest: d.IdleMin.Seconds(), Worst: d.IdleMax.Seconds(), FlightLo: d.InFlightMin.Seconds(), FlightHi: d.InFlightMax.Seconds()}
+	if d.ZeroWindowMax == keepalive.Never {
+		m.ZeroNever = true
+	} else {
+		m.ZeroLo, m.ZeroHi = d.ZeroWindowMin.Seconds(), d.ZeroWindowMax.Seconds()
+	}
+	return m
 }
 
 // detect is the library's Detection for c with this host's System.
@@ -273,10 +282,16 @@ func TestPlanValues(t *testing.T) {
 			r := keepaliveCmd(t, append([]string{"plan"}, args...)...)
 			require.Equal(t, 0, r.code, r.stderr)
 			d := detect(t, c)
-			assert.Contains(t, r.stdout, "idle                   "+dur(d.Idle))
+			assert.Regexp(t, `\nidle +`+regexp.QuoteMeta(dur(d.Idle)), r.stdout)
 			assert.Contains(t, r.stdout, dur(d.IdleMax))
-			assert.Contains(t, r.stdout, "data in flight         "+dur(d.InFlightMin))
-			assert.Contains(t, r.stdout, dur(d.InFlightMax))
+			assert.Regexp(t, `\ndata in flight +`+regexp.QuoteMeta(dur(d.InFlightMin))+` +`+regexp.QuoteMeta(dur(d.InFlightMax))+` +the write\n`, r.stdout)
+			assert.NotContains(t, r.stdout, "first retransmission")
+			if c.UserTimeout == 0 {
+				assert.Equal(t, keepalive.Never, d.ZeroWindowMax)
+				assert.Regexp(t, `\npeer stops reading \(zero window\) +never +never `, r.stdout)
+			} else {
+				assert.Regexp(t, `\npeer stops reading \(zero window\) +`+regexp.QuoteMeta(dur(d.ZeroWindowMin))+` +`+regexp.QuoteMeta(dur(d.ZeroWindowMax))+` `, r.stdout)
+			}
 			if d.IdleMin != d.Idle {
 				assert.Contains(t, r.stdout, "(earliest "+dur(d.IdleMin)+")")
 			}

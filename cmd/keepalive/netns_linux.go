@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/keepalive-go/keepalive"
 	"github.com/vishvananda/netlink"
@@ -17,24 +20,29 @@ import (
 // it was created in), and the namespace's sysctls.
 type diagNS struct {
 	name string // "" for the command's own
-	h    *netlink.Handle
+	fd   int    // NETLINK_INET_DIAG socket for the dumps
+	seq  uint32 // last dump's sequence number
 	sys  keepalive.System
+	// mptcpClose is net.mptcp.close_timeout: how long a Multipath TCP
+	// connection outlives its last subflow (60 s where unreadable).
+	mptcpClose time.Duration
 }
 
 // openDiag opens the sock_diag handle in the namespace spec names ("" for
 // the current one) and reads that namespace's keepalive sysctls. It enters
 // the namespace with setns on a locked OS thread and leaves it again.
 func openDiag(spec string) (*diagNS, error) {
-	d := &diagNS{name: spec}
+	d := &diagNS{name: spec, fd: -1}
 	open := func() error {
 		var err error
-		if d.h, err = netlink.NewHandle(unix.NETLINK_INET_DIAG); err != nil {
+		if d.fd, err = openDiagSocket(); err != nil {
 			return fmt.Errorf("opening a sock_diag socket: %w", err)
 		}
 		if d.sys, err = keepalive.ReadSystem(); err != nil {
-			d.h.Close()
+			unix.Close(d.fd)
 			return err
 		}
+		d.mptcpClose = readMPTCPCloseTimeout()
 		return nil
 	}
 	if spec == "" {
@@ -43,7 +51,20 @@ func openDiag(spec string) (*diagNS, error) {
 	return d, inNetNS(spec, open)
 }
 
-func (d *diagNS) Close() { d.h.Close() }
+func (d *diagNS) Close() { unix.Close(d.fd) }
+
+// readMPTCPCloseTimeout reads net.mptcp.close_timeout (seconds) of the
+// calling thread's network namespace; 60 s, the kernel's default, where it
+// cannot (kernels before 6.5 have no such sysctl and use 60 s).
+func readMPTCPCloseTimeout() time.Duration {
+	// /proc/sys/net shows the namespace of the thread that opens it: this
+	// runs on the thread inNetNS moved, as ReadSystem does.
+	b, err := os.ReadFile("/proc/sys/net/mptcp/close_timeout")
+	if n, perr := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && perr == nil && n > 0 {
+		return time.Duration(n) * time.Second
+	}
+	return 60 * time.Second
+}
 
 // inNetNS runs fn with the calling goroutine's thread in the namespace
 // spec names.
@@ -156,6 +177,8 @@ func (d *diagNS) destroy(id sockID) error {
 		return fmt.Errorf("SOCK_DESTROY: %w: ending a connection needs CAP_NET_ADMIN in its network namespace (run as root: sudo keepalive why --kill ...)", e)
 	case e == unix.EOPNOTSUPP:
 		return fmt.Errorf("SOCK_DESTROY: %w: this kernel was built without CONFIG_INET_DIAG_DESTROY; ending the holder process closes the connection instead", e)
+	case e == unix.ESTALE: // the cookie names an earlier socket with these addresses
+		return fmt.Errorf("SOCK_DESTROY: %w: the connection was replaced since it was listed; nothing ended", e)
 	case e == unix.ENOENT:
 		return fmt.Errorf("SOCK_DESTROY: %w: the connection is gone already", e)
 	default:

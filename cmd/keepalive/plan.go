@@ -142,8 +142,11 @@ func printPlan(w io.Writer, goos string, c, sys keepalive.Config, p planJSON) {
 		fmt.Fprintf(w, "  - idle connection: dead peer detected after %s, at worst %s: within %s\n",
 			m.idleText(), dur(time.Duration(m.Worst)), dur(time.Duration(p.Within.Deadline)))
 		if _, hi := m.flightText(goos); m.FlightHi != nil {
-			fmt.Fprintf(w, "  - data in flight: at worst %s after the first retransmission: within %s\n",
+			fmt.Fprintf(w, "  - data in flight: at worst %s after the write: within %s\n",
 				hi, dur(time.Duration(p.Within.Deadline)))
+		}
+		if _, hi := m.zeroWindowText(goos); m.ZeroHi != nil {
+			fmt.Fprintf(w, "  - peer stops reading (zero window): at worst %s after the window closes on a write\n", hi)
 		}
 		if p.Within.MiddleboxIdle > 0 {
 			fmt.Fprintf(w, "  - Idle %s: even a late idle timer fires at least 1s before the middlebox forgets the flow (%s)\n",
@@ -177,16 +180,20 @@ func printPlan(w io.Writer, goos string, c, sys keepalive.Config, p planJSON) {
 	fmt.Fprintln(tw, "peer dies, connection\tdetected after\tworst case\tcounted from")
 	fmt.Fprintf(tw, "idle\t%s\t%s\tthe last segment received\n", m.idleText(), dur(time.Duration(m.Worst)))
 	lo, hi := m.flightText(goos)
-	fmt.Fprintf(tw, "data in flight\t%s\t%s\tthe first retransmission (200ms or more after the write)\n", lo, hi)
+	fmt.Fprintf(tw, "data in flight\t%s\t%s\tthe write\n", lo, hi)
+	lo, hi = m.zeroWindowText(goos)
+	fmt.Fprintf(tw, "peer stops reading (zero window)\t%s\t%s\tthe first write the closed window holds back\n", lo, hi)
 	tw.Flush()
 	fmt.Fprintln(w)
 	switch {
 	case linux && c.UserTimeout > 0:
 		fmt.Fprintln(w, "idle: Idle + k x Interval, k = max(1, ceil((UserTimeout - Idle) / Interval)); with UserTimeout set Linux ignores Count")
-		fmt.Fprintln(w, "data in flight: UserTimeout after the first retransmission")
+		fmt.Fprintln(w, "data in flight: UserTimeout after the write, checked when a retransmission timer fires (the worst case waits out one backed-off RTO)")
+		fmt.Fprintln(w, "peer stops reading (zero window): UserTimeout after the window closed; nothing else ends it")
 	case linux:
 		fmt.Fprintln(w, "idle: Idle + Count x Interval")
-		fmt.Fprintln(w, "data in flight: no UserTimeout, so the tcp_retries2 budget (keepalive plan --user-timeout D bounds it)")
+		fmt.Fprintln(w, "data in flight: no UserTimeout, so the tcp_retries2 budget, counted from the write (keepalive plan --user-timeout D bounds it)")
+		fmt.Fprintln(w, "peer stops reading (zero window): no UserTimeout, so never: the peer's kernel answers the window probes")
 	case c.UserTimeout > 0:
 		fmt.Fprintf(w, "idle and data in flight: the library's model for %s (keepalive.Detection)\n", goos)
 	default:

@@ -32,7 +32,9 @@ A connection that never ends by itself is typically one of:
 
 --kill ends the matching connections with SOCK_DESTROY (as ss -K does): the
 holders' next call fails, the peer receives a reset. It asks on stdin first,
-unless --yes. It needs CAP_NET_ADMIN (root) and a kernel with
+unless --yes. It refuses a port alone (:443) without --pid, which would
+match every program's connections on that port, and leaves TIME-WAIT
+sockets alone (closed already). It needs CAP_NET_ADMIN (root) and a kernel with
 CONFIG_INET_DIAG_DESTROY. Holders and socket options of other users'
 processes need root too; without it the command says what it could not see.
 Linux only: on other systems the command says so and exits with status 1.`
@@ -55,10 +57,15 @@ type inspector interface {
 type verdict struct {
 	// Ends is "never", "if the peer dies" (at In after the last segment
 	// received, Earliest..Latest with the kernel's timer rounding), "soon"
-	// (the peer is not answering: In from now), "when closed" or
+	// (the peer is not answering: In after From), "when closed" or
 	// "unknown".
-	Ends     string   `json:"ends"`
-	Cause    string   `json:"cause"` // in words: "keepalive off", "held by an orphaned process", ...
+	Ends  string `json:"ends"`
+	Cause string `json:"cause"` // in words: "keepalive off", "held by an orphaned process", ...
+	// From is what In, Earliest and Latest count from: "now", "the last
+	// segment received", "the write" (data in flight) or "the window
+	// closing" (zero window). The kernel does not report when a write
+	// was made, so the last two are not turned into a time from now.
+	From     string   `json:"counted_from,omitempty"`
 	In       *seconds `json:"in_s,omitempty"`
 	Earliest *seconds `json:"earliest_s,omitempty"`
 	Latest   *seconds `json:"latest_s,omitempty"`
@@ -158,6 +165,12 @@ func runWhy(stdout, stderr io.Writer, args []string) int {
 		return fail(stderr, "why", err)
 	}
 	defer in.Close()
+	// After openInspector, which says first where why does not run.
+	if *kill && *pid == 0 && len(ends) == 1 && (!ends[0].Addr().IsValid() || ends[0].Addr().IsUnspecified()) {
+		fmt.Fprintf(stderr, "keepalive why: --kill %s: a port alone matches every program's connections to or from port %d; "+
+			"give both ends (local, then remote: keepalive why %s shows them) or --pid PID\n", pos[0], ends[0].Port(), pos[0])
+		return exitUsage
+	}
 	all, notes, err := in.list(connFilter{netns: *netns})
 	if err != nil {
 		return fail(stderr, "why", err)
@@ -237,6 +250,35 @@ func endsText(ends []netip.AddrPort) string {
 
 // killConns ends out's connections, after asking on stdin unless yes.
 func killConns(stdout, stderr io.Writer, in inspector, out []whyConn, yes, asJSON bool) int {
+	// A TIME-WAIT socket is closed already: SOCK_DESTROY would only drop
+	// it early, and the peer would receive no reset.
+	var live []int
+	for i, c := range out {
+		if c.State == "time-wait" {
+			c.EndErr = "not ended: in TIME-WAIT, closed already (the kernel drops it by itself)"
+			out[i] = c
+			fmt.Fprintf(stderr, "keepalive why: %s -> %s is in TIME-WAIT, closed already: not ended\n", c.Local, c.Remote)
+			continue
+		}
+		live = append(live, i)
+	}
+	if len(live) == 0 {
+		fmt.Fprintln(stderr, "keepalive why: nothing to end")
+		return exitFail
+	}
+	sel := make([]whyConn, len(live))
+	for j, i := range live {
+		sel[j] = out[i]
+	}
+	code := endConns(stdout, stderr, in, sel, yes, asJSON)
+	for j, i := range live {
+		out[i] = sel[j]
+	}
+	return code
+}
+
+// endConns ends out's connections, after asking on stdin unless yes.
+func endConns(stdout, stderr io.Writer, in inspector, out []whyConn, yes, asJSON bool) int {
 	if !yes {
 		fmt.Fprintf(stderr, "End %d connection(s) (%s)? Their holders' next call fails and the peer receives a reset. [y/N] ", len(out), connList(out))
 		line, err := bufio.NewReader(os.Stdin).ReadString('\n')
@@ -286,7 +328,14 @@ func printWhy(w io.Writer, c whyConn) {
 	case "if the peer dies":
 		fmt.Fprintf(w, "Verdict: healthy; if the peer dies, the kernel ends it %s after the last segment it received (%s).\n", dur(time.Duration(*v.In)), v.Cause)
 	case "soon":
-		fmt.Fprintf(w, "Verdict: the kernel ends it in about %s (%s).\n", dur(time.Duration(*v.In)), v.Cause)
+		switch {
+		case v.From == "now" || v.From == "":
+			fmt.Fprintf(w, "Verdict: the kernel ends it in about %s (%s).\n", dur(time.Duration(*v.In)), v.Cause)
+		case v.Earliest != nil && v.Latest != nil && *v.Earliest != *v.Latest:
+			fmt.Fprintf(w, "Verdict: the kernel ends it %s to %s after %s (%s).\n", dur(time.Duration(*v.Earliest)), dur(time.Duration(*v.Latest)), v.From, v.Cause)
+		default:
+			fmt.Fprintf(w, "Verdict: the kernel ends it %s after %s (%s).\n", dur(time.Duration(*v.In)), v.From, v.Cause)
+		}
 	default:
 		fmt.Fprintf(w, "Verdict: %s (%s).\n", v.Ends, v.Cause)
 	}
@@ -316,9 +365,55 @@ func holderSentence(hs []holder) string {
 
 func sec(d time.Duration) *seconds { s := seconds(d); return &s }
 
+// flightModel is the library's model for data in flight and a zero window
+// on c: its values with the namespace's sysctls and the socket's own RTO
+// (tcpi_rto). ok is false when the values could not be read: the user
+// timeout, which decides both, is then unknown.
+func flightModel(values *keepalive.Config, sys keepalive.System, c connInfo) (keepalive.Detection, bool) {
+	if values == nil || c.Options == nil {
+		return keepalive.Detection{}, false
+	}
+	sys.RTO = time.Duration(c.RTO)
+	d, err := values.Detection(sys)
+	return d, err == nil
+}
+
 // explain turns what the kernel reports about c, and about its peer's end
 // when that is on this host too, into sentences and a verdict.
 func explain(c connInfo, peer *connInfo, sys keepalive.System, netns string) verdict {
+	v := explainTCP(c, peer, sys, netns)
+	if !c.MultipathTCP {
+		return v
+	}
+	// Multipath TCP: what the kernel reports, and the model, are the
+	// subflow's. The connection outlives its last subflow by
+	// net.mptcp.close_timeout.
+	ct := 60 * time.Second
+	if c.MPTCPCloseTimeout != nil {
+		ct = time.Duration(*c.MPTCPCloseTimeout)
+	}
+	for i, w := range v.Why {
+		v.Why[i] = strings.ReplaceAll(w, "drops the connection", "drops this subflow")
+	}
+	v.Why = append(v.Why, fmt.Sprintf("Multipath TCP: the holder's socket is a Multipath TCP socket and this is its subflow. "+
+		"Keepalive and the user timeout end only the subflow; the connection stays open net.mptcp.close_timeout (%s in this namespace) longer, "+
+		"so it outlives a dead peer by that much, and no keepalive setting bounds it.", dur(ct)))
+	v.Todo = append(v.Todo, "use plain TCP where a dead peer must be noticed in time (net.Dialer and net.ListenConfig: SetMultipathTCP(false); the keepalive library's Dial, Dialer and Listen make plain TCP)")
+	switch v.Ends {
+	case "soon", "if the peer dies":
+		for _, p := range []**seconds{&v.In, &v.Earliest, &v.Latest} {
+			if *p != nil {
+				*p = sec(time.Duration(**p) + ct)
+			}
+		}
+		v.Cause += "; Multipath TCP: plus net.mptcp.close_timeout " + dur(ct)
+	}
+	return v
+}
+
+// explainTCP is explain for the TCP connection (a Multipath TCP subflow
+// as if it were one).
+func explainTCP(c connInfo, peer *connInfo, sys keepalive.System, netns string) verdict {
 	var v verdict
 	say := func(format string, a ...any) { v.Why = append(v.Why, fmt.Sprintf(format, a...)) }
 	killCmd := "keepalive why --kill " + c.Local + " " + c.Remote
@@ -394,7 +489,7 @@ func explain(c connInfo, peer *connInfo, sys keepalive.System, netns string) ver
 		}
 		return v
 	case "time-wait":
-		v.Ends, v.Cause = "soon", "closed; waiting out TIME-WAIT"
+		v.Ends, v.Cause, v.From = "soon", "closed; waiting out TIME-WAIT", "now"
 		v.In = sec(time.Duration(c.TimerIn))
 		return v
 	default:
@@ -424,29 +519,36 @@ func explain(c connInfo, peer *connInfo, sys keepalive.System, netns string) ver
 			"it never reads or writes, yet its kernel answers every keepalive probe, so no keepalive setting ends this connection.", peer.Local, holderSentence(peer.Holders))
 		v.Todo = append(v.Todo, killTodo, "or end the other end's holder (keepalive why "+peer.Local+" "+peer.Remote+")")
 		return v
-	case c.Unacked > 0 || c.Timer == "retransmit":
-		v.Cause = "data in flight"
-		if c.Detection != nil && c.Detection.FlightHi != nil {
-			v.Ends = "soon"
-			v.Earliest, v.Latest = c.Detection.FlightLo, c.Detection.FlightHi
-			v.In = c.Detection.FlightHi
-			say("With data unacknowledged keepalive is suspended: if the peer stays silent, the kernel gives up %s to %s after the first retransmission.",
-				dur(time.Duration(*v.Earliest)), dur(time.Duration(*v.Latest)))
-		} else {
-			v.Ends = "unknown"
-			say("With data unacknowledged keepalive is suspended: the retransmission limit (tcp_retries2, or the user timeout) decides.")
-		}
-		return v
 	case c.Timer == "zero-window-probe":
 		v.Cause = "the peer stopped reading (zero window)"
-		if values != nil && values.UserTimeout > 0 {
-			v.Ends, v.In = "soon", sec(values.UserTimeout)
-			say("The peer's process stopped reading; its kernel answers the window probes. The user timeout ends it %s after the window closed.", dur(values.UserTimeout))
+		d, ok := flightModel(values, sys, c)
+		switch {
+		case ok && d.ZeroWindowMax > 0 && d.ZeroWindowMax != keepalive.Never:
+			v.Ends, v.From = "soon", "the window closing"
+			v.In, v.Earliest, v.Latest = sec(d.ZeroWindowMax), sec(d.ZeroWindowMin), sec(d.ZeroWindowMax)
+			say("The peer's process stopped reading; its kernel answers the window probes. The user timeout ends it %s to %s after the window closed on a write (the kernel does not report when that was).",
+				dur(d.ZeroWindowMin), dur(d.ZeroWindowMax))
+			return v
+		case !ok || d.ZeroWindowMax == 0:
+			v.Ends = "unknown"
+			say("The peer's process stopped reading; its kernel answers the window probes: only a user timeout ends it, and this socket's could not be read.")
 			return v
 		}
 		v.Ends = "never"
 		say("The peer's process stopped reading; its kernel answers the window probes, so without a user timeout the kernel never gives up.")
 		v.Todo = append(v.Todo, "set a user timeout with the library (keepalive.Config{UserTimeout: ...}.Apply(conn)): it ends a hung reader too", killTodo)
+		return v
+	case c.Unacked > 0 || c.Timer == "retransmit":
+		v.Cause = "data in flight"
+		if d, ok := flightModel(values, sys, c); ok && d.InFlightMax > 0 {
+			v.Ends, v.From = "soon", "the write"
+			v.Earliest, v.Latest, v.In = sec(d.InFlightMin), sec(d.InFlightMax), sec(d.InFlightMax)
+			say("With data unacknowledged keepalive is suspended: if the peer stays silent, the kernel gives up %s to %s after the write it is retransmitting (RTO %s; the kernel does not report when the write was made).",
+				dur(d.InFlightMin), dur(d.InFlightMax), dur(time.Duration(c.RTO)))
+		} else {
+			v.Ends = "unknown"
+			say("With data unacknowledged keepalive is suspended: the retransmission limit (tcp_retries2, or the user timeout) decides.")
+		}
 		return v
 	case c.Keepalive == "off":
 		v.Ends, v.Cause = "never", "keepalive off"
@@ -462,12 +564,12 @@ func explain(c connInfo, peer *connInfo, sys keepalive.System, netns string) ver
 		}
 		since := time.Duration(min(c.LastAckRecv, c.LastDataRecv))
 		if c.Probes > 0 {
-			v.Ends, v.Cause = "soon", "keepalive timeout: the peer does not answer"
+			v.Ends, v.Cause, v.From = "soon", "keepalive timeout: the peer does not answer", "now"
 			v.In, v.Earliest, v.Latest = sec(max(0, d.Idle-since)), sec(max(0, d.IdleMin-since)), sec(max(0, d.IdleMax-since))
 			say("The peer has not answered %d keepalive probe(s): unless it answers, the kernel drops the connection %s after the last segment it received, %s ago.", c.Probes, dur(d.Idle), dur(since))
 			return v
 		}
-		v.Ends, v.Cause = "if the peer dies", "keepalive timeout"
+		v.Ends, v.Cause, v.From = "if the peer dies", "keepalive timeout", "the last segment received"
 		v.In, v.Earliest, v.Latest = sec(d.Idle), sec(d.IdleMin), sec(d.IdleMax)
 		say("The peer answers. If it dies or the path goes silent, the kernel drops the connection %s after the last segment received (between %s and %s with the timer rounding); the last came %s ago.",
 			dur(d.Idle), dur(d.IdleMin), dur(d.IdleMax), dur(since))

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"os/exec"
@@ -22,6 +23,7 @@ import (
 	"github.com/keepalive-go/keepalive/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 // runHelper is the test binary playing a helper process (envHelper).
@@ -41,6 +43,22 @@ func runHelper(name string) int {
 	case "orphan-server":
 	case "netns-pair":
 		return netnsPair()
+	case "pass-fd3":
+		// Starts sleep with its own fd 3, prints sleep's pid and waits to
+		// be killed: sleep then descends from no one the test knows.
+		child := exec.Command("sleep", "30")
+		child.ExtraFiles = []*os.File{os.NewFile(3, "socket")}
+		if err := child.Start(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		fmt.Println(child.Process.Pid)
+		time.Sleep(time.Minute) // until SIGKILL
+		return 1
+	case "daemon-parent":
+		return daemonParent()
+	case "daemon-server":
+		return daemonServer()
 	default:
 		if n, ok := strings.CutPrefix(name, "accept-"); ok {
 			if n, err := strconv.Atoi(n); err == nil {
@@ -74,6 +92,61 @@ func runHelper(name string) int {
 	}
 	fmt.Println(child.Process.Pid)
 	time.Sleep(time.Minute) // until SIGKILL
+	return 1
+}
+
+// daemonParent starts daemon-server, which shares its stdout, prints its
+// pid and waits to be killed: once it is, the server is re-parented and its
+// process group's leader is gone, as for nohup ./server & from a shell
+// that exited, or a double-forked daemon.
+func daemonParent() int {
+	child := exec.Command(os.Args[0])
+	child.Env = append(os.Environ(), envHelper+"=daemon-server")
+	child.Stdout, child.Stderr = os.Stdout, os.Stderr
+	if err := child.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Println(child.Process.Pid)
+	time.Sleep(time.Minute) // until SIGKILL
+	return 1
+}
+
+// daemonServer listens on loopback and prints the port, accepts one
+// connection and prints "accepted", holding both sockets without
+// close-on-exec (as nginx's accept4 with SOCK_NONBLOCK only does) for a
+// minute at most.
+func daemonServer() int {
+	noCloexec := func(c syscall.Conn) error {
+		rc, err := c.SyscallConn()
+		if err != nil {
+			return err
+		}
+		var ferr error
+		if err := rc.Control(func(fd uintptr) { _, ferr = unix.FcntlInt(fd, unix.F_SETFD, 0) }); err != nil {
+			return err
+		}
+		return ferr
+	}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err == nil {
+		err = noCloexec(ln.(*net.TCPListener))
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Println(ln.Addr().(*net.TCPAddr).Port)
+	c, err := ln.Accept()
+	if err == nil {
+		err = noCloexec(c.(*net.TCPConn))
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Println("accepted")
+	time.Sleep(time.Minute) // bounded: the test kills it sooner
 	return 1
 }
 
@@ -115,7 +188,11 @@ type whyOut struct {
 		Holders   []holder   `json:"holders"`
 		Flags     []string   `json:"flags"`
 		Options   *configOut `json:"options"`
+		RTO       float64    `json:"rto_s"`
+		Multipath bool       `json:"multipath_tcp"`
+		MPClose   *float64   `json:"mptcp_close_timeout_s"`
 		Verdict   struct {
+			From     string   `json:"counted_from"`
 			Ends     string   `json:"ends"`
 			Cause    string   `json:"cause"`
 			In       *float64 `json:"in_s"`
@@ -284,6 +361,71 @@ func TestWhyOrphanedHolder(t *testing.T) {
 	assert.Contains(t, r.stderr, "no TCP connection from "+server+" to "+local)
 }
 
+// TestDaemonNotOrphaned: a server re-parented after the process that
+// started it exited (nohup ./server &, a double-forked daemon), holding its
+// listener and an accepted socket without close-on-exec, is no left-behind
+// child: conns must not flag it, why must not say the connection never ends.
+func TestDaemonNotOrphaned(t *testing.T) {
+	t.Parallel()
+	if !testkit.InNetNS(t, nil) {
+		return
+	}
+	parent := exec.Command(os.Args[0])
+	parent.Env = append(os.Environ(), envHelper+"=daemon-parent")
+	parent.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	parent.Stderr = os.Stderr
+	out, err := parent.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, parent.Start())
+	t.Cleanup(func() { parent.Process.Kill(); parent.Wait() })
+	lines := bufio.NewReader(out)
+	serverPID, err := strconv.Atoi(readLine(t, lines))
+	require.NoError(t, err)
+	t.Cleanup(func() { syscall.Kill(serverPID, syscall.SIGKILL) })
+	port := readLine(t, lines)
+	client, err := (&net.Dialer{KeepAlive: -1, Timeout: 5 * time.Second}).Dial("tcp4", "127.0.0.1:"+port)
+	require.NoError(t, err)
+	t.Cleanup(func() { client.Close() })
+	require.Equal(t, "accepted", readLine(t, lines))
+
+	require.NoError(t, parent.Process.Signal(syscall.SIGKILL))
+	parent.Wait()
+	require.Eventually(t, func() bool { return ppid(t, serverPID) != parent.Process.Pid }, 5*time.Second, 10*time.Millisecond, "the server re-parented")
+	server := "127.0.0.1:" + port
+	// Without the listener check the accepted socket's holder would pass
+	// as an orphan: re-parented, group leader gone, no close-on-exec.
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", serverPID))
+	require.NoError(t, err)
+	t.Logf("server /proc/%d/stat: %s", serverPID, stat)
+
+	conns := decode[struct {
+		Connections []struct {
+			State   string   `json:"state"`
+			Local   string   `json:"local"`
+			Holders []holder `json:"holders"`
+			Flags   []string `json:"flags"`
+		} `json:"connections"`
+	}](t, keepaliveCmd(t, "conns", "--port", port, "--json"))
+	seen := 0
+	for _, c := range conns.Connections {
+		if c.Local != server {
+			continue
+		}
+		seen++
+		require.Len(t, c.Holders, 1, c.State)
+		assert.Equal(t, serverPID, c.Holders[0].PID, c.State)
+		assert.False(t, c.Holders[0].Orphaned, "%s: the server holds its listener", c.State)
+		assert.Empty(t, c.Flags, c.State)
+	}
+	assert.Equal(t, 2, seen, "the listener and the accepted socket")
+
+	r := keepaliveCmd(t, "why", server, client.LocalAddr().String())
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.NotContains(t, r.stdout, "never")
+	assert.NotContains(t, r.stdout, "orphaned")
+	assert.NotContains(t, r.stdout, fmt.Sprintf("kill %d", serverPID))
+}
+
 // keepaliveCmdIn runs the command with stdin as its input.
 func keepaliveCmdIn(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
@@ -363,6 +505,158 @@ func TestWhyHealthy(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "Keepalive: on, idle 37s, interval 11s, 4 probes, user timeout 53s (read from the socket).")
 	assert.Contains(t, r.stdout, "Verdict: healthy; if the peer dies, the kernel ends it "+dur(d.Idle)+" after the last segment it received")
+}
+
+// TestWhyInFlightAndZeroWindow: with data in flight to a silent peer, and
+// with a live peer that stopped reading, why gives the library's bounds for
+// the socket's values and RTO, counted from the write and from the window
+// closing: not from now, which the kernel cannot tell.
+func TestWhyInFlightAndZeroWindow(t *testing.T) {
+	t.Parallel()
+	if !testkit.InNetNS(t, nil) {
+		return
+	}
+	cfg := keepalive.Config{Idle: 37 * time.Second, Interval: 11 * time.Second, Count: 4, UserTimeout: 53 * time.Second}
+	lb := testkit.Loopback{Network: "tcp4", Addr: "127.0.0.1:0"}
+	model := func(rto float64) keepalive.Detection {
+		sys := hostSys(t)
+		sys.RTO = time.Duration(math.Round(rto * float64(time.Second)))
+		d, err := cfg.Detection(sys)
+		require.NoError(t, err)
+		return d
+	}
+	whyOne := func(client net.Conn, timer string) (whyOut, string) {
+		local, remote := client.LocalAddr().String(), client.RemoteAddr().String()
+		var w whyOut
+		require.Eventually(t, func() bool {
+			w = decode[whyOut](t, keepaliveCmd(t, "why", local, remote, "--json"))
+			return len(w.Connections) == 1 && w.Connections[0].Timer == timer
+		}, 10*time.Second, 50*time.Millisecond, "the %s timer runs", timer)
+		r := keepaliveCmd(t, "why", local, remote)
+		require.Equal(t, 0, r.code, r.stderr)
+		t.Logf("keepalive why %s %s:\n%s", local, remote, r.stdout)
+		return w, r.stdout
+	}
+
+	t.Run("in flight", func(t *testing.T) {
+		client, server := testkit.Pair(t, lb, nil, cfg.Dial)
+		testkit.SilenceOrSkip(t, server)
+		_, err := client.Write([]byte("x"))
+		require.NoError(t, err)
+		w, text := whyOne(client, "retransmit")
+		c := w.Connections[0]
+		assert.Equal(t, "soon", c.Verdict.Ends)
+		assert.Equal(t, "data in flight", c.Verdict.Cause)
+		assert.Equal(t, "the write", c.Verdict.From)
+		require.Greater(t, c.RTO, 0.0, "tcpi_rto")
+		d := model(c.RTO)
+		require.NotNil(t, c.Verdict.Earliest)
+		require.NotNil(t, c.Verdict.Latest)
+		assert.Equal(t, d.InFlightMin.Seconds(), *c.Verdict.Earliest)
+		assert.Equal(t, d.InFlightMax.Seconds(), *c.Verdict.Latest)
+		assert.Contains(t, text, "Verdict: the kernel ends it "+dur(d.InFlightMin)+" to "+dur(d.InFlightMax)+" after the write (data in flight).")
+		assert.NotContains(t, text, "first retransmission")
+		assert.NotContains(t, text, "in about")
+	})
+
+	t.Run("zero window", func(t *testing.T) {
+		client, _ := testkit.Pair(t, lb, nil, cfg.Dial) // the server never reads
+		buf := make([]byte, 1<<20)
+		for range 200 { // bounded: loopback buffers hold a few MB
+			client.SetWriteDeadline(time.Now().Add(300 * time.Millisecond))
+			if _, err := client.Write(buf); err != nil {
+				require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+				break
+			}
+		}
+		w, text := whyOne(client, "zero-window-probe")
+		c := w.Connections[0]
+		assert.Equal(t, "soon", c.Verdict.Ends)
+		assert.Equal(t, "the peer stopped reading (zero window)", c.Verdict.Cause)
+		assert.Equal(t, "the window closing", c.Verdict.From)
+		d := model(c.RTO)
+		require.NotEqual(t, keepalive.Never, d.ZeroWindowMax)
+		require.NotNil(t, c.Verdict.Latest)
+		assert.Equal(t, d.ZeroWindowMin.Seconds(), *c.Verdict.Earliest)
+		assert.Equal(t, d.ZeroWindowMax.Seconds(), *c.Verdict.Latest)
+		assert.Contains(t, text, "after the window closing (the peer stopped reading (zero window)).")
+		assert.NotContains(t, text, "in about")
+	})
+}
+
+// TestWhyMultipathTCP: a Multipath TCP connection (Go's dialer asked for
+// one, to a Go listener, which accepts them by default) is shown as one by
+// conns --pid, and why keeps the values the library returns with
+// ErrMultipathTCP, adds the namespace's net.mptcp.close_timeout to the
+// model's time and suggests plain TCP.
+func TestWhyMultipathTCP(t *testing.T) {
+	t.Parallel()
+	if b, err := os.ReadFile("/proc/sys/net/mptcp/enabled"); err != nil || strings.TrimSpace(string(b)) != "1" {
+		testkit.Skip(t, "skipping: Multipath TCP is not enabled here (/proc/sys/net/mptcp/enabled)")
+	}
+	sysctls := map[string]string{}
+	const closeTimeout = 47 * time.Second // not the default: read from the namespace
+	if _, err := os.Stat("/proc/sys/net/mptcp/close_timeout"); err == nil {
+		sysctls["net/mptcp/close_timeout"] = "47"
+	}
+	if !testkit.InNetNS(t, sysctls) {
+		return
+	}
+	want := 60 * time.Second
+	if len(sysctls) > 0 {
+		want = closeTimeout
+	}
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(context.Background(), "tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	d := net.Dialer{Timeout: 5 * time.Second, KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: 37 * time.Second, Interval: 11 * time.Second, Count: 4}}
+	d.SetMultipathTCP(true)
+	client, server := testkit.Pair(t, testkit.Loopback{Network: "tcp4"}, ln, d.DialContext)
+	for _, c := range []net.Conn{client, server} {
+		mp, err := c.(*net.TCPConn).MultipathTCP()
+		require.NoError(t, err)
+		if !mp {
+			testkit.Skip(t, "skipping: the connection fell back to plain TCP")
+		}
+	}
+	cfg, err := keepalive.Inspect(client)
+	require.ErrorIs(t, err, keepalive.ErrMultipathTCP)
+	local, remote := client.LocalAddr().String(), client.RemoteAddr().String()
+
+	r := keepaliveCmd(t, "conns", "--pid", strconv.Itoa(os.Getpid()), "--port", strconv.Itoa(ln.Addr().(*net.TCPAddr).Port), "--state", "established")
+	require.Equal(t, 0, r.code, r.stderr)
+	t.Logf("keepalive conns --pid:\n%s", r.stdout)
+	assert.Contains(t, r.stdout, "(Multipath TCP: subflow only)")
+	assert.Contains(t, r.stdout, "not bounded: Multipath TCP outlives the subflow")
+
+	// Without --pid too: the dump's INET_DIAG_ULP_INFO names the subflow.
+	r = keepaliveCmd(t, "conns", "--port", strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, 2, strings.Count(r.stdout, "(Multipath TCP: subflow only)"), "both ends, not the listener:\n%s", r.stdout)
+
+	w := decode[whyOut](t, keepaliveCmd(t, "why", local, remote, "--json"))
+	require.Len(t, w.Connections, 1)
+	c := w.Connections[0]
+	assert.True(t, c.Multipath)
+	require.NotNil(t, c.MPClose)
+	assert.Equal(t, want.Seconds(), *c.MPClose, "the namespace's net.mptcp.close_timeout")
+	require.NotNil(t, c.Options, "the values kept despite ErrMultipathTCP")
+	assert.Equal(t, cfg, c.Options.config())
+	assert.Equal(t, "on", c.Keepalive)
+	assert.Equal(t, "if the peer dies", c.Verdict.Ends)
+	assert.Contains(t, c.Verdict.Cause, "Multipath TCP")
+	model := detect(t, cfg)
+	require.NotNil(t, c.Verdict.In)
+	assert.Equal(t, (model.Idle + want).Seconds(), *c.Verdict.In, "the subflow's model plus close_timeout")
+	assert.Contains(t, strings.Join(c.Verdict.Todo, "\n"), "use plain TCP")
+
+	r = keepaliveCmd(t, "why", local, remote)
+	require.Equal(t, 0, r.code, r.stderr)
+	t.Logf("keepalive why:\n%s", r.stdout)
+	assert.Contains(t, r.stdout, "net.mptcp.close_timeout ("+dur(want)+" in this namespace)")
+	assert.Contains(t, r.stdout, "the kernel drops this subflow "+dur(model.Idle))
+	assert.NotContains(t, r.stdout, "could not be read")
 }
 
 // TestWhyKillNeedsPrivilege: without CAP_NET_ADMIN, --kill says what it
@@ -447,6 +741,8 @@ func TestWhyInvalidInput(t *testing.T) {
 		{[]string{"127.0.0.1"}, 2, "give an IP address and a port"},
 		{[]string{":0"}, 2, "give an IP address and a port"},
 		{[]string{"--yes", ":1"}, 2, "--yes only goes with --kill"},
+		{[]string{"--kill", ":443"}, 2, "--kill :443: a port alone matches every program's connections"},
+		{[]string{"--kill", "0.0.0.0:443"}, 2, "give both ends"},
 		{[]string{"--pid", "-1", ":1"}, 2, "--pid -1"},
 		{[]string{"--netns", "a/b", ":1"}, 2, `--netns "a/b": give a name under /run/netns`},
 		{[]string{"--netns", "no-such-ns-here", ":1"}, 1, "/run/netns/no-such-ns-here does not exist"},
@@ -467,32 +763,74 @@ func TestWhyInvalidInput(t *testing.T) {
 	assert.Contains(t, r.stderr, "no TCP connection with "+ln.Addr().String()+" at either end in this network namespace")
 }
 
-// TestConnsListenerFlag: a connection handed to another process, which
-// the listener's process no longer holds, is flagged (the server
-// restarted, or handed it off, and something else serves the connection).
-// The child is no orphan: its parent, this test, is alive.
+// TestWhyKillSkipsTimeWait: --kill leaves a TIME-WAIT socket alone: it is
+// closed already and the peer would receive no reset.
+func TestWhyKillSkipsTimeWait(t *testing.T) {
+	t.Parallel()
+	client, server := testkit.Pair(t, testkit.Loopback{Network: "tcp4", Addr: "127.0.0.1:0"}, nil, (&net.Dialer{KeepAlive: -1}).DialContext)
+	local, remote := client.LocalAddr().String(), client.RemoteAddr().String()
+	require.NoError(t, client.Close()) // the active closer waits out TIME-WAIT
+	server.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err := server.Read(make([]byte, 1))
+	require.ErrorIs(t, err, io.EOF)
+	require.NoError(t, server.Close())
+	require.Eventually(t, func() bool {
+		w := decode[whyOut](t, keepaliveCmd(t, "why", local, remote, "--json"))
+		return len(w.Connections) == 1 && w.Connections[0].State == "time-wait"
+	}, 5*time.Second, 50*time.Millisecond, "the client's end in TIME-WAIT")
+
+	r := keepaliveCmd(t, "why", "--kill", "--yes", local, remote)
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, local+" -> "+remote+" is in TIME-WAIT, closed already: not ended")
+	assert.Contains(t, r.stderr, "nothing to end")
+	assert.NotContains(t, r.stdout, "ended "+local)
+}
+
+// TestConnsListenerFlag: a connection handed to a child of the listener's
+// process (sshd's sessions, systemd's Accept=yes) is not flagged; one that
+// ends up with a process descending from no holder of the listener is.
 func TestConnsListenerFlag(t *testing.T) {
 	t.Parallel()
 	lc := net.ListenConfig{KeepAlive: -1}
 	ln, err := lc.Listen(context.Background(), "tcp4", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer ln.Close()
-	client, server := testkit.Pair(t, testkit.Loopback{Network: "tcp4"}, ln, (&net.Dialer{KeepAlive: -1}).DialContext)
-	f, err := server.(*net.TCPConn).File()
-	require.NoError(t, err)
-	child := exec.Command("sleep", "30")
-	child.ExtraFiles = []*os.File{f}
-	require.NoError(t, child.Start())
-	t.Cleanup(func() { child.Process.Kill(); child.Wait() })
-	f.Close()
-	server.Close() // only the child holds the accepted socket now
-
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	handOff := func(name string, args ...string) (net.Conn, *exec.Cmd, *bufio.Reader) {
+		client, server := testkit.Pair(t, testkit.Loopback{Network: "tcp4"}, ln, (&net.Dialer{KeepAlive: -1}).DialContext)
+		f, err := server.(*net.TCPConn).File()
+		require.NoError(t, err)
+		child := exec.Command(name, args...)
+		child.ExtraFiles = []*os.File{f}
+		child.Env = append(os.Environ(), envHelper+"=pass-fd3")
+		out, err := child.StdoutPipe()
+		require.NoError(t, err)
+		require.NoError(t, child.Start())
+		t.Cleanup(func() { child.Process.Kill(); child.Wait() })
+		f.Close()
+		server.Close() // only the child holds the accepted socket now
+		return client, child, bufio.NewReader(out)
+	}
+
+	// A child of this process, the listener's holder: not flagged.
+	client, child, _ := handOff("sleep", "30")
 	r := keepaliveCmd(t, "conns", "--port", port, "--state", "established")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.NotContains(t, r.stdout, fmt.Sprintf("! %s -> %s:", ln.Addr(), client.LocalAddr()))
+	assert.Contains(t, r.stdout, fmt.Sprintf("sleep[%d] fd 3\n", child.Process.Pid), "not an orphan: its parent lives")
+
+	// Handed on to a process re-parented away from this one: flagged.
+	client, helper, out := handOff(os.Args[0])
+	sleepPID, err := strconv.Atoi(readLine(t, out))
+	require.NoError(t, err)
+	t.Cleanup(func() { syscall.Kill(sleepPID, syscall.SIGKILL) })
+	require.NoError(t, helper.Process.Kill())
+	helper.Wait()
+	require.Eventually(t, func() bool { return ppid(t, sleepPID) != helper.Process.Pid }, 5*time.Second, 10*time.Millisecond, "sleep re-parented")
+	r = keepaliveCmd(t, "conns", "--port", port, "--state", "established")
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stdout, fmt.Sprintf("! %s -> %s: not held by the process that holds its listener (pid %d)",
 		ln.Addr(), client.LocalAddr(), os.Getpid()))
-	assert.Contains(t, r.stdout, fmt.Sprintf("sleep[%d] fd 3\n", child.Process.Pid), "not an orphan: its parent lives")
 
 	w := decode[whyOut](t, keepaliveCmd(t, "why", ln.Addr().String(), client.LocalAddr().String(), "--json"))
 	require.Len(t, w.Connections, 1)
