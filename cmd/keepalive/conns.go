@@ -8,6 +8,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/keepalive-go/keepalive"
 )
 
 const connsAbout = `Lists this host's TCP connections (Linux sock_diag, INET_DIAG) with their
@@ -40,9 +42,21 @@ const connsExample = `  keepalive conns --state established
   sudo keepalive conns --netns 4321 --state established`
 
 // tcpStates are the kernel's TCP states (include/net/tcp_states.h), indexed
-// by number, named as ss names them.
-var tcpStates = []string{"", "established", "syn-sent", "syn-recv", "fin-wait-1", "fin-wait-2", "time-wait",
-	"close", "close-wait", "last-ack", "listen", "closing", "new-syn-recv"}
+// by number, in the library's words (keepalive.State), so that conns, why
+// and the library name a state alike.
+var tcpStates = func() []string {
+	states := []keepalive.State{1: keepalive.StateEstablished, 2: keepalive.StateSynSent, 3: keepalive.StateSynReceived,
+		4: keepalive.StateFinWait1, 5: keepalive.StateFinWait2, 6: keepalive.StateTimeWait, 7: keepalive.StateClosed,
+		8: keepalive.StateCloseWait, 9: keepalive.StateLastAck, 10: keepalive.StateListen, 11: keepalive.StateClosing}
+	names := make([]string, len(states))
+	for i, s := range states[1:] {
+		names[i+1] = s.String()
+	}
+	return names
+}()
+
+// ssStates are ss's names where they differ, accepted by --state too.
+var ssStates = map[string]string{"syn-recv": "syn-received", "close": "closed"}
 
 // connFilter selects connections.
 type connFilter struct {
@@ -163,7 +177,11 @@ func runConns(stdout, stderr io.Writer, args []string) int {
 	if *states != "" {
 		f.states = map[int]bool{}
 		for s := range strings.SplitSeq(*states, ",") {
-			i := slices.Index(tcpStates, strings.ToLower(strings.TrimSpace(s)))
+			name := strings.ToLower(strings.TrimSpace(s))
+			if alias, ok := ssStates[name]; ok {
+				name = alias
+			}
+			i := slices.Index(tcpStates, name)
 			if i <= 0 {
 				fmt.Fprintf(stderr, "keepalive conns: --state %q: not a TCP state; one of %s\n", s, strings.Join(tcpStates[1:], ", "))
 				return exitUsage

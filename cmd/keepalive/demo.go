@@ -63,9 +63,11 @@ type demoConn struct {
 	done         chan struct{} // closed when the read has returned
 	took         time.Duration
 	err          error
-	state        string // the socket's TCP state once the read returned: "close" when the kernel dropped it
-	probes       int    // tcpi_probes: unanswered keepalive probes sent
-	backoff      int    // tcpi_backoff
+	state        keepalive.State // once the read returned: closed when the kernel dropped it
+	cause        keepalive.Cause // why, as keepalive.CauseOf says
+	probes       int             // unanswered keepalive probes sent (tcpi_probes)
+	endProbes    int             // the count CauseOf read at the end (-1: none), set before done
+	backoff      int             // tcpi_backoff
 }
 
 type demoConnJSON struct {
@@ -74,9 +76,11 @@ type demoConnJSON struct {
 	Predicted seconds    `json:"predicted_s"`
 	Worst     seconds    `json:"worst_case_s"`
 	// Outcome is "dead" (the kernel closed the socket: its TCP state is
-	// CLOSE, whatever error the read returned), "ESTABLISHED" (still
-	// hanging at the bound) or "error" (the read failed otherwise).
+	// closed, whatever error the read returned), "ESTABLISHED" (still
+	// hanging at the bound) or "error" (the read failed otherwise); Cause
+	// is keepalive.CauseOf's word for it ("keepalive timeout", ...).
 	Outcome  string  `json:"outcome"`
+	Cause    string  `json:"cause,omitempty"`
 	Measured seconds `json:"measured_s"`
 	Probes   int     `json:"probes_sent"`
 	// Error is what the read returned, Errno its name ("ETIMEDOUT",
@@ -149,7 +153,15 @@ func runDemo(stdout, stderr io.Writer, args []string) int {
 	for _, c := range conns {
 		go func() {
 			c.took, c.err = readFailure(c.client, c.start, bound)
-			c.state = tcpState(c.client)
+			// Before the socket is closed: the kernel's view of why.
+			cause, st, err := keepalive.CauseOf(c.client)
+			c.endProbes = -1
+			if err == nil {
+				c.state, c.cause = st.State, cause
+				if st.Has(keepalive.FieldProbes) {
+					c.endProbes = st.Probes
+				}
+			}
 			close(c.done)
 		}()
 	}
@@ -252,11 +264,17 @@ func (c *demoConn) close() {
 	}
 }
 
-// poll reads the probe count from the client's TCP_INFO. It keeps the last
-// count when the socket can no longer be read.
+// poll reads the probe count from the client's TCP_INFO (keepalive.StatusOf).
+// It keeps the last count when the socket can no longer be read.
 func (c *demoConn) poll() {
-	if p, b, err := tcpProbes(c.client); err == nil {
-		c.probes, c.backoff = p, b
+	if c.finished() {
+		if c.endProbes >= 0 { // done is closed: endProbes is set
+			c.probes = c.endProbes
+		}
+		return
+	}
+	if st, err := keepalive.StatusOf(c.client); err == nil && st.Has(keepalive.FieldProbes) {
+		c.probes, c.backoff = st.Probes, st.Backoff
 	}
 }
 
@@ -275,7 +293,7 @@ func (c *demoConn) finished() bool {
 // reader only EOF.
 func (c *demoConn) outcome() string {
 	switch {
-	case c.state == "close":
+	case c.state == keepalive.StateClosed:
 		return "dead"
 	case errors.Is(c.err, os.ErrDeadlineExceeded):
 		return "ESTABLISHED"
@@ -304,6 +322,9 @@ func errName(err error) string {
 func (c *demoConn) json() demoConnJSON {
 	j := demoConnJSON{Name: c.name, Config: toJSON(c.cfg), Predicted: seconds(c.predicted), Worst: seconds(c.worst),
 		Outcome: c.outcome(), Measured: seconds(c.took), Probes: c.probes}
+	if j.Outcome == "dead" {
+		j.Cause = c.cause.String()
+	}
 	if j.Outcome != "ESTABLISHED" && c.err != nil {
 		j.Error, j.Errno = c.err.Error(), errName(c.err)
 	}
@@ -382,7 +403,7 @@ func (l *liveOutput) draw() {
 			elapsed = dur(c.took)
 			switch c.outcome() {
 			case "dead":
-				state = "declared dead (" + errName(c.err) + ")"
+				state = "declared dead (" + c.cause.String() + ", " + errName(c.err) + ")"
 			case "ESTABLISHED":
 				state = "still ESTABLISHED, stopped waiting"
 			default:
@@ -398,7 +419,7 @@ func (l *liveOutput) draw() {
 func (c *demoConn) verdict() string {
 	switch c.outcome() {
 	case "dead":
-		return fmt.Sprintf("declared dead: read failed with %s (%v) after %s (%.3fx predicted)", errName(c.err), c.err, dur(c.took), float64(c.took)/float64(c.predicted))
+		return fmt.Sprintf("declared dead (%s): read failed with %s (%v) after %s (%.3fx predicted)", c.cause, errName(c.err), c.err, dur(c.took), float64(c.took)/float64(c.predicted))
 	case "ESTABLISHED":
 		return fmt.Sprintf("still ESTABLISHED after %s, stopped waiting (predicted %s)", dur(c.took), dur(c.predicted))
 	}
@@ -412,7 +433,7 @@ func printDemoResult(w io.Writer, conns []*demoConn) {
 		measured := "still ESTABLISHED after " + dur(c.took)
 		switch c.outcome() {
 		case "dead":
-			measured = fmt.Sprintf("%s after %s, %d probes", errName(c.err), dur(c.took), c.probes)
+			measured = fmt.Sprintf("%s after %s, %d probes (%s)", c.cause, dur(c.took), c.probes, errName(c.err))
 		case "error":
 			measured = oneLine(fmt.Sprintf("error after %s: %v", dur(c.took), c.err))
 		}

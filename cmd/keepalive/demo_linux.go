@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-	"net"
 	"os"
 	"syscall"
 
@@ -10,50 +8,6 @@ import (
 )
 
 func demoSupported() error { return nil }
-
-// tcpProbes reads tcpi_probes (unanswered keepalive or zero-window probes
-// sent) and tcpi_backoff from the socket's TCP_INFO.
-func tcpProbes(c net.Conn) (probes, backoff int, err error) {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return 0, 0, fmt.Errorf("%T has no socket", c)
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return 0, 0, err
-	}
-	var info *unix.TCPInfo
-	var gerr error
-	if err := rc.Control(func(fd uintptr) { info, gerr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) }); err != nil {
-		return 0, 0, err
-	}
-	if gerr != nil {
-		return 0, 0, os.NewSyscallError("getsockopt TCP_INFO", gerr)
-	}
-	return int(info.Probes), int(info.Backoff), nil
-}
-
-// tcpState reads the socket's TCP state from TCP_INFO, named as ss names
-// it ("close" once the kernel has dropped the connection), or "unknown".
-func tcpState(c net.Conn) string {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return "unknown"
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return "unknown"
-	}
-	var info *unix.TCPInfo
-	var gerr error
-	if err := rc.Control(func(fd uintptr) { info, gerr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) }); err != nil || gerr != nil {
-		return "unknown"
-	}
-	if int(info.State) < len(tcpStates) {
-		return tcpStates[info.State]
-	}
-	return "unknown"
-}
 
 func errnoName(e syscall.Errno) string { return unix.ErrnoName(e) }
 

@@ -5,7 +5,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"runtime"
 	"syscall"
@@ -17,10 +16,6 @@ func demoSupported() error {
 	return fmt.Errorf("the demo needs Linux (a socket filter silences the peer, TCP_INFO counts the probes); not available on %s: %w",
 		runtime.GOOS, errors.ErrUnsupported)
 }
-
-func tcpProbes(net.Conn) (int, int, error) { return 0, 0, demoSupported() }
-
-func tcpState(net.Conn) string { return "unknown" }
 
 func errnoName(syscall.Errno) string { return "" }
 

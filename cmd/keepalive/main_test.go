@@ -387,6 +387,7 @@ type demoOut struct {
 		Predicted float64   `json:"predicted_s"`
 		Worst     float64   `json:"worst_case_s"`
 		Outcome   string    `json:"outcome"`
+		Cause     string    `json:"cause"`
 		Measured  float64   `json:"measured_s"`
 		Probes    int       `json:"probes_sent"`
 		Error     string    `json:"error"`
@@ -425,6 +426,7 @@ func TestDemo(t *testing.T) {
 	assert.Equal(t, d.Idle.Seconds(), mine.Predicted)
 	assert.Equal(t, d.IdleMax.Seconds(), mine.Worst)
 	assert.Equal(t, "dead", mine.Outcome, "judged from the socket's state: the kernel closed it")
+	assert.Equal(t, "keepalive timeout", mine.Cause, "keepalive.CauseOf's word")
 	assert.Equal(t, "ETIMEDOUT", mine.Errno, "the real error, printed: a silenced peer on loopback gives ETIMEDOUT")
 	assert.Contains(t, mine.Error, "connection timed out")
 	assert.Equal(t, cfg.Count, mine.Probes, "tcpi_probes when the connection failed")
@@ -448,7 +450,7 @@ func TestDemoLive(t *testing.T) {
 	for k := 1; k <= 2; k++ { // k = max(1, ceil((2.5s - 1s) / 1s)) probes
 		assert.Contains(t, r.stdout, fmt.Sprintf("%s: %d keepalive probe(s) unanswered (tcpi_probes %d,", name, k, k))
 	}
-	assert.Contains(t, r.stdout, name+": declared dead: read failed with ETIMEDOUT (read tcp4 ")
+	assert.Contains(t, r.stdout, name+": declared dead (keepalive timeout): read failed with ETIMEDOUT (read tcp4 ", "the library's cause, then the error")
 	assert.Contains(t, r.stdout, "Go's net.Dialer{}: still ESTABLISHED after ")
 	assert.Contains(t, r.stdout, "keepalive.Config{} (OS defaults): still ESTABLISHED after ")
 	t.Log("\n" + r.stdout)
@@ -673,7 +675,7 @@ func TestDemoTerminal(t *testing.T) {
 	require.NoError(t, err, s)
 	assert.Contains(t, s, "\x1b[3A", "moves up over the 3 progress lines to redraw them")
 	assert.Contains(t, s, "\r\x1b[Kkeepalive.Config{Idle: 1s, Interval: 1s, Count: 1}")
-	assert.Regexp(t, `keepalive\.Config\{Idle: 1s, Interval: 1s, Count: 1\} +\d+\.\d+s +probes sent 1 +predicted dead at 2s +declared dead \(ETIMEDOUT\)`, s)
+	assert.Regexp(t, `keepalive\.Config\{Idle: 1s, Interval: 1s, Count: 1\} +\d+\.\d+s +probes sent 1 +predicted dead at 2s +declared dead \(keepalive timeout, ETIMEDOUT\)`, s)
 	assert.Regexp(t, `keepalive\.Config\{\} \(OS defaults\) +\d+(\.\d+)?s +probes sent 0 +predicted dead at .* +still ESTABLISHED, stopped waiting`, s)
 	assert.Contains(t, s, "measured")
 }
