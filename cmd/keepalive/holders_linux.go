@@ -119,8 +119,9 @@ func socketInode(link []byte) (uint32, bool) {
 
 // procDetails reads a process's command, parent and whether it is an
 // orphan from /proc/PID/stat. A process is counted as orphaned when it was
-// re-parented to init (parent pid 1) or its process group's leader has
-// exited, and it does not lead a group itself: that is what a child that
+// re-parented to init (parent pid 1), or its process group's leader has
+// exited and its parent is outside its group (a subreaper), and it does not
+// lead a group itself: that is what a child that
 // inherited a server's socket looks like after the server was killed. A
 // daemon, which leads its own session, is not flagged; scanHolders also
 // clears it for a descriptor with close-on-exec, which was not inherited.
@@ -144,9 +145,30 @@ func procDetails(pid int) holder {
 	pgrp, _ := strconv.Atoi(string(f[2]))
 	if pgrp != pid && pgrp > 0 {
 		_, err := os.Stat("/proc/" + strconv.Itoa(pgrp))
-		h.Orphaned = h.PPID == 1 || errors.Is(err, os.ErrNotExist)
+		// A process group whose leader exited is no sign by itself: a
+		// shell's job lives on after it. Re-parented, the process has a
+		// parent outside its group (init, or a subreaper).
+		h.Orphaned = h.PPID == 1 || errors.Is(err, os.ErrNotExist) && processGroup(h.PPID) != pgrp
 	}
 	return h
+}
+
+// processGroup reads a process's group from /proc/PID/stat, or 0.
+func processGroup(pid int) int {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	end := bytes.LastIndexByte(b, ')')
+	if end < 0 {
+		return 0
+	}
+	f := bytes.Fields(b[end+1:])
+	if len(f) < 3 {
+		return 0
+	}
+	g, _ := strconv.Atoi(string(f[2]))
+	return g
 }
 
 // closeOnExec reads whether a process's descriptor has O_CLOEXEC, from
