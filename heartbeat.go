@@ -182,9 +182,9 @@ type Watch struct {
 type watchState uint8
 
 const (
-	waiting  watchState = iota // until at, the next ping
-	pinging                    // until at, the ping's deadline
-	stopped                    // by Stop or Close
+	waiting watchState = iota // until at, the next ping
+	pinging                   // until at, the ping's deadline
+	stopped                   // by Stop or Close
 	failed
 )
 

@@ -60,8 +60,8 @@ func TestHeartbeatDetection(t *testing.T) {
 	d, err := keepalive.Heartbeat{Interval: 10 * time.Second, Timeout: 5 * time.Second}.Detection()
 	require.NoError(t, err)
 	assert.Equal(t, keepalive.Detection{Idle: 15 * time.Second, IdleMin: 15 * time.Second,
-		IdleMax: 15*time.Second + 100*time.Millisecond + 15*time.Second/32,
-		InFlightMax: 15*time.Second + 100*time.Millisecond + 15*time.Second/32,
+		IdleMax:       15*time.Second + 100*time.Millisecond + 15*time.Second/32,
+		InFlightMax:   15*time.Second + 100*time.Millisecond + 15*time.Second/32,
 		ZeroWindowMax: 15*time.Second + 100*time.Millisecond + 15*time.Second/32}, d)
 }
 
