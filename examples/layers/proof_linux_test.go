@@ -511,4 +511,3 @@ func (r *relay) silenceBackends(t *testing.T) {
 		testkit.SilenceOrSkip(t, b)
 	}
 }
-
