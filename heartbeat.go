@@ -56,17 +56,23 @@ func HeartbeatSlack(d time.Duration) time.Duration {
 // HeartbeatError is why a Monitor closed a connection.
 type HeartbeatError struct {
 	Conn net.Conn
-	// Timeout is the Timeout the ping exceeded; zero if the ping failed.
+	// Timeout is the Timeout the ping exceeded; zero if it failed sooner.
 	Timeout time.Duration
-	// Err is what the ping returned, or context.DeadlineExceeded.
+	// Err is what the ping returned, or context.DeadlineExceeded if it
+	// had not returned by its deadline.
 	Err error
 	// Issue 12's cause (the kernel's view, read before the hard close)
 	// belongs here; see Monitor.fail.
 }
 
 func (e *HeartbeatError) Error() string {
-	if e.Timeout > 0 {
+	switch {
+	case e.Timeout > 0 && errors.Is(e.Err, context.DeadlineExceeded):
 		return fmt.Sprintf("keepalive: heartbeat: ping timed out after %v", e.Timeout)
+	case e.Timeout > 0:
+		return fmt.Sprintf("keepalive: heartbeat: ping timed out after %v: %v", e.Timeout, e.Err)
+	case e.Err == nil:
+		return "keepalive: heartbeat: ping failed"
 	}
 	return "keepalive: heartbeat: ping failed: " + e.Err.Error()
 }
@@ -310,7 +316,11 @@ func (m *Monitor) runPing(w *Watch, ctx *pingCtx) {
 	}
 	heap.Remove(&m.q, w.index)
 	w.state = failed
-	w.err = &HeartbeatError{Conn: w.conn, Err: err}
+	he := &HeartbeatError{Conn: w.conn, Err: err}
+	if !time.Now().Before(ctx.deadline) { // its own deadline (from ctx) ended it
+		he.Timeout = m.h.Timeout
+	}
+	w.err = he
 	m.mu.Unlock()
 	ctx.cancel(context.Canceled)
 	m.fail(w)

@@ -354,3 +354,36 @@ func TestHeartbeatSlowPeer(t *testing.T) {
 	assert.Zero(t, fails.Load())
 	assert.Positive(t, pings.Load())
 }
+
+// A ping that honours its context's deadline and fails there is reported
+// as a timeout, with its own error.
+func TestHeartbeatPingOwnDeadline(t *testing.T) {
+	t.Parallel()
+	h := keepalive.Heartbeat{Interval: 10 * time.Millisecond, Timeout: 200 * time.Millisecond}
+	m, err := h.Monitor()
+	require.NoError(t, err)
+	defer m.Close()
+	client, server := testkit.Pair(t, testkit.Loopback{Network: "tcp4", Addr: "127.0.0.1:0"}, nil, (&net.Dialer{}).DialContext)
+	startEcho(server, nil).hang.Store(true)
+	failed, onFail := failures()
+	ping := bytePing(client)
+	_, err = m.Watch(client, func(ctx context.Context) error {
+		dl, _ := ctx.Deadline()
+		client.SetDeadline(dl)
+		return ping(ctx)
+	}, onFail)
+	require.NoError(t, err)
+	select {
+	case f := <-failed:
+		var he *keepalive.HeartbeatError
+		require.ErrorAs(t, f.err, &he)
+		if errors.Is(f.err, os.ErrDeadlineExceeded) {
+			assert.Contains(t, f.err.Error(), "keepalive: heartbeat: ping timed out after 200ms: ")
+		} else { // the Monitor's timer came first on a loaded machine
+			assert.Equal(t, "keepalive: heartbeat: ping timed out after 200ms", f.err.Error())
+		}
+		assert.Equal(t, h.Timeout, he.Timeout)
+	case <-time.After(5 * time.Second):
+		t.Fatal("no failure within 5s")
+	}
+}
