@@ -34,7 +34,7 @@ import (
 	grpckeepalive "google.golang.org/grpc/keepalive"
 
 	"github.com/keepalive-go/keepalive"
-	"github.com/keepalive-go/keepalive/internal/testkit"
+	"github.com/keepalive-go/keepalive/examples/internal/itest"
 )
 
 // Seconds-scale settings, built directly: Within and Plan refuse
@@ -433,81 +433,17 @@ func TestDeadBackendBehindProxy(t *testing.T) {
 	t.Parallel()
 	backend, err := startServers()
 	require.NoError(t, err)
-	relays := []*relay{newRelay(t, backend.echo), newRelay(t, backend.h2), newRelay(t, backend.grpc)}
-	s := &servers{echo: relays[0].addr(), h2: relays[1].addr(), grpc: relays[2].addr()}
+	relays := []*itest.BackendRelay{itest.NewBackendRelay(t, backend.echo), itest.NewBackendRelay(t, backend.h2), itest.NewBackendRelay(t, backend.grpc)}
+	s := &servers{echo: relays[0].Addr(), h2: relays[1].Addr(), grpc: relays[2].Addr()}
 	probe := dialTCP(t, s.echo)
 	got := prove(t, "dead server behind a TCP relay", s, func() {
 		for _, r := range relays {
-			r.silenceBackends(t)
+			r.KillBackend(t)
 		}
 	})
 	assertNever(t, got, "TCP keepalive")
 	assertEstablished(t, probe)
 	for _, m := range []string{"heartbeat, byte", "heartbeat, gRPC", "HTTP/2", "gRPC keepalive"} {
 		assertDetected(t, got, m)
-	}
-}
-
-// relay is an L4 proxy: it keeps its client side healthy (its kernel
-// answers), while silenceBackends makes every backend it dialed look like
-// a dead host.
-type relay struct {
-	ln       net.Listener
-	mu       sync.Mutex
-	backends []net.Conn
-	silent   bool
-}
-
-func newRelay(t *testing.T, target string) *relay {
-	lc := net.ListenConfig{KeepAlive: -1}
-	ln, err := lc.Listen(context.Background(), "tcp4", "127.0.0.1:0")
-	require.NoError(t, err)
-	r := &relay{ln: ln}
-	var conns []net.Conn
-	var cmu sync.Mutex
-	t.Cleanup(func() {
-		ln.Close()
-		cmu.Lock()
-		defer cmu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	go func() {
-		d := net.Dialer{KeepAlive: -1, Timeout: 5 * time.Second}
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			b, err := d.Dial("tcp4", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			cmu.Lock()
-			conns = append(conns, c, b)
-			cmu.Unlock()
-			r.mu.Lock()
-			r.backends = append(r.backends, b)
-			if r.silent { // a new backend connection is as dead as the old
-				testkit.Silence(b)
-			}
-			r.mu.Unlock()
-			go io.Copy(b, c)
-			go io.Copy(c, b)
-		}
-	}()
-	return r
-}
-
-func (r *relay) addr() string { return r.ln.Addr().String() }
-
-func (r *relay) silenceBackends(t *testing.T) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.silent = true
-	for _, b := range r.backends {
-		testkit.SilenceOrSkip(t, b)
 	}
 }
