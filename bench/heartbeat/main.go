@@ -35,11 +35,8 @@ const envPeer = "KEEPALIVE_HEARTBEAT_PEER"
 
 func main() {
 	if os.Getenv(envPeer) != "" {
-		if err := servePeer(os.Stdout); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		return
+		fmt.Fprintln(os.Stderr, servePeer(os.Stdout))
+		os.Exit(1)
 	}
 	n := flag.Int("n", 10000, "connections")
 	interval := flag.Duration("interval", time.Second, "Heartbeat.Interval")
