@@ -71,5 +71,5 @@ func TestPingsWithin(t *testing.T) {
 		assert.ErrorIs(t, err, syscall.EINVAL, "%v", d)
 	}
 	_, err := keepalive.PingsWithin(11*time.Second, 10*time.Second)
-	assert.EqualError(t, err, "keepalive: PingsWithin: a deadline of 11s is too short for pings at least 10s apart with a timeout of at least 1s (the shortest is 11.44375s): invalid argument")
+	assert.ErrorContains(t, err, "keepalive: PingsWithin: a deadline of 11s is too short for pings at least 10s apart with a timeout of at least 1s (the shortest is 11.44375s): ")
 }
