@@ -218,7 +218,7 @@ func TestHeartbeatPingFails(t *testing.T) {
 	}
 }
 
-// A slow but alive peer, answering within the Timeout, is never failed.
+// A slow but alive peer, answering within half the Timeout, is never failed.
 // KEEPALIVE_HEARTBEAT_SOAK=10m runs it longer (the figure in docs/layers.md).
 func TestHeartbeatSlowPeer(t *testing.T) {
 	t.Parallel()
@@ -228,7 +228,7 @@ func TestHeartbeatSlowPeer(t *testing.T) {
 		run, err = time.ParseDuration(s)
 		require.NoError(t, err)
 	}
-	h := keepalive.Heartbeat{Interval: 20 * time.Millisecond, Timeout: 500 * time.Millisecond}
+	h := keepalive.Heartbeat{Interval: 50 * time.Millisecond, Timeout: time.Second}
 	m, err := h.Monitor()
 	require.NoError(t, err)
 	defer m.Close()
@@ -238,8 +238,10 @@ func TestHeartbeatSlowPeer(t *testing.T) {
 	lb := testkit.Loopback{Network: "tcp4", Addr: "127.0.0.1:0"}
 	for range conns {
 		client, server := testkit.Pair(t, lb, nil, (&net.Dialer{}).DialContext)
-		// Answers take up to 60% of the Timeout.
-		startEcho(server, func() time.Duration { return time.Duration(rand.Int64N(int64(h.Timeout) * 6 / 10)) })
+		// The peer waits up to half the Timeout before answering; the rest
+		// is for this process, whose peers share its two loaded cores (under
+		// the whole suite with -race, round trips took up to 0.37 s more).
+		startEcho(server, func() time.Duration { return time.Duration(rand.Int64N(int64(h.Timeout) / 2)) })
 		ping := bytePing(client)
 		_, err := m.Watch(client, func(ctx context.Context) error {
 			start := time.Now()
