@@ -34,9 +34,10 @@ func TestPlan(t *testing.T) {
 		"TCP idle": l.TCPDetection.IdleMax, "TCP in flight": l.TCPDetection.InFlightMax, "TCP zero window": l.TCPDetection.ZeroWindowMax,
 		"heartbeat": l.HeartbeatDetection.IdleMax, "HTTP/2": l.HTTP2Max,
 	} {
-		assert.LessOrEqual(t, d, 30*time.Second, name)
-		assert.Positive(t, d, name)
+		assert.LessOrEqual(t, d, 30*time.Second, name) // zero where not modelled (Windows' in flight)
 	}
+	assert.Positive(t, l.TCPDetection.IdleMax)
+	assert.Positive(t, l.HTTP2Max)
 
 	_, err = keepalive.Plan(time.Second, 0)
 	assert.ErrorIs(t, err, syscall.EINVAL)
