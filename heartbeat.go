@@ -34,7 +34,7 @@ func (h Heartbeat) Validate() error {
 
 // Detection bounds how long a Monitor running h keeps a connection to a
 // dead or hung peer open. Idle counts from the end of the last ping that
-// succeeded: Interval + Timeout, and Interval + Timeout + Slack at worst.
+// succeeded: Interval + Timeout, and HeartbeatSlack of it later at worst.
 // InFlight and ZeroWindow count from a write: a ping may already be
 // running (min 0), and the bound is the same.
 func (h Heartbeat) Detection() (Detection, error) {
@@ -114,8 +114,8 @@ func (h Heartbeat) Monitor() (*Monitor, error) {
 // protocol; it must return once its context is done or conn is closed.
 func (m *Monitor) Watch(conn net.Conn, ping func(ctx context.Context) error, onFail func(error)) (*Watch, error) {
 	switch {
-	case m == nil:
-		return nil, fmt.Errorf("keepalive: heartbeat: nil Monitor: %w", syscall.EINVAL)
+	case m == nil || m.done == nil:
+		return nil, fmt.Errorf("keepalive: heartbeat: nil or zero Monitor (make one with Heartbeat.Monitor): %w", syscall.EINVAL)
 	case isNil(conn):
 		return nil, fmt.Errorf("keepalive: heartbeat: nil connection: %w", syscall.EINVAL)
 	case ping == nil:
@@ -139,7 +139,7 @@ func (m *Monitor) Watch(conn net.Conn, ping func(ctx context.Context) error, onF
 // Close stops every Watch, leaves the connections open, and returns once
 // the pings in flight, whose contexts it cancels, have returned.
 func (m *Monitor) Close() error {
-	if m == nil {
+	if m == nil || m.done == nil {
 		return nil
 	}
 	m.mu.Lock()
@@ -165,6 +165,9 @@ func (m *Monitor) Close() error {
 
 // Len returns how many connections m watches.
 func (m *Monitor) Len() int {
+	if m == nil {
+		return 0
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return len(m.q)

@@ -26,6 +26,13 @@ func TestHeartbeatInvalid(t *testing.T) {
 	_, err := nilMonitor.Watch(nil, nil, nil)
 	assert.ErrorIs(t, err, syscall.EINVAL)
 	assert.NoError(t, nilMonitor.Close())
+	assert.Zero(t, nilMonitor.Len())
+	var zero keepalive.Monitor
+	_, err = zero.Watch(&net.TCPConn{}, func(context.Context) error { return nil }, nil)
+	assert.ErrorIs(t, err, syscall.EINVAL)
+	assert.NoError(t, zero.Close())
+	var zeroWatch keepalive.Watch
+	assert.False(t, zeroWatch.Stop())
 	var nilWatch *keepalive.Watch
 	assert.False(t, nilWatch.Stop())
 	assert.NoError(t, nilWatch.Err())
