@@ -132,7 +132,7 @@ func (m *Monitor) Watch(conn net.Conn, ping func(ctx context.Context) error, onF
 		m.running.Add(1)
 		go m.run()
 	}
-	m.schedule(w, m.now()+int64(m.h.Interval))
+	m.schedule(w, after(m.now(), m.h.Interval))
 	return w, nil
 }
 
@@ -233,6 +233,9 @@ func (w *Watch) Err() error {
 
 func (m *Monitor) now() int64 { return int64(time.Since(m.epoch)) }
 
+// after is now + d, saturating: an Interval of years must not wrap.
+func after(now int64, d time.Duration) int64 { return int64(satAdd(time.Duration(now), d)) }
+
 // schedule queues w for at; the caller holds m.mu.
 func (m *Monitor) schedule(w *Watch, at int64) {
 	w.at = at
@@ -263,8 +266,8 @@ func (m *Monitor) run() {
 			w := m.q[0]
 			if w.state == waiting {
 				w.state = pinging
-				w.ctx = newPingCtx(m.epoch.Add(time.Duration(now) + m.h.Timeout))
-				m.schedule(w, now+int64(m.h.Timeout))
+				w.ctx = newPingCtx(m.epoch.Add(satAdd(time.Duration(now), m.h.Timeout)))
+				m.schedule(w, after(now, m.h.Timeout))
 				m.running.Add(1)
 				go m.runPing(w, w.ctx)
 				continue
@@ -313,7 +316,7 @@ func (m *Monitor) runPing(w *Watch, ctx *pingCtx) {
 	w.ctx = nil
 	if err == nil {
 		w.state = waiting
-		m.schedule(w, m.now()+int64(m.h.Interval))
+		m.schedule(w, after(m.now(), m.h.Interval))
 		m.mu.Unlock()
 		return
 	}

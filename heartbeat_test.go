@@ -123,3 +123,50 @@ func TestHeartbeatStopClose(t *testing.T) {
 	c1.Close()
 	waitGoroutines(t, base)
 }
+
+// Durations near the maximum neither wrap nor fire at once.
+func TestHeartbeatHugeDurations(t *testing.T) {
+	t.Parallel()
+	h := keepalive.Heartbeat{Interval: 1<<63 - 1, Timeout: 1<<63 - 1}
+	d, err := h.Detection()
+	require.NoError(t, err)
+	assert.Equal(t, time.Duration(1<<63-1), d.IdleMax)
+	m, err := h.Monitor()
+	require.NoError(t, err)
+	defer m.Close()
+	c1, c2 := net.Pipe()
+	defer c1.Close()
+	defer c2.Close()
+	w, err := m.Watch(c1, func(context.Context) error { t.Error("pinged"); return nil }, nil)
+	require.NoError(t, err)
+	time.Sleep(50 * time.Millisecond)
+	assert.True(t, w.Stop())
+}
+
+// A huge Timeout gives the ping a deadline far ahead, not one in the past.
+func TestHeartbeatHugeTimeout(t *testing.T) {
+	t.Parallel()
+	m, err := keepalive.Heartbeat{Interval: time.Millisecond, Timeout: 1<<63 - 1}.Monitor()
+	require.NoError(t, err)
+	defer m.Close()
+	c1, c2 := net.Pipe()
+	defer c1.Close()
+	defer c2.Close()
+	deadlines := make(chan time.Time, 1)
+	w, err := m.Watch(c1, func(ctx context.Context) error {
+		dl, _ := ctx.Deadline()
+		select {
+		case deadlines <- dl:
+		default:
+		}
+		return nil
+	}, nil)
+	require.NoError(t, err)
+	select {
+	case dl := <-deadlines:
+		assert.True(t, dl.After(time.Now().Add(100*365*24*time.Hour)), "%v", dl)
+	case <-time.After(5 * time.Second):
+		t.Fatal("no ping within 5s")
+	}
+	w.Stop()
+}
