@@ -30,7 +30,9 @@ import (
 // floor is the cheapest way to set the options from Go: one
 // SyscallConn().Control with the raw setsockopt calls of golang.org/x/sys/unix
 // and no heap allocation (the callback is bound once, not a fresh closure per
-// call). It is what Apply must come close to.
+// call), after the one getsockopt(SO_PROTOCOL) that tells a Multipath TCP
+// socket, which Apply and Control must refuse. It is what they must come
+// close to.
 type floor struct {
 	idle, intvl, count, userTimeout int
 	err                             error
@@ -50,6 +52,14 @@ func newFloor(c keepalive.Config) *floor {
 
 func (f *floor) set(sysfd uintptr) {
 	fd := int(sysfd)
+	var proto int
+	if proto, f.err = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PROTOCOL); f.err != nil {
+		return
+	}
+	if proto == unix.IPPROTO_MPTCP {
+		f.err = keepalive.ErrMultipathTCP
+		return
+	}
 	if f.userTimeout > 0 {
 		if f.err = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, f.userTimeout); f.err != nil {
 			return

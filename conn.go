@@ -29,7 +29,7 @@ func (c Config) Apply(conn net.Conn) error {
 	if err != nil {
 		return err
 	}
-	return applyConn(conn, c)
+	return applyConn(conn, c, false)
 }
 
 // withSystem fills c's zero keepalive fields with the system's values, so
@@ -59,10 +59,11 @@ func (p *platform) withSystem(c Config) (Config, error) {
 }
 
 // applyConn sets c, already validated and rounded, on the TCP connection
-// under conn. For a *net.TCPConn, SyscallConn and Control stay in this one
-// function so the compiler devirtualizes Control and keeps the RawConn and
-// the callback off the heap.
-func applyConn(conn net.Conn, c Config) error {
+// under conn, refusing a Multipath TCP one unless plain says it cannot be
+// (one getsockopt saved). For a *net.TCPConn, SyscallConn and Control stay
+// in this one function so the compiler devirtualizes Control and keeps the
+// RawConn and the callback off the heap.
+func applyConn(conn net.Conn, c Config, plain bool) error {
 	tc, sc, err := socketOf(conn)
 	if err != nil {
 		return err
@@ -72,7 +73,7 @@ func applyConn(conn net.Conn, c Config) error {
 		if err != nil {
 			return fmt.Errorf("keepalive: %w", err)
 		}
-		a := getApplier(c)
+		a := getApplier(c, plain)
 		return a.done(rc.Control(a.fn))
 	}
 	rc, err := tc.SyscallConn()
@@ -82,7 +83,7 @@ func applyConn(conn net.Conn, c Config) error {
 	// rc is concrete here, so the closure stays on the stack: no pooled
 	// applier needed.
 	var serr error
-	if cerr := rc.Control(func(fd uintptr) { serr = setOptions(fd, c) }); cerr != nil {
+	if cerr := rc.Control(func(fd uintptr) { serr = setChecked(fd, c, plain) }); cerr != nil {
 		// The callback never ran: typically the connection is closed
 		// (errors.Is(err, net.ErrClosed) holds).
 		return fmt.Errorf("keepalive: %w", cerr)
@@ -166,6 +167,16 @@ func (r *inspection) result(cerr error) (Config, error) {
 // with ErrMultipathTCP, and Go's Dialer and ListenConfig, which make them
 // on Linux (ListenConfig by default), then retry with plain TCP.
 func (c Config) Control(network, address string, rc syscall.RawConn) error {
+	return c.control(network, rc, false)
+}
+
+// controlPlain is Control for a socket its Dialer or ListenConfig makes
+// plain TCP: no Multipath TCP check.
+func (c Config) controlPlain(network, _ string, rc syscall.RawConn) error {
+	return c.control(network, rc, true)
+}
+
+func (c Config) control(network string, rc syscall.RawConn, plain bool) error {
 	if !isTCP(network) {
 		return nil
 	}
@@ -175,7 +186,7 @@ func (c Config) Control(network, address string, rc syscall.RawConn) error {
 	if isNil(rc) {
 		return fmt.Errorf("%w: nil syscall.RawConn", ErrNotTCP)
 	}
-	a := getApplier(c.Rounded())
+	a := getApplier(c.Rounded(), plain)
 	return a.done(rc.Control(a.fn))
 }
 
@@ -248,9 +259,10 @@ func isNil(v any) bool {
 // applier carries a Config into RawConn.Control. The callback is bound once
 // per pooled applier, so applying costs no heap allocation per connection.
 type applier struct {
-	cfg Config
-	err error
-	fn  func(fd uintptr)
+	cfg   Config
+	plain bool
+	err   error
+	fn    func(fd uintptr)
 }
 
 var appliers = sync.Pool{New: func() any {
@@ -259,12 +271,22 @@ var appliers = sync.Pool{New: func() any {
 	return a
 }}
 
-func (a *applier) run(fd uintptr) { a.err = setOptions(fd, a.cfg) }
+func (a *applier) run(fd uintptr) { a.err = setChecked(fd, a.cfg, a.plain) }
 
-func getApplier(c Config) *applier {
+func getApplier(c Config, plain bool) *applier {
 	a := appliers.Get().(*applier)
-	a.cfg = c
+	a.cfg, a.plain = c, plain
 	return a
+}
+
+// setChecked is setOptions on a socket that is plain TCP, or is first
+// checked not to be Multipath TCP, whose connections outlive a dead peer
+// whatever is set.
+func setChecked(fd uintptr, c Config, plain bool) error {
+	if !plain && multipathFD(fd) {
+		return errMultipath
+	}
+	return setOptions(fd, c)
 }
 
 // done returns a to the pool and reports how applying went; cerr is what

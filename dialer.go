@@ -32,17 +32,17 @@ func (c Config) Dialer(base *net.Dialer) *net.Dialer {
 			if err := userCtx(ctx, network, address, rc); err != nil {
 				return err
 			}
-			return c.Control(network, address, rc)
+			return c.controlPlain(network, address, rc)
 		}
 	case user != nil:
 		d.Control = func(network, address string, rc syscall.RawConn) error {
 			if err := user(network, address, rc); err != nil {
 				return err
 			}
-			return c.Control(network, address, rc)
+			return c.controlPlain(network, address, rc)
 		}
 	default:
-		d.Control = c.Control
+		d.Control = c.controlPlain
 	}
 	return &d
 }
@@ -72,7 +72,7 @@ func (c Config) Dial(ctx context.Context, network, address string) (net.Conn, er
 	if err != nil {
 		return nil, err
 	}
-	if err := applyConn(conn, p.rounded(c)); err != nil {
+	if err := applyConn(conn, p.rounded(c), true); err != nil { // plain TCP: dialed so
 		conn.Close()
 		return nil, err
 	}
@@ -98,13 +98,13 @@ func (c Config) Listen(ctx context.Context, network, address string) (*Listener,
 	lc := net.ListenConfig{KeepAlive: -1}
 	lc.SetMultipathTCP(false)
 	if p.acceptInherits {
-		lc.Control = c.Control
+		lc.Control = c.controlPlain
 	}
 	ln, err := lc.Listen(ctx, network, address)
 	if err != nil {
 		return nil, err
 	}
-	return &Listener{ln: ln, cfg: p.rounded(c), set: !p.acceptInherits}, nil
+	return &Listener{ln: ln, cfg: p.rounded(c), set: !p.acceptInherits, plain: true}, nil
 }
 
 // WrapListener returns a *Listener that sets c on every connection ln
@@ -142,7 +142,7 @@ func (c Config) WrapListener(ln net.Listener) *Listener {
 		if err != nil {
 			l.fail(err)
 		}
-		l.cfg = filled
+		l.cfg, l.plain = filled, plainListener(ln)
 	}
 	return l
 }
@@ -153,6 +153,7 @@ type Listener struct {
 	ln      net.Listener
 	cfg     Config // validated and rounded
 	set     bool   // set cfg on each accepted connection (it does not inherit it)
+	plain   bool   // its connections are plain TCP: no Multipath TCP check
 	err     atomic.Pointer[error]
 	onError atomic.Pointer[func(net.Conn, error)]
 	dropped atomic.Uint64
@@ -176,7 +177,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 		if err != nil || !l.set {
 			return conn, err
 		}
-		err = applyConn(conn, l.cfg)
+		err = applyConn(conn, l.cfg, l.plain)
 		if err == nil {
 			return conn, nil
 		}
@@ -231,6 +232,25 @@ func (l *Listener) Addr() (a net.Addr) {
 		}
 	}()
 	return l.ln.Addr()
+}
+
+// plainListener reports whether ln's socket is plain TCP, whose accepted
+// connections are too (a Multipath TCP listener's are Multipath TCP or, for
+// plain TCP clients, plain TCP).
+func plainListener(ln net.Listener) bool {
+	sc, ok := ln.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	plain := false
+	if rc.Control(func(fd uintptr) { plain = !multipathFD(fd) }) != nil {
+		return false
+	}
+	return plain
 }
 
 func isTCP(network string) bool {

@@ -27,7 +27,7 @@ func ExampleConfig_Detection() {
 	fmt.Println("peer stopped reading:", d.ZeroWindowMin, "to", d.ZeroWindowMax.Round(time.Millisecond))
 	// Output:
 	// idle: 25s at the latest 28.215s
-	// in flight: 25s to 30.459s after a write
+	// in flight: 25s to 56.586s after a write
 	// peer stopped reading: 25s to 29.322s
 }
 
@@ -54,7 +54,7 @@ func ExampleWithin() {
 	d, _ := cfg.Detection(keepalive.System{})
 	fmt.Println(d.IdleMax <= 30*time.Second, d.InFlightMax <= 30*time.Second, d.ZeroWindowMax <= 30*time.Second)
 	// Output:
-	// {Idle:9s Interval:5s Count:3 UserTimeout:24s}
+	// {Idle:6s Interval:2s Count:3 UserTimeout:12s}
 	// true true true
 }
 

@@ -150,7 +150,9 @@ func TestDetectionInFlightWithUserTimeout(t *testing.T) {
 	}
 	d := model(t, keepalive.Config{UserTimeout: 1500*time.Millisecond + 1})
 	assert.Equal(t, 1501*time.Millisecond, d.InFlightMin, "rounded up to whole milliseconds")
-	assert.Equal(t, 1501*time.Millisecond+slack(1501*time.Millisecond)+2*(time.Second+slack(time.Second)), d.InFlightMax, "from the write: up to two late RTOs of 1 s first")
+	// From the write: up to two late RTOs of 1 s first; then, if an ICMP
+	// unreachable re-armed the timer unclamped, up to UserTimeout + RTO late.
+	assert.Equal(t, 1501*time.Millisecond+2501*time.Millisecond+slack(2501*time.Millisecond)+2*(time.Second+slack(time.Second)), d.InFlightMax)
 }
 
 // The model saturates instead of wrapping around, and refuses a Config the
@@ -229,7 +231,7 @@ func TestWithin(t *testing.T) {
 		return
 	}
 	for _, tc := range []struct{ deadline, middlebox time.Duration }{
-		{5 * time.Second, 0},
+		{8 * time.Second, 0},
 		{10 * time.Second, 0},
 		{30 * time.Second, 0},
 		{30 * time.Second, 350 * time.Second},
@@ -257,10 +259,12 @@ func TestWithin(t *testing.T) {
 		} else if tc.deadline < 24*time.Hour {
 			// The deadline is used, not wasted: at least half of it.
 			assert.GreaterOrEqual(t, max(d.IdleMax, d.InFlightMax), tc.deadline/2, "%+v", c)
+			// Idle gets the most: a healthy connection is probed once per Idle.
+			assert.GreaterOrEqual(t, c.Idle, c.Interval, "%+v", c)
 		}
 	}
 	for _, tc := range []struct{ deadline, middlebox time.Duration }{
-		{4 * time.Second, 0}, {0, 0}, {-time.Second, 0}, {time.Minute, time.Second}, {time.Minute, 2 * time.Second},
+		{7 * time.Second, 0}, {0, 0}, {-time.Second, 0}, {time.Minute, time.Second}, {time.Minute, 2 * time.Second},
 		{time.Minute, -time.Second}, // a negative middlebox idle timeout is refused, not taken as none
 	} {
 		_, err := keepalive.Within(tc.deadline, tc.middlebox)

@@ -20,7 +20,7 @@ type System struct {
 	Interval time.Duration // keepalive interval of a socket that sets none
 	Count    int           // keepalive probes of a socket that sets none
 	Retries2 int           // Linux net.ipv4.tcp_retries2; 15 if zero
-	RTOMax   time.Duration // Linux net.ipv4.tcp_rto_max_ms; 120 s if zero
+	RTOMax   time.Duration // Linux net.ipv4.tcp_rto_max_ms (at most 120 s); 120 s if zero
 	// RTO is the connection's retransmission timeout when it writes; 1 s,
 	// the kernel's initial one, if zero.
 	RTO time.Duration
@@ -173,14 +173,26 @@ func (p *platform) idleWorstCase(m Config) time.Duration {
 // send time).
 func (p *platform) inFlight(m Config, sys System) (lo, hi time.Duration) {
 	rto := sys.rto()
-	start := satMul(satAdd(rto, p.timerSlack(rto)), 2)
+	// The first retransmission's timer runs at most the RTO, the first
+	// window probe's max(RTO, TCP_RTO_MIN) (tcp_probe0_base).
+	first := max(rto, rtoMin)
+	start := satMul(satAdd(first, p.timerSlack(first)), 2)
 	if ut := m.UserTimeout; ut > 0 {
 		late := p.timerSlack(ut)
-		if p.userTimeoutOnRetransmit {
+		switch {
+		case p.userTimeoutOnRetransmit:
 			// Checked when the backed-off retransmission timer fires:
 			// the next firing is at most as far off as the time spent
 			// retransmitting so far, and never beyond rexmtMax.
 			late = satAdd(min(ut, p.rexmtMax), p.timerSlack(min(ut, p.rexmtMax)))
+		case p.retries2Model:
+			// Linux clamps the retransmission timer to the user timeout,
+			// except when an ICMP unreachable (a router saying the peer
+			// is gone) reverts the backoff (tcp_ld_RTO_revert): that
+			// re-arms it unclamped, at most one backed-off RTO, about the
+			// time spent so far plus one RTO, and never beyond RTOMax.
+			d := min(satAdd(ut, rto), sys.rtoMax())
+			late = satAdd(d, p.timerSlack(d))
 		}
 		return ut, satAdd(satAdd(ut, late), start)
 	}
@@ -208,8 +220,8 @@ func (p *platform) zeroWindow(m Config, sys System) (lo, hi time.Duration) {
 	case m.UserTimeout <= 0:
 		return Never, Never
 	}
-	rto, ut := sys.rto(), m.UserTimeout
-	return ut, satAdd(satAdd(ut, p.timerSlack(ut)), satAdd(rto, p.timerSlack(rto)))
+	probe, ut := max(sys.rto(), rtoMin), m.UserTimeout // tcp_probe0_base
+	return ut, satAdd(satAdd(ut, p.timerSlack(ut)), satAdd(probe, p.timerSlack(probe)))
 }
 
 func (s System) rto() time.Duration {
@@ -307,7 +319,8 @@ func satMul(d time.Duration, n int64) time.Duration {
 // Within returns a Config that detects a dead peer within deadline: its
 // Detection's IdleMax (from the last segment received), InFlightMax (from a
 // write) and ZeroWindowMax (see Detection) are at most deadline, for a
-// connection whose RTO is at most 1 s, whatever the system's defaults. Idle and Interval stay far enough below
+// connection whose RTO is at most 1 s, whatever the system's defaults.
+// Idle and Interval stay far enough below
 // middleboxIdle, the idle timeout of a NAT or load balancer on the path
 // (350 s for AWS NLB, 240 s for Azure), that even a late timer fires
 // before it; zero means there is none. It prefers 3 probes and a long Idle,
@@ -360,18 +373,24 @@ func (p *platform) within(deadline, middleboxIdle time.Duration) (Config, error)
 			}
 		}
 		fits := func(count int64, interval, idle time.Duration) bool {
-			d := p.detection(p.withinConfig(count, interval, idle, ut), System{})
+			d := p.detection(p.withinConfig(count, interval, idle, ut), anySystem)
 			return d.IdleMax <= deadline && d.InFlightMax <= deadline && d.ZeroWindowMax <= deadline
+		}
+		// What probing may take: the deadline, or on Linux the user
+		// timeout, which ends probing and must bound data in flight too.
+		budget := deadline
+		if p.userTimeoutCapsProbes {
+			budget = p.longestUserTimeout(deadline)
 		}
 		for count := int64(3); count >= 1; count-- {
 			if !fits(count, intervalMin, idleMin) {
 				continue
 			}
-			// The longest Interval up to about a sixth of the deadline
+			// The longest Interval up to about a sixth of that budget
 			// that leaves room for the shortest Idle, then the longest
 			// Idle: probes stay rare on healthy connections. (Unanswered
 			// probes must not leave the middlebox idle either.)
-			preferred := min(intervalCap, max(intervalMin, (deadline/time.Duration(2*count)).Truncate(time.Second)))
+			preferred := min(intervalCap, max(intervalMin, (budget/time.Duration(2*count)).Truncate(time.Second)))
 			interval := longestSeconds(intervalMin, preferred, func(iv time.Duration) bool { return fits(count, iv, idleMin) })
 			idle := longestSeconds(idleMin, idleCap, func(id time.Duration) bool { return fits(count, interval, id) })
 			c := p.withinConfig(count, interval, idle, ut)
@@ -384,11 +403,16 @@ func (p *platform) within(deadline, middleboxIdle time.Duration) (Config, error)
 none:
 	// The shortest: one probe at the shortest Idle and Interval, and the
 	// shortest whole-second user timeout.
-	d := p.detection(p.withinConfig(1, intervalMin, idleMin, time.Second), System{})
+	d := p.detection(p.withinConfig(1, intervalMin, idleMin, time.Second), anySystem)
 	shortest := max(d.IdleMax, d.InFlightMax, d.ZeroWindowMax).Round(100 * time.Millisecond)
 	return Config{}, fmt.Errorf("keepalive: Within: no Config detects a dead peer within %v on %s (the shortest is about %v): %w",
 		deadline, p.name, shortest, syscall.EINVAL)
 }
+
+// anySystem is the System Within plans for: every Config field is set, so
+// only RTOMax matters, at its worst: 120 s, Linux's TCP_RTO_MAX and the
+// largest tcp_rto_max_ms; and an RTO of 1 s, as Within promises.
+var anySystem = System{RTOMax: 120 * time.Second}
 
 // withinConfig is the Config Within returns for these values: on Linux
 // UserTimeout = Idle + Count*Interval (the probes end the connection, and
@@ -422,7 +446,7 @@ func (p *platform) longestUserTimeout(deadline time.Duration) time.Duration {
 	lo, hi := int64(0), int64(min(deadline, p.userTimeout.max)/time.Second)
 	for lo < hi { // the largest n with inFlight(n s) <= deadline
 		n := hi - (hi-lo)/2
-		if _, late := p.inFlight(Config{UserTimeout: time.Duration(n) * time.Second}, System{}); late <= deadline {
+		if _, late := p.inFlight(Config{UserTimeout: time.Duration(n) * time.Second}, anySystem); late <= deadline {
 			lo = n
 		} else {
 			hi = n - 1

@@ -313,12 +313,16 @@ func TestPlatformInFlight(t *testing.T) {
 	// timers after it (a tail-loss probe, then the retransmission); the
 	// RTO is 1 s unless the System says.
 	start := 2 * (s + wheel(s))
-	// Linux clamps the retransmission timer to the user timeout.
+	// Linux clamps the retransmission timer to the user timeout, but an
+	// ICMP unreachable re-arms it unclamped: up to the user timeout plus
+	// one RTO later, at most RTOMax.
 	lo, hi := inFlight(&linuxPlatform, ut, System{Retries2: 3})
 	assert.Equal(t, 20*s, lo)
-	assert.Equal(t, 20*s+wheel(20*s)+start, hi)
+	assert.Equal(t, 20*s+21*s+wheel(21*s)+start, hi)
 	_, hi = inFlight(&linuxPlatform, ut, System{RTO: 300 * msec})
-	assert.Equal(t, 20*s+wheel(20*s)+2*(300*msec+wheel(300*msec)), hi, "the connection's RTO")
+	assert.Equal(t, 20*s+20300*msec+wheel(20300*msec)+2*(300*msec+wheel(300*msec)), hi, "the connection's RTO")
+	_, hi = inFlight(&linuxPlatform, ut, System{RTOMax: 5 * s})
+	assert.Equal(t, 20*s+5*s+wheel(5*s)+start, hi, "never beyond RTOMax")
 	// The BSDs check it when the backed-off timer fires.
 	lo, hi = inFlight(&freebsdPlatform, ut, System{})
 	assert.Equal(t, 20*s, lo)

@@ -52,6 +52,12 @@ var scenarios = map[string]func(t *testing.T, lb testkit.Loopback){
 	},
 	"keepalive wrap listener": acceptScenario(func(lb testkit.Loopback) (net.Listener, error) {
 		lc := net.ListenConfig{KeepAlive: -1}
+		lc.SetMultipathTCP(false)
+		ln, err := lc.Listen(context.Background(), lb.Network, lb.Addr)
+		return full.WrapListener(ln), err
+	}),
+	"keepalive wrap listener over Multipath TCP": acceptScenario(func(lb testkit.Loopback) (net.Listener, error) {
+		lc := net.ListenConfig{KeepAlive: -1} // Go's default on Linux: Multipath TCP
 		ln, err := lc.Listen(context.Background(), lb.Network, lb.Addr)
 		return full.WrapListener(ln), err
 	}),
@@ -102,7 +108,7 @@ func TestSyscallScenario(t *testing.T) {
 	scenarios[name](t, testkit.Loopbacks(t)[0])
 }
 
-var setsockoptLine = regexp.MustCompile(`setsockopt\(\d+, \w+, (\w+),`)
+var sockoptLine = regexp.MustCompile(`(set|get)sockopt\(\d+, \w+, (\w+),`)
 
 // countSetsockopt runs one scenario under strace and counts the keepalive
 // setsockopt calls by option.
@@ -112,7 +118,7 @@ func countSetsockopt(t *testing.T, strace, scenario string) map[string]int {
 	// instead of holding the suite until go test's own timeout.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, strace, "-f", "-qq", "-e", "trace=setsockopt", "-e", "signal=none", "-o", out,
+	cmd := exec.CommandContext(ctx, strace, "-f", "-qq", "-e", "trace=setsockopt,getsockopt", "-e", "signal=none", "-o", out,
 		os.Args[0], "-test.run=^TestSyscallScenario$", "-test.count=1", "-test.timeout=25s")
 	cmd.WaitDelay = 5 * time.Second
 	cmd.Env = append(os.Environ(), envScenario+"="+scenario)
@@ -121,10 +127,12 @@ func countSetsockopt(t *testing.T, strace, scenario string) map[string]int {
 	trace, err := os.ReadFile(out)
 	require.NoError(t, err)
 	counts := map[string]int{}
-	for _, m := range setsockoptLine.FindAllStringSubmatch(string(trace), -1) {
-		switch opt := m[1]; opt {
-		case "SO_KEEPALIVE", "TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT", "TCP_USER_TIMEOUT":
+	for _, m := range sockoptLine.FindAllStringSubmatch(string(trace), -1) {
+		switch op, opt := m[1], m[2]; {
+		case op == "set" && (opt == "SO_KEEPALIVE" || opt == "TCP_KEEPIDLE" || opt == "TCP_KEEPINTVL" || opt == "TCP_KEEPCNT" || opt == "TCP_USER_TIMEOUT"):
 			counts[opt]++
+		case op == "get" && opt == "SO_PROTOCOL": // the Multipath TCP check
+			counts["get SO_PROTOCOL"]++
 		}
 	}
 	return counts
@@ -157,6 +165,11 @@ func TestSetsockoptCount(t *testing.T) {
 		}
 		return m
 	}
+	with := func(m map[string]int, k string, v int) map[string]int {
+		m = maps.Clone(m)
+		m[k] = v
+		return m
+	}
 	want := map[string]map[string]int{
 		"keepalive dial":                        all,
 		"keepalive accept":                      onListener("SO_KEEPALIVE", "TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT", "TCP_USER_TIMEOUT"),
@@ -165,10 +178,15 @@ func TestSetsockoptCount(t *testing.T) {
 		"keepalive accept without user timeout": onListener("SO_KEEPALIVE", "TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT"),
 		"keepalive dial idle only":              perConn("SO_KEEPALIVE", "TCP_KEEPIDLE"),
 		"keepalive dialer over a user Control":  all,
-		"keepalive wrap listener":               all,
-		"keepalive apply":                       all,
-		"std dial":                              noUserTimeout,
-		"std accept":                            noUserTimeout,
+		// The Multipath TCP check: once for a plain TCP listener, at wrap
+		// time; per connection for Apply, whose socket can be anything.
+		"keepalive wrap listener": with(all, "get SO_PROTOCOL", 1),
+		// A Multipath TCP listener's connections may be either (where
+		// Multipath TCP is off, Go's listener is plain TCP).
+		"keepalive wrap listener over Multipath TCP": with(all, "get SO_PROTOCOL", 1+map[bool]int{true: conns}[mptcpOn]),
+		"keepalive apply": with(all, "get SO_PROTOCOL", conns),
+		"std dial":        noUserTimeout,
+		"std accept":      noUserTimeout,
 	}
 	got := make(map[string]map[string]int, len(want))
 	var mu sync.Mutex
@@ -180,7 +198,7 @@ func TestSetsockoptCount(t *testing.T) {
 				mu.Lock()
 				got[name] = c
 				mu.Unlock()
-				assert.Equal(t, w, c, "setsockopt calls by option for %d connections", conns)
+				assert.Equal(t, w, c, "setsockopt calls by option (and Multipath TCP checks) for %d connections", conns)
 			})
 		}
 	})

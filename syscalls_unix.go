@@ -18,15 +18,11 @@ import (
 
 // setOptions sets c, already validated and rounded, on fd: one setsockopt
 // per non-zero field, in the unit of the host's option, plus SO_KEEPALIVE.
-// A Linux Multipath TCP socket is refused first, untouched.
 // The user timeout goes first because it is the option a socket can refuse
 // (Linux Multipath TCP sockets), so a refusal leaves the socket untouched;
 // SO_KEEPALIVE goes last, so probing starts with the values in place.
 func setOptions(sysfd uintptr, c Config) error {
 	if runtime.GOOS == "linux" || runtime.GOOS == "android" {
-		if multipath(int(sysfd)) {
-			return errMultipath
-		}
 		return setLinux(int(sysfd), c)
 	}
 	fd, p := int(sysfd), host()
@@ -130,16 +126,29 @@ func getOptions(sysfd uintptr) (c Config, enabled bool, err error) {
 		s, err := readSystem()
 		return Config{Idle: s.Idle, Interval: s.Interval, Count: s.Count}, on != 0, err
 	}
-	var v int
-	if v, err = getInt(fd, unix.IPPROTO_TCP, p.idle.num, p.idle.name); err != nil {
-		return Config{}, false, err
+	// A Multipath TCP socket is reported whatever it lets us read: before
+	// Linux 6.10 it refuses the keepalive getsockopts too.
+	mp := multipath(fd)
+	read := func(num int, name string) (int, bool) {
+		v, gerr := getInt(fd, unix.IPPROTO_TCP, num, name)
+		if gerr != nil && err == nil {
+			err = gerr
+		}
+		return v, gerr == nil
 	}
-	c.Idle = time.Duration(v) * p.idle.unit
-	if v, err = getInt(fd, unix.IPPROTO_TCP, p.interval.num, p.interval.name); err != nil {
-		return Config{}, false, err
+	if v, ok := read(p.idle.num, p.idle.name); ok {
+		c.Idle = time.Duration(v) * p.idle.unit
 	}
-	c.Interval = time.Duration(v) * p.interval.unit
-	if c.Count, err = getInt(fd, unix.IPPROTO_TCP, p.count.num, p.count.name); err != nil {
+	if v, ok := read(p.interval.num, p.interval.name); ok {
+		c.Interval = time.Duration(v) * p.interval.unit
+	}
+	if v, ok := read(p.count.num, p.count.name); ok {
+		c.Count = v
+	}
+	switch {
+	case mp:
+		return c, on != 0, errMultipath
+	case err != nil:
 		return Config{}, false, err
 	}
 	if p.userTimeout.name != "" {
@@ -148,14 +157,10 @@ func getOptions(sysfd uintptr) (c Config, enabled bool, err error) {
 		case err == nil:
 			c.UserTimeout = time.Duration(max(v, 0)) * p.userTimeout.unit
 		case errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOPROTOOPT):
-			// The socket has no user timeout (a Linux Multipath TCP
-			// socket, reported below): none is in effect.
+			// The socket has no user timeout: none is in effect.
 		default:
 			return Config{}, false, fmt.Errorf("keepalive: reading %s: %w", p.userTimeout.name, os.NewSyscallError("getsockopt", err))
 		}
-	}
-	if multipath(fd) {
-		return c, on != 0, errMultipath
 	}
 	return c, on != 0, nil
 }
@@ -171,6 +176,9 @@ func getInt(fd, level, opt int, name string) (int, error) {
 	}
 	return 0, fmt.Errorf("keepalive: reading %s: %w", name, os.NewSyscallError("getsockopt", err))
 }
+
+// multipathFD reports a Linux Multipath TCP socket (one getsockopt).
+func multipathFD(fd uintptr) bool { return multipath(int(fd)) }
 
 // isTCPSocket reports whether fd is an IPv4 or IPv6 stream socket.
 func isTCPSocket(sysfd uintptr) bool {

@@ -164,3 +164,6 @@ func isTCPSocket(sysfd uintptr) bool {
 	}
 	return false
 }
+
+// multipathFD: Windows has no Multipath TCP sockets.
+func multipathFD(uintptr) bool { return false }

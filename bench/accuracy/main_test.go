@@ -12,12 +12,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/keepalive-go/keepalive/internal/faultlab"
 	"github.com/keepalive-go/keepalive/internal/testkit"
 )
 
 // TestMain lets the test binary serve as the network namespace child, as
 // the program does.
 func TestMain(m *testing.M) {
+	faultlab.ServePeer()
 	if name := os.Getenv(envChild); name != "" {
 		os.Exit(child(name, os.Stdout))
 	}
@@ -28,9 +30,9 @@ func TestMain(m *testing.M) {
 // program measures what it says: about 7 s, bounded by the rows' own waits.
 func TestGridSubset(t *testing.T) {
 	t.Parallel()
-	rows, err := selectRows(`^(Idle 1s, Interval 1s, Count 1 \(idle\)|UserTimeout 1.5s \(in flight\)|Idle 60s, tcp_retries2 3 \(in flight\))$`)
+	rows, err := selectRows(`^(Idle 1s, Interval 1s, Count 1 \(idle\)|UserTimeout 1.5s \(in flight\)|Idle 60s, tcp_retries2 3 \(in flight\)|own link down, idle \(failure lab\))$`)
 	require.NoError(t, err)
-	require.Len(t, rows, 3)
+	require.Len(t, rows, 4)
 	results := runGrid(rows, "tcp4")
 	for _, r := range results {
 		if r.Skipped != "" {

@@ -124,7 +124,10 @@ var targets = []target{
 	{"Config.Dialer(nil).DialContext vs net.Dialer{KeepAliveConfig} (4 options)", "BenchmarkDial/opts=4/impl=keepalive-dialer", "BenchmarkDial/opts=4/impl=std", 1.02, -1, "BenchmarkPaired/Dialer/opts=4/vs=std", ""},
 	{"Config.Listen accept vs net.ListenConfig{KeepAliveConfig} on plain TCP (4 options)", "BenchmarkAccept/opts=4/impl=keepalive", "BenchmarkAccept/opts=4/impl=std-tcp", 0.97, -1, "BenchmarkPaired/Accept/opts=4/vs=std-tcp", ""},
 	{"Config.Listen accept vs net.ListenConfig{KeepAliveConfig}, Go's default Multipath TCP (4 options)", "BenchmarkAccept/opts=4/impl=keepalive", "BenchmarkAccept/opts=4/impl=std", 0.97, -1, "BenchmarkPaired/Accept/opts=4/vs=std", ""},
-	{"Apply vs (*net.TCPConn).SetKeepAliveConfig (4 options)", "BenchmarkApply/opts=4/impl=keepalive", "BenchmarkApply/opts=4/impl=std", 1.00, 0, "BenchmarkPaired/Apply/opts=4/vs=std", ""},
+	// No time target since issue 11: Apply also refuses a Multipath TCP
+	// socket, one getsockopt the standard library does not make (the
+	// floor below makes it too).
+	{"Apply vs (*net.TCPConn).SetKeepAliveConfig (4 options; Apply also checks for Multipath TCP)", "BenchmarkApply/opts=4/impl=keepalive", "BenchmarkApply/opts=4/impl=std", 0, 0, "BenchmarkPaired/Apply/opts=4/vs=std", ""},
 	{"Apply vs raw floor (4 options)", "BenchmarkApply/opts=4/impl=keepalive", "BenchmarkApply/opts=4/impl=raw", 1.05, 0, "BenchmarkPaired/Apply/opts=4/vs=raw", ""},
 	{"Inspect vs 5 raw getsockopt calls", "BenchmarkInspect/impl=keepalive", "BenchmarkInspect/impl=raw", 0, 0, "", ""},
 	{"Apply vs raw floor (5 options, with UserTimeout)", "BenchmarkApply/opts=5/impl=keepalive", "BenchmarkApply/opts=5/impl=raw", 1.05, 0, "BenchmarkPaired/Apply/opts=5/vs=raw", ""},

@@ -12,20 +12,30 @@ import (
 
 const connsAbout = `Lists this host's TCP connections (Linux sock_diag, INET_DIAG) with their
 keepalive state: whether keepalive is on, when the kernel's keepalive timer
-fires next, unanswered probes, retransmissions outstanding.
+fires next, unanswered probes, retransmissions outstanding, and who holds
+each socket: pid, command and fd of every process that has it open (the
+socket's inode matched against /proc/*/fd, as ss -p does).
+
+A connection is flagged when its holders do not include the process that
+holds its listener, or when a holder is an orphan: re-parented to init
+after the process that started it died, typically a child that inherited
+a killed server's socket. Such a connection never ends by itself:
+keepalive why explains it, keepalive why --kill ends it.
 
 The kernel does not report a socket's idle/interval/count/user timeout
 through sock_diag. With --pid, the process's sockets are duplicated with
 pidfd_getfd and read with getsockopt, which shows the values in effect and
 the resulting detection time. That needs ptrace access to the process: your
 own processes (unless kernel.yama.ptrace_scope forbids it), or root
-(CAP_SYS_PTRACE) for others. The listing itself needs no privileges; it
-covers the network namespace the command runs in.
+(CAP_SYS_PTRACE) for others. The listing itself needs no privileges, but
+without root only your own processes show as holders. It covers the
+network namespace the command runs in, or the one --netns names (root).
 Linux only: on other systems the command says so and exits with status 1.`
 
 const connsExample = `  keepalive conns --state established
   keepalive conns --port 5432 --pid $(pgrep -o myserver)
-  keepalive conns --pid 1234 --json | jq '.connections[] | select(.keepalive == "off")'`
+  keepalive conns --pid 1234 --json | jq '.connections[] | select(.keepalive == "off")'
+  sudo keepalive conns --netns 4321 --state established`
 
 // tcpStates are the kernel's TCP states (include/net/tcp_states.h), indexed
 // by number, named as ss names them.
@@ -37,6 +47,28 @@ type connFilter struct {
 	port   int          // local or remote port; 0: any
 	states map[int]bool // nil: any
 	pid    int          // only this process's sockets, with their options; 0: any process
+	netns  string       // --netns: a name under /run/netns or a PID; "": this process's
+}
+
+// holder is a process that has a socket open.
+type holder struct {
+	PID     int    `json:"pid"`
+	FD      int    `json:"fd"`
+	Command string `json:"command"`
+	PPID    int    `json:"ppid"`
+	// Orphaned: the process was re-parented to init, or its process
+	// group's leader is gone, while it leads no group itself, and its
+	// descriptor lacks close-on-exec, so it came through an exec: a child
+	// left behind, holding a socket it inherited, by a process that died.
+	Orphaned bool `json:"orphaned"`
+}
+
+func (h holder) String() string {
+	s := fmt.Sprintf("%s[%d] fd %d", h.Command, h.PID, h.FD)
+	if h.Orphaned {
+		s += " (orphaned)"
+	}
+	return s
 }
 
 // connInfo is one connection as the kernel reports it.
@@ -60,6 +92,21 @@ type connInfo struct {
 	Probes      int `json:"probes"`      // tcpi_probes: unanswered keepalive (or zero-window) probes
 	Retransmits int `json:"retransmits"` // tcpi_retransmits: retransmissions outstanding
 	Unacked     int `json:"unacked"`     // tcpi_unacked: segments sent and not acknowledged
+	// LastDataRecv and LastAckRecv: time since data, and since any
+	// acknowledgement (a probe's answer), was last received.
+	LastDataRecv seconds `json:"last_data_received_s"`
+	LastAckRecv  seconds `json:"last_ack_received_s"`
+	// Holders are the processes with the socket open; empty for a socket
+	// no process holds (closed, the kernel finishing it) or one held only
+	// by processes this one may not inspect (see the notes).
+	Holders []holder `json:"holders"`
+	// Flags say, in words, why the connection may never end by itself.
+	Flags []string `json:"flags,omitempty"`
+	// ListenerHolders: pids holding the listener this connection was
+	// accepted from, when it still exists.
+	ListenerHolders []int `json:"listener_holders,omitempty"`
+
+	id sockID // to end it with SOCK_DESTROY
 
 	// With --pid:
 	FD           *int        `json:"fd,omitempty"`
@@ -78,11 +125,18 @@ func runConns(stdout, stderr io.Writer, args []string) int {
 	port := fs.Int("port", 0, "only connections with this local or remote port")
 	states := fs.String("state", "", "only these states, comma-separated: "+strings.Join(tcpStates[1:], ", "))
 	pid := fs.Int("pid", 0, "only this process's sockets, with their keepalive options (pidfd_getfd; see above for privileges)")
+	netns := fs.String("netns", "", "list the connections of another network namespace: a name under /run/netns or a process ID (needs root)")
 	asJSON := fs.Bool("json", false, "print JSON for scripts")
 	if code, ok := fs.parse(stderr, args); !ok {
 		return code
 	}
-	f := connFilter{port: *port, pid: *pid}
+	f := connFilter{port: *port, pid: *pid, netns: *netns}
+	if f.netns != "" {
+		if _, err := netnsPath(f.netns); err != nil {
+			fmt.Fprintf(stderr, "keepalive conns: %v\n", err)
+			return exitUsage
+		}
+	}
 	if f.port < 0 || f.port > 65535 {
 		fmt.Fprintf(stderr, "keepalive conns: --port %d outside 1..65535\n", f.port)
 		return exitUsage
@@ -116,10 +170,41 @@ func runConns(stdout, stderr io.Writer, args []string) int {
 		return exitOK
 	}
 	printConns(stdout, conns, f.pid != 0)
+	for _, c := range conns {
+		for _, fl := range c.Flags {
+			fmt.Fprintf(stdout, "! %s -> %s: %s\n", c.Local, c.Remote, fl)
+		}
+	}
 	for _, n := range notes {
 		fmt.Fprintln(stdout, "note: "+n)
 	}
 	return exitOK
+}
+
+// sockID is what SOCK_DESTROY needs to find exactly one socket: the
+// addresses as sock_diag reported them (an IPv4-mapped address stays
+// IPv6), the interface and the cookie, which no later socket reuses.
+type sockID struct {
+	family       uint8
+	src, dst     [16]byte
+	sport, dport uint16
+	ifindex      uint32
+	cookie       [2]uint32
+}
+
+// netnsPath resolves --netns: a PID names that process's namespace, any
+// other value a namespace made by `ip netns add` under /run/netns.
+func netnsPath(spec string) (string, error) {
+	if pid, err := strconv.Atoi(spec); err == nil {
+		if pid <= 0 {
+			return "", fmt.Errorf("--netns %s: a process ID is positive", spec)
+		}
+		return "/proc/" + spec + "/ns/net", nil
+	}
+	if spec == "" || strings.ContainsRune(spec, '/') || spec == "." || spec == ".." {
+		return "", fmt.Errorf("--netns %q: give a name under /run/netns (ip netns list) or a process ID", spec)
+	}
+	return "/run/netns/" + spec, nil
 }
 
 func printConns(w io.Writer, conns []connInfo, withOptions bool) {
@@ -128,6 +213,7 @@ func printConns(w io.Writer, conns []connInfo, withOptions bool) {
 	if withOptions {
 		head += "\tFD\tIDLE\tINTERVAL\tCOUNT\tUSER-TIMEOUT\tDEAD PEER DETECTED (IDLE, WORST)"
 	}
+	head += "\tHOLDERS"
 	fmt.Fprintln(tw, head)
 	for _, c := range conns {
 		timer := "-"
@@ -152,10 +238,25 @@ func printConns(w io.Writer, conns []connInfo, withOptions bool) {
 				fmt.Fprintf(tw, "\t%s\t?\t?\t?\t?\t%s", fdString(c.FD), oneLine(c.OptionsError))
 			}
 		}
-		fmt.Fprintln(tw)
+		fmt.Fprintf(tw, "\t%s\n", holdersText(c.Holders))
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "%d connection(s)\n", len(conns))
+}
+
+// holdersText lists holders for a table cell: sleep[4242] fd 3 (orphaned).
+func holdersText(hs []holder) string {
+	if len(hs) == 0 {
+		return "-"
+	}
+	var b strings.Builder
+	for i, h := range hs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(h.String())
+	}
+	return b.String()
 }
 
 func fdString(fd *int) string {

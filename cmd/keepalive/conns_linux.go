@@ -20,10 +20,19 @@ import (
 // idiag_timer values (net/ipv4/inet_diag.c, tcp_diag).
 var diagTimers = map[uint8]string{0: "none", 1: "retransmit", 2: "keepalive", 3: "time-wait", 4: "zero-window-probe"}
 
-// listConns dumps the TCP sockets of this network namespace with sock_diag
-// and returns those f selects, with notes for the reader (what could not be
-// read, and why).
+// listConns dumps the TCP sockets of the network namespace f names with
+// sock_diag, finds who holds them and returns those f selects, with notes
+// for the reader (what could not be read, and why).
 func listConns(f connFilter) ([]connInfo, []string, error) {
+	d, err := openDiag(f.netns)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer d.Close()
+	return d.list(f)
+}
+
+func (d *diagNS) list(f connFilter) ([]connInfo, []string, error) {
 	var fds map[uint32]int // socket inode -> fd in f.pid
 	if f.pid != 0 {
 		var err error
@@ -32,13 +41,17 @@ func listConns(f connFilter) ([]connInfo, []string, error) {
 		}
 	}
 	var out []connInfo
+	listeners := map[uint16][]connInfo{} // by local port
 	for _, family := range []uint8{unix.AF_INET, unix.AF_INET6} {
-		socks, err := dump(family)
+		socks, err := d.dump(family)
 		if err != nil {
 			return nil, nil, fmt.Errorf("sock_diag dump of TCP sockets: %w", err)
 		}
 		for _, s := range socks {
 			m := s.InetDiagMsg
+			if m.State == 10 { // listen: kept to name the listener's holders
+				listeners[m.ID.SourcePort] = append(listeners[m.ID.SourcePort], connInfo{Inode: m.INode, id: newSockID(m)})
+			}
 			if f.port != 0 && int(m.ID.SourcePort) != f.port && int(m.ID.DestinationPort) != f.port {
 				continue
 			}
@@ -54,6 +67,8 @@ func listConns(f connFilter) ([]connInfo, []string, error) {
 				TimerIn:     seconds(time.Duration(m.Expires) * time.Millisecond),
 				DiagRetrans: int(m.Retrans),
 				Keepalive:   "unknown",
+				Holders:     []holder{},
+				id:          newSockID(m),
 			}
 			if int(m.State) < len(tcpStates) {
 				c.State = tcpStates[m.State]
@@ -68,6 +83,8 @@ func listConns(f connFilter) ([]connInfo, []string, error) {
 			}
 			if ti := s.TCPInfo; ti != nil {
 				c.Probes, c.Retransmits, c.Unacked = int(ti.Probes), int(ti.Retransmits), int(ti.Unacked)
+				c.LastDataRecv = seconds(time.Duration(ti.Last_data_recv) * time.Millisecond)
+				c.LastAckRecv = seconds(time.Duration(ti.Last_ack_recv) * time.Millisecond)
 			}
 			// An established socket with SO_KEEPALIVE on always has its
 			// keepalive timer pending; without it, no timer runs while
@@ -100,16 +117,85 @@ func listConns(f connFilter) ([]connInfo, []string, error) {
 	} else {
 		notes = append(notes, "idle/interval/count/user timeout are per-socket options that sock_diag does not report: add --pid PID to read them")
 	}
-	return out, notes, nil
+	n, err := findHolders(out, listeners)
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, append(notes, n...), nil
+}
+
+// findHolders fills in the holders of conns, and of the listeners they were
+// accepted from, in one pass over /proc, and flags the connections that
+// nothing will end.
+func findHolders(conns []connInfo, listeners map[uint16][]connInfo) ([]string, error) {
+	want := map[uint32]bool{}
+	for _, c := range conns {
+		if c.Inode != 0 {
+			want[c.Inode] = true
+		}
+		for _, l := range listeners[c.id.sport] {
+			want[l.Inode] = true
+		}
+	}
+	if len(want) == 0 {
+		return nil, nil
+	}
+	scan, err := scanHolders(want)
+	if err != nil {
+		return nil, fmt.Errorf("finding the processes that hold the sockets: %w", err)
+	}
+	for i := range conns {
+		c := &conns[i]
+		if c.Inode != 0 {
+			c.Holders = append(c.Holders, scan.byInode[c.Inode]...)
+		}
+		var orphans []string
+		for _, h := range c.Holders {
+			if h.Orphaned {
+				orphans = append(orphans, fmt.Sprintf("%s[%d]", h.Command, h.PID))
+			}
+		}
+		if len(orphans) > 0 {
+			c.Flags = append(c.Flags, fmt.Sprintf("held by %s, orphaned: left behind by the process that started it, holding the socket through an exec (no close-on-exec)", strings.Join(orphans, ", ")))
+		}
+		if c.State == "listen" || len(c.Holders) == 0 {
+			continue
+		}
+		for _, l := range listeners[c.id.sport] {
+			if l.id.family != c.id.family || (l.id.src != [16]byte{} && l.id.src != c.id.src) {
+				continue
+			}
+			for _, h := range scan.byInode[l.Inode] {
+				if !slices.Contains(c.ListenerHolders, h.PID) {
+					c.ListenerHolders = append(c.ListenerHolders, h.PID)
+				}
+			}
+		}
+		if len(c.ListenerHolders) > 0 && !slices.ContainsFunc(c.Holders, func(h holder) bool { return slices.Contains(c.ListenerHolders, h.PID) }) {
+			c.Flags = append(c.Flags, fmt.Sprintf("not held by the process that holds its listener (pid %s)", joinInts(c.ListenerHolders)))
+		}
+	}
+	if scan.denied > 0 {
+		return []string{fmt.Sprintf("could not read the descriptors of %d process(es) (%v): holders are shown only for processes this user may inspect; run as root to see them all", scan.denied, scan.deniedE)}, nil
+	}
+	return nil, nil
+}
+
+func joinInts(v []int) string {
+	s := make([]string, len(v))
+	for i, n := range v {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ", ")
 }
 
 // dump is one sock_diag dump of family, repeated if the kernel says the
 // table changed under it.
-func dump(family uint8) ([]*netlink.InetDiagTCPInfoResp, error) {
+func (d *diagNS) dump(family uint8) ([]*netlink.InetDiagTCPInfoResp, error) {
 	var err error
 	for range 3 {
 		var socks []*netlink.InetDiagTCPInfoResp
-		socks, err = netlink.SocketDiagTCPInfo(family)
+		socks, err = d.h.SocketDiagTCPInfo(family)
 		if !errors.Is(err, netlink.ErrDumpInterrupted) {
 			return socks, err
 		}
@@ -228,3 +314,49 @@ func sockOptions(fd int) (keepalive.Config, bool, error) {
 	}
 	return c, err == nil, err
 }
+
+// holderOptions reads the keepalive options of c through one of its
+// holders (pidfd_getfd, as --pid does), and says why if none could be.
+func holderOptions(c *connInfo, sys keepalive.System) {
+	if len(c.Holders) == 0 {
+		c.OptionsError = "no holder to read the options through"
+		return
+	}
+	var errs []string
+	for _, h := range c.Holders {
+		pidfd, err := unix.PidfdOpen(h.PID, 0)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("pidfd_open(%d): %v", h.PID, err))
+			continue
+		}
+		fd, err := unix.PidfdGetfd(pidfd, h.FD, 0)
+		unix.Close(pidfd)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("pidfd_getfd(pid %d, fd %d): %v", h.PID, h.FD, err))
+			continue
+		}
+		cfg, on, err := sockOptions(fd)
+		if err != nil {
+			errs = append(errs, err.Error())
+			continue
+		}
+		j := toJSON(cfg)
+		c.Options, c.OptionsError, c.Keepalive = &j, "", "off"
+		if on {
+			c.Keepalive = "on"
+			if m, err := predict(cfg, sys); err == nil {
+				c.Detection = &m
+			}
+		}
+		return
+	}
+	c.OptionsError = strings.Join(errs, "; ")
+	if strings.Contains(c.OptionsError, "operation not permitted") {
+		c.OptionsError += ": reading another process's socket options needs ptrace access to it (root)"
+	}
+}
+
+func (d *diagNS) system() keepalive.System          { return d.sys }
+func (d *diagNS) options(c *connInfo)               { holderOptions(c, d.sys) }
+func (d *diagNS) end(c connInfo) error              { return d.destroy(c.id) }
+func openInspector(netns string) (inspector, error) { return openDiag(netns) }

@@ -63,8 +63,9 @@ type demoConn struct {
 	done         chan struct{} // closed when the read has returned
 	took         time.Duration
 	err          error
-	probes       int // tcpi_probes: unanswered keepalive probes sent
-	backoff      int // tcpi_backoff
+	state        string // the socket's TCP state once the read returned: "close" when the kernel dropped it
+	probes       int    // tcpi_probes: unanswered keepalive probes sent
+	backoff      int    // tcpi_backoff
 }
 
 type demoConnJSON struct {
@@ -72,10 +73,16 @@ type demoConnJSON struct {
 	Config    jsonConfig `json:"config"`
 	Predicted seconds    `json:"predicted_s"`
 	Worst     seconds    `json:"worst_case_s"`
-	Outcome   string     `json:"outcome"` // "ETIMEDOUT", "ESTABLISHED" (still hanging at the bound) or "error"
-	Measured  seconds    `json:"measured_s"`
-	Probes    int        `json:"probes_sent"`
-	Error     string     `json:"error,omitempty"`
+	// Outcome is "dead" (the kernel closed the socket: its TCP state is
+	// CLOSE, whatever error the read returned), "ESTABLISHED" (still
+	// hanging at the bound) or "error" (the read failed otherwise).
+	Outcome  string  `json:"outcome"`
+	Measured seconds `json:"measured_s"`
+	Probes   int     `json:"probes_sent"`
+	// Error is what the read returned, Errno its name ("ETIMEDOUT",
+	// "EHOSTUNREACH", "EOF"): a dead peer is not always ETIMEDOUT.
+	Error string `json:"error,omitempty"`
+	Errno string `json:"errno,omitempty"`
 }
 
 type demoJSON struct {
@@ -142,6 +149,7 @@ func runDemo(stdout, stderr io.Writer, args []string) int {
 	for _, c := range conns {
 		go func() {
 			c.took, c.err = readFailure(c.client, c.start, bound)
+			c.state = tcpState(c.client)
 			close(c.done)
 		}()
 	}
@@ -171,8 +179,8 @@ func runDemo(stdout, stderr io.Writer, args []string) int {
 	} else {
 		printDemoResult(stdout, conns)
 	}
-	if !errors.Is(mine.err, syscall.ETIMEDOUT) {
-		fmt.Fprintf(stderr, "keepalive demo: the Config's connection was not declared dead within %s: %v\n", dur(bound), mine.err)
+	if mine.outcome() != "dead" {
+		fmt.Fprintf(stderr, "keepalive demo: the Config's connection was not declared dead within %s (state %s): %v\n", dur(bound), mine.state, mine.err)
 		return exitFail
 	}
 	return exitOK
@@ -261,22 +269,43 @@ func (c *demoConn) finished() bool {
 	}
 }
 
-// status says where the connection stands, once finished.
+// outcome says where the connection stands, once finished, from the
+// socket's state rather than the error: the kernel returns ETIMEDOUT, or
+// the last soft error (EHOSTUNREACH, ENETUNREACH, ...), and a second
+// reader only EOF.
 func (c *demoConn) outcome() string {
 	switch {
-	case errors.Is(c.err, syscall.ETIMEDOUT):
-		return "ETIMEDOUT"
+	case c.state == "close":
+		return "dead"
 	case errors.Is(c.err, os.ErrDeadlineExceeded):
 		return "ESTABLISHED"
 	}
 	return "error"
 }
 
+// errName names the read's error the way the kernel does: ETIMEDOUT,
+// EHOSTUNREACH, or EOF.
+func errName(err error) string {
+	var errno syscall.Errno
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &errno):
+		if n := errnoName(errno); n != "" {
+			return n
+		}
+		return errno.Error()
+	case errors.Is(err, io.EOF):
+		return "EOF"
+	}
+	return err.Error()
+}
+
 func (c *demoConn) json() demoConnJSON {
 	j := demoConnJSON{Name: c.name, Config: toJSON(c.cfg), Predicted: seconds(c.predicted), Worst: seconds(c.worst),
 		Outcome: c.outcome(), Measured: seconds(c.took), Probes: c.probes}
-	if j.Outcome == "error" {
-		j.Error = c.err.Error()
+	if j.Outcome != "ESTABLISHED" && c.err != nil {
+		j.Error, j.Errno = c.err.Error(), errName(c.err)
 	}
 	return j
 }
@@ -352,8 +381,8 @@ func (l *liveOutput) draw() {
 		if c.finished() {
 			elapsed = dur(c.took)
 			switch c.outcome() {
-			case "ETIMEDOUT":
-				state = "declared dead (ETIMEDOUT)"
+			case "dead":
+				state = "declared dead (" + errName(c.err) + ")"
 			case "ESTABLISHED":
 				state = "still ESTABLISHED, stopped waiting"
 			default:
@@ -368,8 +397,8 @@ func (l *liveOutput) draw() {
 // verdict describes a finished connection.
 func (c *demoConn) verdict() string {
 	switch c.outcome() {
-	case "ETIMEDOUT":
-		return fmt.Sprintf("declared dead: read failed with ETIMEDOUT after %s (%.3fx predicted)", dur(c.took), float64(c.took)/float64(c.predicted))
+	case "dead":
+		return fmt.Sprintf("declared dead: read failed with %s (%v) after %s (%.3fx predicted)", errName(c.err), c.err, dur(c.took), float64(c.took)/float64(c.predicted))
 	case "ESTABLISHED":
 		return fmt.Sprintf("still ESTABLISHED after %s, stopped waiting (predicted %s)", dur(c.took), dur(c.predicted))
 	}
@@ -382,8 +411,8 @@ func printDemoResult(w io.Writer, conns []*demoConn) {
 	for _, c := range conns {
 		measured := "still ESTABLISHED after " + dur(c.took)
 		switch c.outcome() {
-		case "ETIMEDOUT":
-			measured = fmt.Sprintf("ETIMEDOUT after %s, %d probes", dur(c.took), c.probes)
+		case "dead":
+			measured = fmt.Sprintf("%s after %s, %d probes", errName(c.err), dur(c.took), c.probes)
 		case "error":
 			measured = oneLine(fmt.Sprintf("error after %s: %v", dur(c.took), c.err))
 		}
@@ -396,7 +425,7 @@ func printDemoResult(w io.Writer, conns []*demoConn) {
 	}
 	tw.Flush()
 	mine, osDefaults := conns[len(conns)-1], conns[1]
-	if mine.outcome() == "ETIMEDOUT" && osDefaults.outcome() == "ESTABLISHED" {
+	if mine.outcome() == "dead" && osDefaults.outcome() == "ESTABLISHED" {
 		fmt.Fprintf(w, "\nWith the Config the dead peer was found after %s (predicted %s); with the OS defaults the connection would hang for %s.\n",
 			dur(mine.took), dur(mine.predicted), dur(osDefaults.predicted))
 	}

@@ -33,6 +33,30 @@ func tcpProbes(c net.Conn) (probes, backoff int, err error) {
 	return int(info.Probes), int(info.Backoff), nil
 }
 
+// tcpState reads the socket's TCP state from TCP_INFO, named as ss names
+// it ("close" once the kernel has dropped the connection), or "unknown".
+func tcpState(c net.Conn) string {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return "unknown"
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return "unknown"
+	}
+	var info *unix.TCPInfo
+	var gerr error
+	if err := rc.Control(func(fd uintptr) { info, gerr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) }); err != nil || gerr != nil {
+		return "unknown"
+	}
+	if int(info.State) < len(tcpStates) {
+		return tcpStates[info.State]
+	}
+	return "unknown"
+}
+
+func errnoName(e syscall.Errno) string { return unix.ErrnoName(e) }
+
 // isTerminal reports whether f is a terminal, where the demo redraws its
 // progress lines in place. It reaches the descriptor through SyscallConn:
 // f.Fd() would put stdout into blocking mode.

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"syscall"
 )
 
 // The demo silences its peer with a Linux socket filter and counts probes
@@ -18,5 +19,9 @@ func demoSupported() error {
 }
 
 func tcpProbes(net.Conn) (int, int, error) { return 0, 0, demoSupported() }
+
+func tcpState(net.Conn) string { return "unknown" }
+
+func errnoName(syscall.Errno) string { return "" }
 
 func isTerminal(*os.File) bool { return false }

@@ -7,7 +7,8 @@
 //	keepalive plan --idle 10s --interval 5s --count 3 --user-timeout 25s
 //	keepalive plan --within 30s --middlebox-idle 350s
 //	keepalive demo                              a dead peer, live, on this machine
-//	keepalive conns --port 5432 --pid 1234      keepalive state of real connections (Linux)
+//	keepalive conns --port 5432 --pid 1234      keepalive state and holders of real connections (Linux)
+//	keepalive why 10.0.0.5:5432 [--kill]        why a connection never ends, and ending it (Linux)
 //
 // Every number comes from the keepalive library's model (Config.Detection,
 // Within, ReadSystem), so the command and the library cannot disagree. Output is an aligned table;
@@ -51,7 +52,8 @@ func init() {
 		{"defaults", "the system's keepalive and retransmission settings and what they mean", runDefaults},
 		{"plan", "detection times for given values, or the Config for a deadline, and the Go code", runPlan},
 		{"demo", "a local peer goes silent like a dead host: watch the probes and the verdict", runDemo},
-		{"conns", "TCP connections of this host with their keepalive timers (Linux)", runConns},
+		{"conns", "TCP connections of this host with their keepalive timers and holders (Linux)", runConns},
+		{"why", "why a connection is still ESTABLISHED, when it will end, and --kill to end it (Linux)", runWhy},
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 // linuxFacts are texts true only of Linux: plan and the flag help must not
 // print them on other systems.
 var linuxFacts = []string{"net.ipv4", "tcp_retries2", "Linux", "TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT",
-	"TCP_USER_TIMEOUT", "32767", "1..127", "2.3s", "timer wheel"}
+	"TCP_USER_TIMEOUT", "32767", "1..127", "7.7s", "timer wheel"}
 
 func TestPlanWordingPerOS(t *testing.T) {
 	sys := keepalive.Config{Idle: 7200 * time.Second, Interval: 75 * time.Second, Count: 8}

@@ -100,11 +100,27 @@ func measure(dial testkit.DialFunc, predicted, bound time.Duration) string {
 		return "error: " + err.Error()
 	}
 	took, err := testkit.ReadFailure(client, start, bound)
-	switch {
-	case errors.Is(err, os.ErrDeadlineExceeded):
+	if errors.Is(err, os.ErrDeadlineExceeded) {
 		return fmt.Sprintf("still ESTABLISHED after %v", took.Round(time.Millisecond))
-	case errors.Is(err, syscall.ETIMEDOUT):
-		return fmt.Sprintf("failed after %v with ETIMEDOUT (%.3fx predicted)", took.Round(time.Millisecond), float64(took)/float64(predicted))
 	}
-	return fmt.Sprintf("failed after %v: %v", took.Round(time.Millisecond), err)
+	// Why it ended, from the kernel's state: the error alone can be
+	// ETIMEDOUT, a soft error such as EHOSTUNREACH, or EOF.
+	cause, st, cerr := keepalive.CauseOf(client)
+	if cerr != nil {
+		return fmt.Sprintf("failed after %v: %v", took.Round(time.Millisecond), err)
+	}
+	if cause == keepalive.CauseKeepAlive {
+		return fmt.Sprintf("failed after %v: %v after %d probes (%.3fx predicted; read: %v)",
+			took.Round(time.Millisecond), cause, st.Probes, float64(took)/float64(predicted), short(err))
+	}
+	return fmt.Sprintf("failed after %v: %v (read: %v)", took.Round(time.Millisecond), cause, short(err))
+}
+
+// short is err's errno, if it has one, without the addresses.
+func short(err error) error {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return errno
+	}
+	return err
 }

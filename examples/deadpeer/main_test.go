@@ -26,7 +26,7 @@ func TestDeadPeerDemo(t *testing.T) {
 	require.Len(t, lines, 6, out.String())
 	assert.Contains(t, lines[3], "still ESTABLISHED", "Go's default dialer")
 	assert.Contains(t, lines[4], "still ESTABLISHED", "OS defaults")
-	assert.Contains(t, lines[5], "with ETIMEDOUT", "the Config")
+	assert.Contains(t, lines[5], "keepalive timeout after 1 probes", "the Config")
 	assert.Contains(t, lines[5], "2s ", "predicted: Idle + Count*Interval")
 }
 

@@ -14,10 +14,12 @@ package main
 
 import (
 	"context"
+	"expvar"
 	"flag"
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"os"
 	"time"
@@ -28,7 +30,8 @@ import (
 )
 
 // cfg: a dead server is dropped 25 s after its last word when idle, and 25
-// s after the first retransmission when a command is in flight.
+// s after the write (at worst cfg.Detection's InFlightMax) when a command is
+// in flight.
 var cfg = keepalive.Config{Idle: 10 * time.Second, Interval: 5 * time.Second, Count: 3, UserTimeout: 25 * time.Second}
 
 func main() {
@@ -41,11 +44,11 @@ func main() {
 
 func run(ctx context.Context, out io.Writer, addr string) error {
 	var last net.Conn
-	dialer := cfg.Dialer(&net.Dialer{Timeout: 5 * time.Second})
+	dial := keepalive.WatchDial(cfg.Dialer(&net.Dialer{Timeout: 5 * time.Second}).DialContext, logEnd)
 	rdb := redis.NewClient(&redis.Options{
 		Addr: addr,
 		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := dialer.DialContext(ctx, network, addr)
+			c, err := dial(ctx, network, addr)
 			last = c // to show what it holds below
 			return c, err
 		},
@@ -61,4 +64,17 @@ func run(ctx context.Context, out io.Writer, addr string) error {
 	}
 	fmt.Fprintf(out, "server: %s\nclient: connection holds %+v\n", pong, got)
 	return nil
+}
+
+// ended counts connections by why they ended (expvar: /debug/vars).
+var ended = expvar.NewMap("keepalive_conns_ended")
+
+// logEnd is the hook keepalive.WatchDial and WatchListener call as each
+// connection is closed: a dead peer is logged as one, where the driver
+// says EOF or "connection timed out", and every end is counted.
+func logEnd(conn net.Conn, cause keepalive.Cause, st keepalive.Status) {
+	ended.Add(cause.String(), 1)
+	if cause.PeerDead() {
+		slog.Warn("peer dead", "remote", conn.RemoteAddr(), "cause", cause, "probes", st.Probes, "retransmits", st.Retransmits)
+	}
 }

@@ -38,9 +38,9 @@ func TestRun(t *testing.T) {
 // error out once, so the reply read that follows gets EOF from the closed
 // socket. (With Protocol: 2 the error is "read: connection timed out".)
 // A FIN would read the same, so this only pins down what users see:
-// itest.DeadPeer proves the timeout on the socket itself (Socket.TimedOut:
-// CLOSE after retransmissions, nothing received since the peer went
-// silent).
+// itest.DeadPeer proves the timeout with keepalive.CauseOf, which the
+// hook of keepalive.WatchDial receives as go-redis closes the connection
+// ("retransmission timeout", not "closed by peer").
 func redisTimeout(err error) bool {
 	return itest.IsTimeout(err) || errors.Is(err, io.EOF)
 }

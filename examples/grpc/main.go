@@ -31,9 +31,11 @@ package main
 
 import (
 	"context"
+	"expvar"
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"os"
 	"time"
@@ -48,7 +50,8 @@ import (
 )
 
 // cfg: a dead peer is dropped 25 s after its last word when idle, and 25 s
-// after the first retransmission when an RPC is in flight.
+// after the write (at worst cfg.Detection's InFlightMax) when an RPC is in
+// flight.
 var cfg = keepalive.Config{Idle: 10 * time.Second, Interval: 5 * time.Second, Count: 3, UserTimeout: 25 * time.Second}
 
 func main() {
@@ -63,13 +66,13 @@ func run(out io.Writer) error {
 		return err
 	}
 	srv := newServer(cfg)
-	go srv.Serve(ln)
+	go srv.Serve(keepalive.WatchListener(ln, logEnd))
 	defer srv.Stop()
 
 	var clientConn net.Conn
 	dialer := cfg.Dialer(&net.Dialer{Timeout: 5 * time.Second})
 	conn, err := newClient(ln.Addr().String(), func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := dialer.DialContext(ctx, network, addr)
+		c, err := keepalive.WatchDial(dialer.DialContext, logEnd)(ctx, network, addr)
 		clientConn = c // to show what it holds below
 		return c, err
 	})
@@ -88,6 +91,19 @@ func run(out io.Writer) error {
 	fmt.Fprintf(out, "server: %v\n", resp.GetStatus())
 	fmt.Fprintf(out, "client: connection holds %+v\n", got)
 	return nil
+}
+
+// ended counts connections by why they ended (expvar: /debug/vars).
+var ended = expvar.NewMap("keepalive_conns_ended")
+
+// logEnd is the hook keepalive.WatchDial and WatchListener call as each
+// connection is closed: a dead peer is logged as one, where the driver
+// says EOF or "connection timed out", and every end is counted.
+func logEnd(conn net.Conn, cause keepalive.Cause, st keepalive.Status) {
+	ended.Add(cause.String(), 1)
+	if cause.PeerDead() {
+		slog.Warn("peer dead", "remote", conn.RemoteAddr(), "cause", cause, "probes", st.Probes, "retransmits", st.Retransmits)
+	}
 }
 
 // newServer serves the health service. gRPC's server keepalive is on by

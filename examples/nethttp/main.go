@@ -10,9 +10,11 @@ package main
 
 import (
 	"context"
+	"expvar"
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -23,8 +25,8 @@ import (
 )
 
 // cfg: a dead peer is dropped 25 s after its last word when idle (Idle 10 s
-// + 3 probes 5 s apart), and 25 s after the first retransmission when a
-// request is in flight (UserTimeout).
+// + 3 probes 5 s apart), and 25 s after the write (at worst
+// cfg.Detection's InFlightMax) when a request is in flight (UserTimeout).
 var cfg = keepalive.Config{Idle: 10 * time.Second, Interval: 5 * time.Second, Count: 3, UserTimeout: 25 * time.Second}
 
 func main() {
@@ -40,10 +42,10 @@ func run(out io.Writer) error {
 		return err
 	}
 	srv := newServer()
-	go srv.Serve(ln)
+	go srv.Serve(keepalive.WatchListener(ln, logEnd))
 	defer srv.Close()
 
-	client := &http.Client{Transport: newTransport(cfg.Dialer(&net.Dialer{Timeout: 5 * time.Second}).DialContext)}
+	client := &http.Client{Transport: newTransport(keepalive.WatchDial(cfg.Dialer(&net.Dialer{Timeout: 5 * time.Second}).DialContext, logEnd))}
 	var clientConn net.Conn
 	trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) { clientConn = info.Conn }}
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), "GET", "http://"+ln.Addr().String()+"/", nil)
@@ -66,6 +68,19 @@ func run(out io.Writer) error {
 	fmt.Fprintf(out, "server: %s", body)
 	fmt.Fprintf(out, "client: connection holds %+v\n", got)
 	return nil
+}
+
+// ended counts connections by why they ended (expvar: /debug/vars).
+var ended = expvar.NewMap("keepalive_conns_ended")
+
+// logEnd is the hook keepalive.WatchDial and WatchListener call as each
+// connection is closed: a dead peer is logged as one, where the driver
+// says EOF or "connection timed out", and every end is counted.
+func logEnd(conn net.Conn, cause keepalive.Cause, st keepalive.Status) {
+	ended.Add(cause.String(), 1)
+	if cause.PeerDead() {
+		slog.Warn("peer dead", "remote", conn.RemoteAddr(), "cause", cause, "probes", st.Probes, "retransmits", st.Retransmits)
+	}
 }
 
 type connKey struct{}

@@ -11,10 +11,12 @@ package main
 import (
 	"context"
 	"database/sql"
+	"expvar"
 	"flag"
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"os"
 	"time"
@@ -27,7 +29,8 @@ import (
 )
 
 // cfg: a dead server is dropped 25 s after its last word when idle, and 25
-// s after the first retransmission when a query is in flight.
+// s after the write (at worst cfg.Detection's InFlightMax) when a query is
+// in flight.
 var cfg = keepalive.Config{Idle: 10 * time.Second, Interval: 5 * time.Second, Count: 3, UserTimeout: 25 * time.Second}
 
 func main() {
@@ -41,7 +44,7 @@ func main() {
 func run(ctx context.Context, out io.Writer, dsn string) error {
 	// Setting DialFunc replaces pgx's own, so give the dialer a connect
 	// timeout here (pgx's connect_timeout would be lost).
-	dial := cfg.Dialer(&net.Dialer{Timeout: 5 * time.Second}).DialContext
+	dial := keepalive.WatchDial(cfg.Dialer(&net.Dialer{Timeout: 5 * time.Second}).DialContext, logEnd)
 
 	pool, err := newPool(ctx, dsn, dial)
 	if err != nil {
@@ -77,6 +80,19 @@ func run(ctx context.Context, out io.Writer, dsn string) error {
 	}
 	fmt.Fprintf(out, "database/sql: connection holds %+v\n", got)
 	return nil
+}
+
+// ended counts connections by why they ended (expvar: /debug/vars).
+var ended = expvar.NewMap("keepalive_conns_ended")
+
+// logEnd is the hook keepalive.WatchDial and WatchListener call as each
+// connection is closed: a dead peer is logged as one, where the driver
+// says EOF or "connection timed out", and every end is counted.
+func logEnd(conn net.Conn, cause keepalive.Cause, st keepalive.Status) {
+	ended.Add(cause.String(), 1)
+	if cause.PeerDead() {
+		slog.Warn("peer dead", "remote", conn.RemoteAddr(), "cause", cause, "probes", st.Probes, "retransmits", st.Retransmits)
+	}
 }
 
 // newPool is a pgxpool whose connections are dialed with dial.

@@ -53,9 +53,9 @@ var keepaliveDial = itest.Config.Dialer(&net.Dialer{Timeout: 5 * time.Second}).D
 // written) takes ETIMEDOUT for a read-deadline timeout, since
 // syscall.ETIMEDOUT.Timeout() is true, and drops it; the next read finds
 // the socket closed. A FIN would read the same, so this only pins down what
-// users see: itest.DeadPeer proves the timeout on the socket itself
-// (Socket.TimedOut: CLOSE after retransmissions, nothing received since the
-// peer went silent).
+// users see: itest.DeadPeer proves the timeout with keepalive.CauseOf,
+// which the hook of keepalive.WatchDial receives as pgx closes the
+// connection ("retransmission timeout", not "closed by peer").
 func pgxTimeout(err error) bool {
 	return itest.IsTimeout(err) || errors.Is(err, io.ErrUnexpectedEOF)
 }

@@ -3,6 +3,8 @@ package itest
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"strings"
 	"syscall"
 	"testing"
@@ -41,7 +43,7 @@ type Driver struct {
 	// TimeoutErr reports whether the driver's error for a request to a
 	// dead peer is what the driver makes of ETIMEDOUT; nil means IsTimeout.
 	// It pins down what users see; it is not the proof of a timeout, which
-	// DeadPeer reads from the socket (Socket.TimedOut).
+	// DeadPeer takes from keepalive.CauseOf, through keepalive.WatchDial.
 	TimeoutErr func(error) bool
 	// ReadsIdle says the driver keeps a read pending on an idle pooled
 	// connection (gRPC's and net/http's reader goroutines), so it sees the
@@ -79,11 +81,12 @@ type Driver struct {
 //     a new connection and succeeds (see ReadsIdle), while without the
 //     Config the dead connection is still ESTABLISHED after ControlWait.
 //
-// With the Config, the end of the connection is proven on the driver's own
-// socket (Socket.TimedOut), not from the driver's error, which some
-// drivers flatten to EOF: the kernel closed it after retransmissions or
-// probes, and no segment (so no FIN or RST) had arrived since the peer
-// went silent.
+// With the Config, the end of the connection is proven with the public
+// API, not from the driver's error, which some drivers flatten to EOF:
+// keepalive.WatchDial hands the hook the cause of the driver's connection
+// as the driver closes it, and it must be the dead peer's (a
+// retransmission timeout in flight, a keepalive timeout when idle), not a
+// FIN or a reset.
 //
 // Before that, the connection the driver uses is checked to carry Config.
 func DeadPeer(t *testing.T, d Driver) {
@@ -100,7 +103,8 @@ func DeadPeer(t *testing.T, d Driver) {
 			t.Run(name+"/"+mode, func(t *testing.T) {
 				t.Parallel()
 				relay := NewRelay(t, d.Server)
-				tr := Track(dial)
+				ends := NewEnds()
+				tr := Track(keepalive.WatchDial(dial, ends.Hook))
 				c := d.Open(t, relay.Addr(), tr.Dial)
 				t.Cleanup(c.Close)
 				// Canceled before Close (cleanups run last first), to end a
@@ -154,20 +158,21 @@ func DeadPeer(t *testing.T, d Driver) {
 					took, err, returned := call.Wait(InFlightBound(cfg))
 					require.True(t, returned, "request to a dead peer not done within %v: %v, error %v", InFlightBound(cfg), took, err)
 					require.Error(t, err, "request to a dead peer succeeded after %v", took)
-					// The proof is the socket, whatever the driver made of ETIMEDOUT.
-					require.NoError(t, sock.TimedOut(q, true), "the kernel timed the driver's connection out (%v; driver: %v)", sock.Describe(), err)
+					// The proof is the cause, whatever the driver made of ETIMEDOUT.
+					end := ends.Wait(t, conn, NextWait)
+					require.Equal(t, keepalive.CauseRetransmit, end.Cause, "the kernel timed the driver's connection out (driver: %v; %+v)", err, end.Status)
 					assert.True(t, d.TimeoutErr(err), "the driver reports a timeout as documented, not %v", err)
 					assert.GreaterOrEqual(t, took, InFlightEarliest(cfg), "no sooner than UserTimeout: %v", err)
-					t.Logf("request in flight to a dead peer failed after %v (bound %v): %v; kernel: %s", took.Round(time.Millisecond), InFlightBound(cfg).Round(time.Millisecond), err, sock.Describe())
+					t.Logf("request in flight to a dead peer failed after %v (bound %v): driver said %q; keepalive.CauseOf: %v after %d retransmissions",
+						took.Round(time.Millisecond), InFlightBound(cfg).Round(time.Millisecond), err, end.Cause, end.Status.Retransmits)
 				case mode == "in flight":
 					took, err, returned := call.Wait(ControlWait(cfg))
 					require.False(t, returned, "without the Config the request returned after %v: %v", took, err)
-					t.Logf("without the Config: request in flight to a dead peer still hanging after %v; kernel: %s", took.Round(time.Millisecond), sock.Describe())
+					t.Logf("without the Config: request in flight to a dead peer still hanging after %v; kernel: %s", took.Round(time.Millisecond), describe(conn))
 				case withConfig:
 					took, dropped, err := sock.WaitDropped(q.LastRecv, IdleBound(cfg))
 					require.NoError(t, err)
 					require.True(t, dropped, "idle connection to a dead peer still ESTABLISHED %v after its last segment (bound %v)", took, IdleBound(cfg))
-					require.NoError(t, sock.TimedOut(q, false), "the kernel timed the driver's connection out (%v)", sock.Describe())
 					assert.GreaterOrEqual(t, took, IdleEarliest(cfg), "no sooner than the model")
 					if d.ReadsIdle {
 						require.True(t, sock.WaitReleased(NextWait), "the driver has not closed the dropped connection within %v", NextWait)
@@ -177,8 +182,10 @@ func DeadPeer(t *testing.T, d Driver) {
 					require.True(t, returned, "the request after the drop not done within %v: %v, error %v", NextWait, nextTook, err)
 					require.NoError(t, err, "the request after the drop")
 					assert.Greater(t, len(tr.Conns()), 1, "the request after the drop went to a new connection")
-					t.Logf("idle pooled connection to a dead peer dropped %v after its last segment (bound %v); kernel: %s; the next request took %v on a new connection",
-						took.Round(time.Millisecond), IdleBound(cfg).Round(time.Millisecond), sock.Describe(), nextTook.Round(time.Millisecond))
+					end := ends.Wait(t, conn, NextWait)
+					require.Equal(t, keepalive.CauseKeepAlive, end.Cause, "the kernel timed the driver's connection out (%+v)", end.Status)
+					t.Logf("idle pooled connection to a dead peer dropped %v after its last segment (bound %v); keepalive.CauseOf: %v after %d probes; the next request took %v on a new connection",
+						took.Round(time.Millisecond), IdleBound(cfg).Round(time.Millisecond), end.Cause, end.Status.Probes, nextTook.Round(time.Millisecond))
 				default:
 					took, dropped, err := sock.WaitDropped(q.LastRecv, ControlWait(cfg))
 					require.NoError(t, err)
@@ -188,6 +195,16 @@ func DeadPeer(t *testing.T, d Driver) {
 			})
 		}
 	}
+}
+
+// describe is conn's status for a log line, through the public API.
+func describe(conn net.Conn) string {
+	st, err := keepalive.StatusOf(conn)
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("%v, %d retransmissions, %d probes, %d bytes unacknowledged, gives up within %v",
+		st.State, st.Retransmits, st.Probes, st.Unacked, st.GiveUp.Round(time.Second))
 }
 
 // IsTimeout reports whether err says the kernel timed the connection out

@@ -16,17 +16,12 @@ import (
 
 // Config is short so the tests finish in seconds. UserTimeout set: an idle
 // connection is dropped after Idle + 2 probes (3 s, worst case 3.4 s), data
-// in flight UserTimeout after the first retransmission.
+// in flight UserTimeout after the write (at worst the model's InFlightMax).
 var Config = keepalive.Config{Idle: time.Second, Interval: time.Second, Count: 2, UserTimeout: 3 * time.Second}
 
 // Slack covers a loaded 2-core machine, the race detector and the driver
 // between the kernel failing the socket and the driver's call returning.
 const Slack = time.Second
-
-// firstRetransmission bounds the time from a write to its first RTO
-// retransmission on loopback: RTO 200 ms plus a tail-loss probe, with room
-// (as in the core's detect_linux_test.go).
-const firstRetransmission = time.Second
 
 // jiffy covers the kernel stamping the last received segment in whole ticks.
 const jiffy = 10 * time.Millisecond
@@ -41,10 +36,10 @@ func IdleBound(cfg keepalive.Config) time.Duration { return detection(cfg).IdleM
 func IdleEarliest(cfg keepalive.Config) time.Duration { return detection(cfg).IdleMin - jiffy }
 
 // InFlightBound is the longest a request sent to a dead peer may take to
-// fail, from the call: UserTimeout counted from the first retransmission
-// (the model's InFlightMax), that retransmission, and Slack.
+// fail, from the call: the model's InFlightMax, counted from the write, and
+// Slack.
 func InFlightBound(cfg keepalive.Config) time.Duration {
-	return detection(cfg).InFlightMax + firstRetransmission + Slack
+	return detection(cfg).InFlightMax + Slack
 }
 
 // InFlightEarliest is the soonest such a request may fail: UserTimeout.

@@ -97,8 +97,6 @@ type Quiet struct {
 	// kernel's own stamps (tcpi_last_data_recv, tcpi_last_ack_recv): the
 	// time Linux counts Idle from, read to the millisecond.
 	LastRecv time.Time
-	// SegsIn is how many segments the socket had received.
-	SegsIn uint32
 }
 
 // Quiesce waits, for up to bound, until the socket has nothing
@@ -122,7 +120,7 @@ func (s *Socket) Quiesce(bound time.Duration) (Quiet, error) {
 		// never late, and take a reading again when it took over readSlop.
 		if info.Unacked == 0 && now.Sub(before) <= readSlop {
 			since := time.Duration(min(info.Last_data_recv, info.Last_ack_recv)) * time.Millisecond
-			return Quiet{LastRecv: before.Add(-since), SegsIn: info.Segs_in}, nil
+			return Quiet{LastRecv: before.Add(-since)}, nil
 		}
 		if now.After(deadline) {
 			if info.Unacked == 0 {
@@ -132,42 +130,6 @@ func (s *Socket) Quiesce(bound time.Duration) (Quiet, error) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-}
-
-// TimedOut returns nil if the kernel itself ended the socket after q:
-// it is CLOSE (a FIN from the peer would leave it CLOSE_WAIT, as the
-// driver's close is held off by the duplicate), no segment has arrived
-// since q (so no FIN or RST either: the peer was silent), and the kernel
-// had retransmitted (inFlight: the request's data) or sent keepalive
-// probes (idle) without an answer. That is ETIMEDOUT, however the driver
-// reports it.
-func (s *Socket) TimedOut(q Quiet, inFlight bool) error {
-	info, err := s.Info()
-	if err != nil {
-		return err
-	}
-	switch {
-	case info.State != unix.BPF_TCP_CLOSE:
-		return fmt.Errorf("socket state %d, not CLOSE (%d): the kernel has not given up on it", info.State, unix.BPF_TCP_CLOSE)
-	case info.Segs_in != q.SegsIn:
-		return fmt.Errorf("%d segments arrived after the peer went silent: the connection may have ended by a FIN or RST", info.Segs_in-q.SegsIn)
-	// tcpi_retransmits (the RTO backoff count, kept after the abort)
-	// rather than tcpi_total_rto, which kernels before 6.7 do not fill.
-	case inFlight && info.Retransmits == 0:
-		return fmt.Errorf("CLOSE without a retransmission timeout (tcpi_retransmits 0)")
-	case !inFlight && info.Probes == 0:
-		return fmt.Errorf("CLOSE without keepalive probes (tcpi_probes 0)")
-	}
-	return nil
-}
-
-// Describe is TCP_INFO's evidence for a log line.
-func (s *Socket) Describe() string {
-	info, err := s.Info()
-	if err != nil {
-		return err.Error()
-	}
-	return fmt.Sprintf("state %d, retransmits %d, total_rto %d, probes %d, segs_in %d", info.State, info.Retransmits, info.Total_rto, info.Probes, info.Segs_in)
 }
 
 // WaitDropped polls the socket until the kernel no longer holds it

@@ -1,0 +1,161 @@
+package keepalive
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"syscall"
+)
+
+// Cause is why a TCP connection ended, as the kernel saw it.
+type Cause uint8
+
+// The causes. String gives each one's words.
+const (
+	CauseUnknown       Cause = iota // the OS cannot tell
+	CauseOpen                       // still open
+	CauseKeepAlive                  // keepalive probes went unanswered
+	CauseRetransmit                 // sent data went unacknowledged (retransmission or user timeout)
+	CauseZeroWindow                 // the peer's window stayed closed (user timeout)
+	CauseReset                      // the peer sent a reset
+	CausePeerClosed                 // the peer closed its side (FIN)
+	CauseNoRoute                    // a local network error: no route, link down, blocked
+	CauseClosedLocally              // closed on this side
+)
+
+var causeNames = [...]string{"unknown", "open", "keepalive timeout", "retransmission timeout",
+	"zero-window timeout", "reset by peer", "closed by peer", "no route", "closed locally"}
+
+func (c Cause) String() string {
+	if int(c) < len(causeNames) {
+		return causeNames[c]
+	}
+	return fmt.Sprintf("cause(%d)", uint8(c))
+}
+
+// PeerDead reports whether c is how a dead peer ends a connection: a
+// keepalive or retransmission timeout.
+func (c Cause) PeerDead() bool { return c == CauseKeepAlive || c == CauseRetransmit }
+
+// CauseOf says why conn ended, from the kernel's state, with the Status it
+// decided from (without the keepalive values, which it does not read). Ask after a failed Read or Write and before Close: once
+// conn is closed, all that is left to say is CauseClosedLocally. It takes
+// the pending error (SO_ERROR) of a socket the kernel has closed, if a
+// failed call has not.
+func CauseOf(conn net.Conn) (Cause, Status, error) {
+	tc, sc, err := socketOf(conn)
+	if err != nil {
+		return CauseUnknown, Status{}, err
+	}
+	if tc == nil {
+		rc, err := sc.SyscallConn()
+		if err != nil {
+			return closedOr(err)
+		}
+		return CauseOfRawConn(rc)
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return closedOr(err)
+	}
+	// rc is concrete here, so the closure and what it sets stay on the
+	// stack: the hook runs this on every close.
+	var st Status
+	var soErr syscall.Errno
+	var serr error
+	if cerr := rc.Control(func(fd uintptr) {
+		if serr = readStatus(fd, &st, Config{}, noOptions); serr == nil && st.State == StateClosed {
+			soErr = pendingError(fd) // decides only between ended causes
+		}
+	}); cerr != nil {
+		return closedOr(cerr)
+	}
+	if serr != nil {
+		return CauseUnknown, Status{}, serr
+	}
+	return causeFrom(st, soErr), st, nil
+}
+
+// CauseOfRawConn is CauseOf for a socket that is not a net.Conn.
+func CauseOfRawConn(rc syscall.RawConn) (Cause, Status, error) {
+	if isNil(rc) {
+		return CauseUnknown, Status{}, fmt.Errorf("%w: nil syscall.RawConn", ErrNotTCP)
+	}
+	var st Status
+	var soErr syscall.Errno
+	var serr error
+	if cerr := rc.Control(func(fd uintptr) {
+		if serr = readStatus(fd, &st, Config{}, noOptions); serr != nil {
+			if !isTCPSocket(fd) {
+				serr = fmt.Errorf("%w: the socket is not a TCP socket", ErrNotTCP)
+			}
+			return
+		}
+		if st.State == StateClosed {
+			soErr = pendingError(fd)
+		}
+	}); cerr != nil {
+		return closedOr(cerr)
+	}
+	if serr != nil {
+		return CauseUnknown, Status{}, serr
+	}
+	return causeFrom(st, soErr), st, nil
+}
+
+func closedOr(err error) (Cause, Status, error) {
+	if errors.Is(err, net.ErrClosed) {
+		return CauseClosedLocally, Status{}, nil
+	}
+	return CauseUnknown, Status{}, fmt.Errorf("keepalive: %w", err)
+}
+
+// causeFrom decides the cause from what the kernel leaves on a socket
+// (docs/status.md has the measurements). soErr is the pending socket
+// error, 0 if a failed call took it.
+func causeFrom(st Status, soErr syscall.Errno) Cause {
+	if !st.Has(FieldState) {
+		return CauseUnknown
+	}
+	switch st.State {
+	case StateClosed:
+	case StateCloseWait, StateLastAck, StateClosing, StateTimeWait:
+		return CausePeerClosed
+	default:
+		return CauseOpen
+	}
+	switch soErr {
+	case syscall.ECONNRESET, syscall.EPIPE:
+		return CauseReset
+	case syscall.ECONNABORTED: // SOCK_DESTROY (ss -K)
+		return CauseClosedLocally
+	case syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.ENETDOWN,
+		syscall.EINVAL, syscall.EACCES, syscall.EPERM:
+		// A timeout with a soft error from the local stack pending.
+		return CauseNoRoute
+	}
+	if !st.Has(FieldProbes | FieldRetransmits) {
+		return CauseUnknown
+	}
+	switch {
+	case st.Retransmits > 0 && st.Has(fieldRetransSent) && st.retransSent == 0:
+		// Retransmission timeouts, and not one retransmission left
+		// this host.
+		return CauseNoRoute
+	case st.Retransmits > 0:
+		return CauseRetransmit
+	case st.Has(FieldZeroWindow|FieldUnsent) && st.ZeroWindow && st.Unsent > 0:
+		// The peer acknowledges each zero-window probe, which resets
+		// the probe count: only the closed window and the data behind
+		// it are left. (A reset while the window is closed reads the
+		// same once a failed call has taken its error.)
+		return CauseZeroWindow
+	case st.Probes > 0 && st.Has(FieldUnsent) && st.Unsent > 0:
+		// Zero-window probes with the peer's window open: the data
+		// could not leave this host.
+		return CauseNoRoute
+	case st.Probes > 0:
+		return CauseKeepAlive
+	}
+	return CauseReset
+}

@@ -1,0 +1,104 @@
+package keepalive
+
+import (
+	"context"
+	"net"
+	"sync/atomic"
+)
+
+// OnEnd receives the cause of a connection's end, and the Status it was
+// decided from, just before its descriptor is closed. It runs on the
+// goroutine that calls Close.
+type OnEnd func(conn net.Conn, cause Cause, st Status)
+
+// WatchConn returns conn with a Close that first passes CauseOf(conn) to f,
+// once, for drivers and servers that close connections themselves. A
+// *net.TCPConn keeps every method of its own (sendfile and splice through
+// ReadFrom and WriteTo, CloseRead, CloseWrite, SyscallConn) and NetConn
+// returns it; wrap it before TLS. A nil f returns conn as it is.
+func WatchConn(conn net.Conn, f OnEnd) net.Conn {
+	if f == nil || isNil(conn) {
+		return conn
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		return &watchedTCP{TCPConn: tc, f: f}
+	}
+	return &watchedConn{Conn: conn, f: f}
+}
+
+// WatchDial returns dial with each connection it makes passed through
+// WatchConn: the shape of net.Dialer.DialContext, pgx's DialFunc, go-redis'
+// Dialer and http.Transport.DialContext.
+func WatchDial(dial func(ctx context.Context, network, address string) (net.Conn, error), f OnEnd) func(ctx context.Context, network, address string) (net.Conn, error) {
+	return func(ctx context.Context, network, address string) (net.Conn, error) {
+		conn, err := dial(ctx, network, address)
+		if err != nil {
+			return conn, err
+		}
+		return WatchConn(conn, f), nil
+	}
+}
+
+// WatchListener returns ln with each connection it accepts passed through
+// WatchConn.
+func WatchListener(ln net.Listener, f OnEnd) net.Listener {
+	if f == nil || isNil(ln) {
+		return ln
+	}
+	return &watchedListener{Listener: ln, f: f}
+}
+
+type watchedListener struct {
+	net.Listener
+	f OnEnd
+}
+
+func (l *watchedListener) Accept() (net.Conn, error) {
+	conn, err := l.Listener.Accept()
+	if err != nil {
+		return conn, err
+	}
+	return WatchConn(conn, l.f), nil
+}
+
+// watchedTCP embeds the *net.TCPConn, so that every method the standard
+// library looks for (io.ReaderFrom, io.WriterTo, CloseRead, CloseWrite,
+// syscall.Conn) is still there.
+type watchedTCP struct {
+	*net.TCPConn
+	f    OnEnd
+	done atomic.Bool
+}
+
+func (c *watchedTCP) Close() error {
+	if c.done.CompareAndSwap(false, true) {
+		report(c, c.TCPConn, c.f)
+	}
+	return c.TCPConn.Close()
+}
+
+// NetConn returns the *net.TCPConn under c, as *tls.Conn does.
+func (c *watchedTCP) NetConn() net.Conn { return c.TCPConn }
+
+type watchedConn struct {
+	net.Conn
+	f    OnEnd
+	done atomic.Bool
+}
+
+func (c *watchedConn) Close() error {
+	if c.done.CompareAndSwap(false, true) {
+		report(c, c.Conn, c.f)
+	}
+	return c.Conn.Close()
+}
+
+// NetConn returns the connection under c.
+func (c *watchedConn) NetConn() net.Conn { return c.Conn }
+
+// report passes f the wrapper the driver knows, and the cause read from
+// the connection under it.
+func report(wrapper, conn net.Conn, f OnEnd) {
+	cause, st, _ := CauseOf(conn) // an error leaves CauseUnknown
+	f(wrapper, cause, st)
+}

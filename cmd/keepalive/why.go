@@ -1,0 +1,486 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/keepalive-go/keepalive"
+)
+
+const whyAbout = `Explains, in sentences, each TCP connection with ADDR:PORT at either end
+(or, given two, the one with the first as its local and the second as its
+remote end): its state; which processes hold it; keepalive on or off and
+the values in force; which kernel timer runs (keepalive, retransmission,
+zero-window probe); unanswered probes and unacknowledged data; and the
+verdict: when the kernel will drop it if the peer is dead (the keepalive
+library's model, Config.Detection, with the socket's values), or why it
+never will, and what to do.
+
+A connection that never ends by itself is typically one of:
+  - keepalive off, idle: nothing is ever sent, so a dead peer goes unnoticed;
+  - a process killed while a child it started still holds the socket (an
+    fd inherited without close-on-exec): no FIN is sent, the kernel answers
+    every keepalive probe, and no keepalive setting can end it.
+
+--kill ends the matching connections with SOCK_DESTROY (as ss -K does): the
+holders' next call fails, the peer receives a reset. It asks on stdin first,
+unless --yes. It needs CAP_NET_ADMIN (root) and a kernel with
+CONFIG_INET_DIAG_DESTROY. Holders and socket options of other users'
+processes need root too; without it the command says what it could not see.
+Linux only: on other systems the command says so and exits with status 1.`
+
+const whyExample = `  keepalive why 10.0.0.5:5432
+  keepalive why :8080 --pid 4242
+  sudo keepalive why --kill 127.0.0.1:8080 127.0.0.1:51234
+  sudo keepalive why --netns blue --json 10.1.0.2:443`
+
+// inspector is the OS's view of a network namespace's connections.
+type inspector interface {
+	list(connFilter) ([]connInfo, []string, error)
+	system() keepalive.System // the namespace's sysctls
+	options(*connInfo)        // read the keepalive options through a holder
+	end(connInfo) error       // SOCK_DESTROY
+	Close()
+}
+
+// verdict is when, or why never, the kernel drops a connection.
+type verdict struct {
+	// Ends is "never", "if the peer dies" (at In after the last segment
+	// received, Earliest..Latest with the kernel's timer rounding), "soon"
+	// (the peer is not answering: In from now), "when closed" or
+	// "unknown".
+	Ends     string   `json:"ends"`
+	Cause    string   `json:"cause"` // in words: "keepalive off", "held by an orphaned process", ...
+	In       *seconds `json:"in_s,omitempty"`
+	Earliest *seconds `json:"earliest_s,omitempty"`
+	Latest   *seconds `json:"latest_s,omitempty"`
+	Why      []string `json:"explanation"`
+	Todo     []string `json:"what_to_do,omitempty"`
+}
+
+type whyConn struct {
+	connInfo
+	Verdict verdict `json:"verdict"`
+	Ended   bool    `json:"ended,omitempty"` // --kill ended it
+	EndErr  string  `json:"end_error,omitempty"`
+}
+
+type whyJSON struct {
+	Connections []whyConn `json:"connections"`
+	Notes       []string  `json:"notes,omitempty"`
+}
+
+// parseEndpoint reads ADDR:PORT, [V6]:PORT or :PORT (any address).
+func parseEndpoint(s string) (netip.AddrPort, error) {
+	if p, ok := strings.CutPrefix(s, ":"); ok {
+		ap, err := netip.ParseAddrPort("0.0.0.0:" + p)
+		if err == nil && ap.Port() != 0 {
+			return netip.AddrPortFrom(netip.Addr{}, ap.Port()), nil
+		}
+	}
+	ap, err := netip.ParseAddrPort(s)
+	if err != nil || ap.Port() == 0 {
+		return netip.AddrPort{}, fmt.Errorf("%q: give an IP address and a port, like 127.0.0.1:8080, [::1]:8080 or :8080 (host names are not looked up)", s)
+	}
+	return ap, nil
+}
+
+// matches says whether a socket's end, "ip:port" as listConns prints it,
+// is want (an invalid address in want matches any).
+func matches(want netip.AddrPort, end string) bool {
+	ap, err := netip.ParseAddrPort(end)
+	if err != nil || ap.Port() != want.Port() {
+		return false
+	}
+	return !want.Addr().IsValid() || want.Addr().IsUnspecified() || ap.Addr().Unmap() == want.Addr().Unmap()
+}
+
+func runWhy(stdout, stderr io.Writer, args []string) int {
+	fs := newFlags(stdout, "why", "ADDR:PORT [ADDR:PORT] [--pid PID] [--netns NAME|PID] [--kill [--yes]] [--json]", whyAbout, whyExample)
+	pid := fs.Int("pid", 0, "only connections this process holds")
+	netns := fs.String("netns", "", "look in another network namespace: a name under /run/netns or a process ID (needs root)")
+	kill := fs.Bool("kill", false, "end the matching connections (SOCK_DESTROY; needs CAP_NET_ADMIN)")
+	yes := fs.Bool("yes", false, "with --kill: do not ask for confirmation")
+	asJSON := fs.Bool("json", false, "print JSON for scripts")
+	// Flags may come before or after the addresses.
+	var pos []string
+	for {
+		if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+			fs.help()
+			return exitOK
+		} else if err != nil {
+			fmt.Fprintf(stderr, "keepalive why: %v\n(keepalive why --help shows the flags)\n", err)
+			return exitUsage
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos, args = append(pos, fs.Arg(0)), fs.Args()[1:]
+	}
+	if len(pos) == 0 || len(pos) > 2 {
+		fmt.Fprintf(stderr, "keepalive why: give one ADDR:PORT (either end of the connection) or two (local, then remote)\n(keepalive why --help shows the flags)\n")
+		return exitUsage
+	}
+	var ends []netip.AddrPort
+	for _, p := range pos {
+		ap, err := parseEndpoint(p)
+		if err != nil {
+			fmt.Fprintf(stderr, "keepalive why: %v\n", err)
+			return exitUsage
+		}
+		ends = append(ends, ap)
+	}
+	if *pid < 0 {
+		fmt.Fprintf(stderr, "keepalive why: --pid %d: a process ID is positive\n", *pid)
+		return exitUsage
+	}
+	if *yes && !*kill {
+		fmt.Fprintf(stderr, "keepalive why: --yes only goes with --kill\n")
+		return exitUsage
+	}
+	if *netns != "" {
+		if _, err := netnsPath(*netns); err != nil {
+			fmt.Fprintf(stderr, "keepalive why: %v\n", err)
+			return exitUsage
+		}
+	}
+
+	in, err := openInspector(*netns)
+	if err != nil {
+		return fail(stderr, "why", err)
+	}
+	defer in.Close()
+	all, notes, err := in.list(connFilter{netns: *netns})
+	if err != nil {
+		return fail(stderr, "why", err)
+	}
+	byEnds := map[[2]string]*connInfo{}
+	for i := range all {
+		byEnds[[2]string{all[i].Local, all[i].Remote}] = &all[i]
+	}
+	var out []whyConn
+	for i := range all {
+		c := all[i]
+		if c.State == "listen" {
+			continue
+		}
+		if len(ends) == 1 && !matches(ends[0], c.Local) && !matches(ends[0], c.Remote) {
+			continue
+		}
+		if len(ends) == 2 && (!matches(ends[0], c.Local) || !matches(ends[1], c.Remote)) {
+			continue
+		}
+		if *pid != 0 && !slices.ContainsFunc(c.Holders, func(h holder) bool { return h.PID == *pid }) {
+			continue
+		}
+		in.options(&c)
+		out = append(out, whyConn{connInfo: c, Verdict: explain(c, byEnds[[2]string{c.Remote, c.Local}], in.system(), *netns)})
+	}
+	// The options note of conns is about --pid; why reads them itself.
+	notes = slices.DeleteFunc(notes, func(n string) bool { return strings.Contains(n, "add --pid PID") })
+	if len(out) == 0 {
+		where := "this network namespace"
+		if *netns != "" {
+			where = "network namespace " + *netns
+		}
+		held := ""
+		if *pid != 0 {
+			held = fmt.Sprintf(" held by pid %d", *pid)
+		}
+		fmt.Fprintf(stderr, "keepalive why: no TCP connection %s%s in %s\n", endsText(ends), held, where)
+		return exitFail
+	}
+
+	if !*asJSON {
+		for i, c := range out {
+			if i > 0 {
+				fmt.Fprintln(stdout)
+			}
+			printWhy(stdout, c)
+		}
+		for _, n := range notes {
+			fmt.Fprintln(stdout, "\nnote: "+n)
+		}
+	}
+	code := exitOK
+	if *kill {
+		code = killConns(stdout, stderr, in, out, *yes, *asJSON)
+	}
+	if *asJSON {
+		if err := writeJSON(stdout, whyJSON{out, notes}); err != nil {
+			return fail(stderr, "why", err)
+		}
+	}
+	return code
+}
+
+func endsText(ends []netip.AddrPort) string {
+	s := func(a netip.AddrPort) string {
+		if !a.Addr().IsValid() {
+			return fmt.Sprintf(":%d", a.Port())
+		}
+		return a.String()
+	}
+	if len(ends) == 1 {
+		return "with " + s(ends[0]) + " at either end"
+	}
+	return "from " + s(ends[0]) + " to " + s(ends[1])
+}
+
+// killConns ends out's connections, after asking on stdin unless yes.
+func killConns(stdout, stderr io.Writer, in inspector, out []whyConn, yes, asJSON bool) int {
+	if !yes {
+		fmt.Fprintf(stderr, "End %d connection(s) (%s)? Their holders' next call fails and the peer receives a reset. [y/N] ", len(out), connList(out))
+		line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+		if err != nil && line == "" {
+			fmt.Fprintf(stderr, "\nkeepalive why: no answer on stdin (%v): nothing ended; --yes ends them without asking\n", err)
+			return exitFail
+		}
+		if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
+			fmt.Fprintln(stderr, "keepalive why: nothing ended")
+			return exitFail
+		}
+	}
+	code := exitOK
+	for i := range out {
+		c := &out[i]
+		if err := in.end(c.connInfo); err != nil {
+			c.EndErr = err.Error()
+			fmt.Fprintf(stderr, "keepalive why: ending %s -> %s: %v\n", c.Local, c.Remote, err)
+			code = exitFail
+			continue
+		}
+		c.Ended = true
+		if !asJSON {
+			fmt.Fprintf(stdout, "ended %s -> %s: the peer receives a reset (ECONNRESET), the holders' next call fails (ECONNABORTED)\n", c.Local, c.Remote)
+		}
+	}
+	return code
+}
+
+func connList(out []whyConn) string {
+	var s []string
+	for _, c := range out {
+		s = append(s, c.Local+" -> "+c.Remote)
+	}
+	return strings.Join(s, ", ")
+}
+
+func printWhy(w io.Writer, c whyConn) {
+	fmt.Fprintf(w, "%s -> %s: %s\n", c.Local, c.Remote, strings.ToUpper(c.State))
+	for _, s := range c.Verdict.Why {
+		fmt.Fprintln(w, "  "+s)
+	}
+	v := c.Verdict
+	switch v.Ends {
+	case "never":
+		fmt.Fprintf(w, "Verdict: the kernel will never end it (%s).\n", v.Cause)
+	case "if the peer dies":
+		fmt.Fprintf(w, "Verdict: healthy; if the peer dies, the kernel ends it %s after the last segment it received (%s).\n", dur(time.Duration(*v.In)), v.Cause)
+	case "soon":
+		fmt.Fprintf(w, "Verdict: the kernel ends it in about %s (%s).\n", dur(time.Duration(*v.In)), v.Cause)
+	default:
+		fmt.Fprintf(w, "Verdict: %s (%s).\n", v.Ends, v.Cause)
+	}
+	if len(v.Todo) > 0 {
+		fmt.Fprintln(w, "What to do:")
+		for _, s := range v.Todo {
+			fmt.Fprintln(w, "  - "+s)
+		}
+	}
+}
+
+func allOrphaned(hs []holder) bool {
+	return len(hs) > 0 && !slices.ContainsFunc(hs, func(h holder) bool { return !h.Orphaned })
+}
+
+func holderSentence(hs []holder) string {
+	var s []string
+	for _, h := range hs {
+		t := fmt.Sprintf("%s (pid %d, fd %d", h.Command, h.PID, h.FD)
+		if h.Orphaned {
+			t += fmt.Sprintf(", orphaned: its parent is now pid %d", h.PPID)
+		}
+		s = append(s, t+")")
+	}
+	return strings.Join(s, ", ")
+}
+
+func sec(d time.Duration) *seconds { s := seconds(d); return &s }
+
+// explain turns what the kernel reports about c, and about its peer's end
+// when that is on this host too, into sentences and a verdict.
+func explain(c connInfo, peer *connInfo, sys keepalive.System, netns string) verdict {
+	var v verdict
+	say := func(format string, a ...any) { v.Why = append(v.Why, fmt.Sprintf(format, a...)) }
+	killCmd := "keepalive why --kill " + c.Local + " " + c.Remote
+	if netns != "" {
+		killCmd = "keepalive why --netns " + netns + " --kill " + c.Local + " " + c.Remote
+	}
+	killTodo := killCmd + " ends it now (SOCK_DESTROY, as root): the peer receives a reset."
+
+	// Holders.
+	switch {
+	case len(c.Holders) == 0:
+		say("Held by: no process this command may inspect (run as root to see every process).")
+	default:
+		say("Held by: %s.", holderSentence(c.Holders))
+	}
+	for _, f := range c.Flags {
+		if !strings.HasPrefix(f, "held by ") { // the holder line says it
+			say("Flag: %s.", f)
+		}
+	}
+	// Keepalive and the values in force.
+	var values *keepalive.Config
+	if c.Options != nil {
+		o := c.Options
+		cfg := keepalive.Config{Idle: time.Duration(o.Idle), Interval: time.Duration(o.Interval), Count: o.Count, UserTimeout: time.Duration(o.UserTimeout)}
+		values = &cfg
+	}
+	ut := "no user timeout"
+	if values != nil && values.UserTimeout > 0 {
+		ut = "user timeout " + dur(values.UserTimeout)
+	}
+	switch {
+	case c.Keepalive == "on" && values != nil:
+		say("Keepalive: on, idle %s, interval %s, %d probes, %s (read from the socket).", secs(values.Idle), secs(values.Interval), values.Count, ut)
+	case c.Keepalive == "off" && values != nil:
+		say("Keepalive: off (SO_KEEPALIVE not set); %s.", ut)
+	case c.Keepalive == "on":
+		cfg := keepaliveValues(sys)
+		values = &cfg
+		say("Keepalive: on; its values could not be read (%s): assuming the system's, idle %s, interval %s, %d probes.", c.OptionsError, secs(cfg.Idle), secs(cfg.Interval), cfg.Count)
+	default:
+		say("Keepalive: %s (the values could not be read: %s).", c.Keepalive, c.OptionsError)
+	}
+	// Timer, probes, data.
+	switch c.Timer {
+	case "none":
+		say("Timer: none running.")
+	case "keepalive":
+		say("Timer: the keepalive timer fires in %s; %d probe(s) unanswered.", dur(time.Duration(c.TimerIn)), c.Probes)
+	case "retransmit":
+		say("Timer: the retransmission timer fires in %s; %d retransmission(s) so far.", dur(time.Duration(c.TimerIn)), c.Retransmits)
+	case "zero-window-probe":
+		say("Timer: the zero-window probe timer fires in %s: the peer's receive window is closed; %d probe(s) unanswered.", dur(time.Duration(c.TimerIn)), c.Probes)
+	default:
+		say("Timer: %s, fires in %s.", c.Timer, dur(time.Duration(c.TimerIn)))
+	}
+	if c.Unacked > 0 {
+		say("Data: %d segment(s) sent and not acknowledged.", c.Unacked)
+	} else {
+		say("Data: nothing unacknowledged.")
+	}
+	say("Last received: data %s ago, an acknowledgement %s ago.", dur(time.Duration(c.LastDataRecv)), dur(time.Duration(c.LastAckRecv)))
+
+	// The verdict.
+	switch c.State {
+	case "established":
+	case "close-wait":
+		v.Ends, v.Cause = "when closed", "closed by the peer"
+		say("The peer closed its end (FIN received); this end stays until its holders close it.")
+		v.Todo = append(v.Todo, "the holding program should close the connection once it reads EOF", killTodo)
+		if allOrphaned(c.Holders) {
+			v.Ends, v.Cause = "never", "closed by the peer; this end is held by an orphaned process"
+		}
+		return v
+	case "time-wait":
+		v.Ends, v.Cause = "soon", "closed; waiting out TIME-WAIT"
+		v.In = sec(time.Duration(c.TimerIn))
+		return v
+	default:
+		v.Ends, v.Cause = "by itself", "closing or connecting: the kernel's own timers end it"
+		return v
+	}
+	local := allOrphaned(c.Holders)
+	remote := peer != nil && allOrphaned(peer.Holders)
+	switch {
+	case local:
+		v.Ends, v.Cause = "never", "a local process still holds this end after its owner died"
+		say("Why it stays: this end is held only by %s, left behind when the process that started it exited. "+
+			"The kernel sends FIN only when the last holder closes the socket, so none was sent, and this host answers every keepalive probe from the peer: "+
+			"no keepalive setting on the peer's side can end it.", holderSentence(c.Holders))
+		if c.Keepalive == "on" {
+			say("This end's own keepalive ends it only if the peer itself dies.")
+		}
+		v.Todo = append(v.Todo, killTodo)
+		for _, h := range c.Holders {
+			v.Todo = append(v.Todo, fmt.Sprintf("or end the holder: kill %d (%s)", h.PID, h.Command))
+		}
+		v.Todo = append(v.Todo, "fix the program: open sockets close-on-exec and pass a connection to a child (os/exec ExtraFiles, fork) only when the child is meant to own it")
+		return v
+	case remote:
+		v.Ends, v.Cause = "never", "the peer answers because a process still holds the socket there"
+		say("Why it stays: the other end (%s) is on this host, held only by %s, left behind when the process that started it exited: "+
+			"it never reads or writes, yet its kernel answers every keepalive probe, so no keepalive setting ends this connection.", peer.Local, holderSentence(peer.Holders))
+		v.Todo = append(v.Todo, killTodo, "or end the other end's holder (keepalive why "+peer.Local+" "+peer.Remote+")")
+		return v
+	case c.Unacked > 0 || c.Timer == "retransmit":
+		v.Cause = "data in flight"
+		if c.Detection != nil && c.Detection.FlightHi != nil {
+			v.Ends = "soon"
+			v.Earliest, v.Latest = c.Detection.FlightLo, c.Detection.FlightHi
+			v.In = c.Detection.FlightHi
+			say("With data unacknowledged keepalive is suspended: if the peer stays silent, the kernel gives up %s to %s after the first retransmission.",
+				dur(time.Duration(*v.Earliest)), dur(time.Duration(*v.Latest)))
+		} else {
+			v.Ends = "unknown"
+			say("With data unacknowledged keepalive is suspended: the retransmission limit (tcp_retries2, or the user timeout) decides.")
+		}
+		return v
+	case c.Timer == "zero-window-probe":
+		v.Cause = "the peer stopped reading (zero window)"
+		if values != nil && values.UserTimeout > 0 {
+			v.Ends, v.In = "soon", sec(values.UserTimeout)
+			say("The peer's process stopped reading; its kernel answers the window probes. The user timeout ends it %s after the window closed.", dur(values.UserTimeout))
+			return v
+		}
+		v.Ends = "never"
+		say("The peer's process stopped reading; its kernel answers the window probes, so without a user timeout the kernel never gives up.")
+		v.Todo = append(v.Todo, "set a user timeout with the library (keepalive.Config{UserTimeout: ...}.Apply(conn)): it ends a hung reader too", killTodo)
+		return v
+	case c.Keepalive == "off":
+		v.Ends, v.Cause = "never", "keepalive off"
+		say("Why it stays: keepalive is off and nothing is in flight, so nothing is ever sent: if the peer is gone, the kernel never notices. It stays ESTABLISHED until the program writes or closes.")
+		v.Todo = append(v.Todo, "turn keepalive on with the library: cfg := keepalive.Config{Idle: 10 * time.Second, Interval: 5 * time.Second, Count: 3}; cfg.Apply(conn), or cfg.Dial / cfg.Listen (keepalive plan --within 30s gives values for a deadline)",
+			killTodo)
+		return v
+	case c.Keepalive == "on" && values != nil:
+		d, err := values.Detection(sys)
+		if err != nil {
+			v.Ends, v.Cause = "unknown", "the library's model refused the values: "+err.Error()
+			return v
+		}
+		since := time.Duration(min(c.LastAckRecv, c.LastDataRecv))
+		if c.Probes > 0 {
+			v.Ends, v.Cause = "soon", "keepalive timeout: the peer does not answer"
+			v.In, v.Earliest, v.Latest = sec(max(0, d.Idle-since)), sec(max(0, d.IdleMin-since)), sec(max(0, d.IdleMax-since))
+			say("The peer has not answered %d keepalive probe(s): unless it answers, the kernel drops the connection %s after the last segment it received, %s ago.", c.Probes, dur(d.Idle), dur(since))
+			return v
+		}
+		v.Ends, v.Cause = "if the peer dies", "keepalive timeout"
+		v.In, v.Earliest, v.Latest = sec(d.Idle), sec(d.IdleMin), sec(d.IdleMax)
+		say("The peer answers. If it dies or the path goes silent, the kernel drops the connection %s after the last segment received (between %s and %s with the timer rounding); the last came %s ago.",
+			dur(d.Idle), dur(d.IdleMin), dur(d.IdleMax), dur(since))
+		if time.Duration(c.LastDataRecv) > values.Idle+values.Interval && time.Duration(c.LastAckRecv) < values.Idle {
+			// Probes answered, no data: idle, or nobody there will ever use it.
+			say("No data came from the peer for %s, but its kernel answered a keepalive probe %s ago: the socket is open there. "+
+				"If no process there will use it again (a server killed while a child it started still holds the socket), "+
+				"the peer answers because that process still holds the socket, which this side cannot see, and keepalive never ends the connection.",
+				dur(time.Duration(c.LastDataRecv)), dur(time.Duration(c.LastAckRecv)))
+			v.Todo = append(v.Todo, "on the peer's host, keepalive why "+c.Remote+" shows who holds its end", killTodo)
+		}
+		return v
+	}
+	v.Ends, v.Cause = "unknown", "keepalive state unknown"
+	return v
+}

@@ -1,0 +1,116 @@
+package keepalive
+
+import (
+	"os"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// readStatus reads fd's TCP_INFO with one getsockopt into a stack buffer
+// (unix.GetsockoptTCPInfo allocates), then the keepalive values (see
+// optionSource).
+func readStatus(sysfd uintptr, st *Status, held Config, src optionSource) error {
+	var info unix.TCPInfo
+	n := uint32(unsafe.Sizeof(info))
+	_, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, sysfd, unix.IPPROTO_TCP, unix.TCP_INFO,
+		uintptr(unsafe.Pointer(&info)), uintptr(unsafe.Pointer(&n)), 0)
+	if e != 0 {
+		return os.NewSyscallError("getsockopt TCP_INFO", e)
+	}
+	st.fromLinux(&info, uintptr(n))
+	// Unacknowledged bytes: none without unacknowledged segments; else
+	// SIOCOUTQ (write_seq - snd_una) less the unsent, since TCP_INFO's
+	// byte counters count the SYN and FIN too.
+	if info.Unacked == 0 {
+		st.Unacked, st.Known = 0, st.Known|FieldUnacked
+	} else if q, err := unix.IoctlGetInt(int(sysfd), unix.SIOCOUTQ); err == nil && st.Has(FieldUnsent) {
+		st.Unacked, st.Known = max(0, int64(q)-st.Unsent), st.Known|FieldUnacked
+	}
+	if src == readOptions {
+		src = noOptions // read here, without getOptions' Multipath TCP check
+		if c, on, err := linuxOptions(int(sysfd)); err == nil {
+			st.KeepAlive, st.Config = on, c
+			st.Known |= FieldKeepAlive | FieldConfig
+		}
+	}
+	st.options(sysfd, held, src)
+	return nil
+}
+
+// linuxStates maps include/net/tcp_states.h to State.
+var linuxStates = [...]State{
+	unix.BPF_TCP_ESTABLISHED: StateEstablished,
+	unix.BPF_TCP_SYN_SENT:    StateSynSent,
+	unix.BPF_TCP_SYN_RECV:    StateSynReceived,
+	unix.BPF_TCP_FIN_WAIT1:   StateFinWait1,
+	unix.BPF_TCP_FIN_WAIT2:   StateFinWait2,
+	unix.BPF_TCP_TIME_WAIT:   StateTimeWait,
+	unix.BPF_TCP_CLOSE:       StateClosed,
+	unix.BPF_TCP_CLOSE_WAIT:  StateCloseWait,
+	unix.BPF_TCP_LAST_ACK:    StateLastAck,
+	unix.BPF_TCP_LISTEN:      StateListen,
+	unix.BPF_TCP_CLOSING:     StateClosing,
+}
+
+// fromLinux fills st from the first n bytes of a tcp_info: older kernels
+// return less, and what they leave out stays unknown.
+func (st *Status) fromLinux(i *unix.TCPInfo, n uintptr) {
+	has := func(end uintptr) bool { return n >= end }
+	if int(i.State) < len(linuxStates) {
+		st.State = linuxStates[i.State]
+	}
+	st.Probes, st.Retransmits, st.Backoff = int(i.Probes), int(i.Retransmits), int(i.Backoff)
+	st.RTO = time.Duration(i.Rto) * time.Microsecond
+	st.SinceRecv = time.Duration(i.Last_data_recv) * time.Millisecond
+	st.SinceAck = time.Duration(i.Last_ack_recv) * time.Millisecond
+	st.RTT = time.Duration(i.Rtt) * time.Microsecond
+	st.Known |= FieldState | FieldProbes | FieldRetransmits | FieldBackoff | FieldRTO | FieldSinceRecv | FieldSinceAck | FieldRTT
+	if has(unsafe.Offsetof(i.Bytes_retrans) + 8) { // Linux 4.19
+		st.retransSent, st.Known = int64(i.Bytes_retrans), st.Known|fieldRetransSent
+	}
+	if has(unsafe.Offsetof(i.Notsent_bytes) + 4) { // Linux 4.6
+		st.Unsent = int64(i.Notsent_bytes)
+		st.Known |= FieldUnsent
+	}
+	if has(unsafe.Offsetof(i.Snd_wnd) + 4) { // Linux 6.2
+		st.ZeroWindow = i.Snd_wnd == 0
+		st.Known |= FieldZeroWindow
+	}
+}
+
+// pendingError takes fd's pending error (SO_ERROR), 0 if none.
+func pendingError(fd uintptr) syscall.Errno {
+	v, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR)
+	if err != nil {
+		return 0
+	}
+	return syscall.Errno(v)
+}
+
+// linuxOptions reads SO_KEEPALIVE and the four values, one getsockopt
+// each. A Multipath TCP socket has no user timeout: zero.
+func linuxOptions(fd int) (c Config, on bool, err error) {
+	v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE)
+	if err != nil {
+		return c, false, err
+	}
+	on = v != 0
+	if v, err = unix.GetsockoptInt(fd, unix.IPPROTO_TCP, linuxTCPKeepIdle); err != nil {
+		return c, on, err
+	}
+	c.Idle = time.Duration(v) * time.Second
+	if v, err = unix.GetsockoptInt(fd, unix.IPPROTO_TCP, linuxTCPKeepIntvl); err != nil {
+		return c, on, err
+	}
+	c.Interval = time.Duration(v) * time.Second
+	if c.Count, err = unix.GetsockoptInt(fd, unix.IPPROTO_TCP, linuxTCPKeepCnt); err != nil {
+		return c, on, err
+	}
+	if v, err = unix.GetsockoptInt(fd, unix.IPPROTO_TCP, linuxTCPUserTimeout); err == nil {
+		c.UserTimeout = time.Duration(max(v, 0)) * time.Millisecond
+	}
+	return c, on, nil
+}

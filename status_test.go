@@ -1,0 +1,187 @@
+package keepalive
+
+import (
+	"errors"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// The C structs' sizes: darwin's tcp_connection_info (0x70 in
+// golang.org/x/sys/unix), FreeBSD's tcp_info (0xec), Windows' TCP_INFO_v0.
+func TestStatusStructSizes(t *testing.T) {
+	if unsafe.Sizeof(uintptr(0)) == 8 { // macOS is 64-bit only; 32-bit hosts align uint64 to 4
+		assert.EqualValues(t, 0x70, unsafe.Sizeof(darwinConnInfo{}))
+	}
+	assert.EqualValues(t, 0xec, unsafe.Sizeof(freebsdTCPInfo{}))
+	assert.EqualValues(t, 88, unsafe.Sizeof(windowsTCPInfo0{}))
+	assert.EqualValues(t, 20, unsafe.Offsetof(windowsTCPInfo0{}.RttUs))
+	assert.EqualValues(t, 48, unsafe.Offsetof(windowsTCPInfo0{}.BytesOut))
+	assert.EqualValues(t, 84, unsafe.Offsetof(windowsTCPInfo0{}.SynRetrans))
+	assert.EqualValues(t, 52, unsafe.Offsetof(freebsdTCPInfo{}.LastDataRecv))
+	assert.EqualValues(t, 68, unsafe.Offsetof(freebsdTCPInfo{}.Rtt))
+	assert.EqualValues(t, 100, unsafe.Offsetof(freebsdTCPInfo{}.SndWnd))
+	assert.EqualValues(t, 32, unsafe.Offsetof(darwinConnInfo{}.SndSbbytes))
+	assert.EqualValues(t, 44, unsafe.Offsetof(darwinConnInfo{}.Srtt))
+}
+
+const allFields = FieldState | FieldKeepAlive | FieldConfig | FieldProbes | FieldRetransmits | FieldBackoff |
+	FieldUnacked | FieldUnsent | FieldSinceRecv | FieldSinceAck | FieldZeroWindow | FieldRTT | FieldRTO | FieldGiveUp
+
+// Each OS's mapping, with what it cannot know left unknown.
+func TestStatusMapping(t *testing.T) {
+	cfg := Config{Idle: 10 * time.Second, Interval: 5 * time.Second, Count: 3}
+	withConfig := func(st Status) Status {
+		st.KeepAlive, st.Config, st.Known = true, cfg, st.Known|FieldKeepAlive|FieldConfig
+		return st
+	}
+	t.Run("darwin", func(t *testing.T) {
+		var st Status
+		st.fromDarwin(&darwinConnInfo{State: 4, Srtt: 3, Rto: 230, SndWnd: 1 << 16})
+		st = withConfig(st)
+		darwinPlatform.giveUp(&st, System{})
+		assert.Equal(t, StateEstablished, st.State)
+		assert.Equal(t, 3*time.Millisecond, st.RTT)
+		assert.Equal(t, 230*time.Millisecond, st.RTO)
+		assert.False(t, st.ZeroWindow)
+		assert.True(t, st.Has(FieldUnacked|FieldUnsent), "an empty send buffer: nothing unacknowledged or unsent")
+		for _, f := range []Field{FieldProbes, FieldRetransmits, FieldBackoff, FieldSinceRecv, FieldSinceAck, FieldGiveUp} {
+			assert.False(t, st.Has(f), "field %#x", f)
+		}
+
+		st = Status{}
+		st.fromDarwin(&darwinConnInfo{State: 5, SndSbbytes: 100})
+		assert.Equal(t, StateCloseWait, st.State)
+		assert.False(t, st.Has(FieldUnacked), "bytes queued, sent or not: unknown which")
+		assert.False(t, st.Has(FieldRTO), "no retransmission timer running")
+
+		st = Status{}
+		st.fromDarwin(&darwinConnInfo{State: 0})
+		darwinPlatform.giveUp(&st, System{})
+		assert.Equal(t, StateClosed, st.State)
+		assert.True(t, st.Has(FieldGiveUp))
+		assert.Zero(t, st.GiveUp)
+		assert.Equal(t, CauseUnknown, causeFrom(st, 0), "no counters: the cause is unknown")
+		assert.Equal(t, CauseReset, causeFrom(st, syscall.ECONNRESET))
+	})
+	t.Run("freebsd", func(t *testing.T) {
+		var st Status
+		st.fromFreeBSD(&freebsdTCPInfo{State: 4, Rtt: 1500, Rto: 201000, LastDataRecv: 700})
+		assert.Equal(t, StateEstablished, st.State)
+		assert.Equal(t, 1500*time.Microsecond, st.RTT)
+		assert.Equal(t, 201*time.Millisecond, st.RTO)
+		assert.Equal(t, 700*time.Millisecond, st.SinceRecv)
+		assert.True(t, st.ZeroWindow)
+		for _, f := range []Field{FieldProbes, FieldRetransmits, FieldBackoff, FieldUnacked, FieldUnsent, FieldSinceAck} {
+			assert.False(t, st.Has(f), "field %#x", f)
+		}
+		st.fromFreeBSD(&freebsdTCPInfo{State: 9})
+		assert.Equal(t, StateFinWait2, st.State)
+	})
+	t.Run("windows", func(t *testing.T) {
+		var st Status
+		st.fromWindows(&windowsTCPInfo0{State: 4, RttUs: 250, BytesInFlight: 1200, SndWnd: 65535})
+		assert.Equal(t, StateEstablished, st.State)
+		assert.Equal(t, 250*time.Microsecond, st.RTT)
+		assert.EqualValues(t, 1200, st.Unacked)
+		assert.True(t, st.Has(FieldUnacked))
+		assert.False(t, st.ZeroWindow)
+		for _, f := range []Field{FieldProbes, FieldRetransmits, FieldBackoff, FieldUnsent, FieldSinceRecv, FieldSinceAck, FieldRTO} {
+			assert.False(t, st.Has(f), "field %#x", f)
+		}
+		st = Status{}
+		st.fromWindows(&windowsTCPInfo0{State: 7})
+		assert.Equal(t, StateCloseWait, st.State)
+		assert.Equal(t, CausePeerClosed, causeFrom(st, 0))
+		st.fromWindows(&windowsTCPInfo0{State: 99})
+		assert.Equal(t, StateCloseWait, st.State, "an unknown state is not taken")
+	})
+}
+
+// GiveUp from the model and the state, on Linux's rules.
+func TestGiveUp(t *testing.T) {
+	cfg := Config{Idle: 10 * time.Second, Interval: 5 * time.Second, Count: 3, UserTimeout: 20 * time.Second}
+	sys := System{RTO: 200 * time.Millisecond}
+	d := linuxPlatform.detection(cfg, sys)
+	base := Status{Known: allFields &^ FieldGiveUp, State: StateEstablished, KeepAlive: true, Config: cfg, RTO: 200 * time.Millisecond}
+	for _, tc := range []struct {
+		name string
+		edit func(*Status)
+		want time.Duration
+	}{
+		{"idle, just received", func(*Status) {}, d.IdleMax},
+		{"idle, received 4 s ago", func(s *Status) { s.SinceRecv, s.SinceAck = 4*time.Second, 6*time.Second }, d.IdleMax - 4*time.Second},
+		{"idle, long past", func(s *Status) { s.SinceRecv, s.SinceAck = time.Hour, time.Hour }, 0},
+		{"keepalive off", func(s *Status) { s.KeepAlive = false }, Never},
+		{"in flight", func(s *Status) { s.Unacked = 10 }, d.InFlightMax},
+		{"unsent, window open", func(s *Status) { s.Unsent = 10 }, d.InFlightMax},
+		{"zero window", func(s *Status) { s.Unsent, s.ZeroWindow = 10, true }, d.ZeroWindowMax},
+		{"zero window, no user timeout", func(s *Status) { s.Unsent, s.ZeroWindow, s.Config.UserTimeout = 10, true, 0 }, Never},
+		{"closed", func(s *Status) { s.State = StateClosed }, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := base
+			tc.edit(&st)
+			linuxPlatform.giveUp(&st, System{})
+			assert.True(t, st.Has(FieldGiveUp))
+			assert.Equal(t, tc.want, st.GiveUp)
+		})
+	}
+	st := base
+	st.State = StateSynSent
+	linuxPlatform.giveUp(&st, System{})
+	assert.False(t, st.Has(FieldGiveUp), "not modelled")
+	// No in-flight model without a user timeout on macOS: unknown.
+	st = base
+	st.Unacked, st.Config.UserTimeout = 10, 0
+	darwinPlatform.giveUp(&st, System{})
+	assert.False(t, st.Has(FieldGiveUp))
+}
+
+// What the kernel leaves after each ending (docs/status.md), decided.
+func TestCauseFrom(t *testing.T) {
+	closed := Status{Known: allFields | fieldRetransSent, State: StateClosed}
+	for _, tc := range []struct {
+		name  string
+		edit  func(*Status)
+		soErr syscall.Errno
+		want  Cause
+	}{
+		{"open", func(s *Status) { s.State = StateEstablished }, 0, CauseOpen},
+		{"fin", func(s *Status) { s.State = StateCloseWait }, 0, CausePeerClosed},
+		{"keepalive", func(s *Status) { s.Probes = 2 }, 0, CauseKeepAlive},
+		{"keepalive, pending", func(s *Status) { s.Probes = 2 }, syscall.ETIMEDOUT, CauseKeepAlive},
+		{"retransmission", func(s *Status) { s.Retransmits, s.retransSent = 3, 1000 }, 0, CauseRetransmit},
+		{"retransmissions never left", func(s *Status) { s.Retransmits = 3 }, 0, CauseNoRoute},
+		{"no route pending", func(s *Status) { s.Retransmits, s.retransSent = 3, 1000 }, syscall.EHOSTUNREACH, CauseNoRoute},
+		{"written after the route went", func(s *Status) { s.Probes, s.Unsent = 3, 1 }, 0, CauseNoRoute},
+		{"zero window", func(s *Status) { s.Unsent, s.ZeroWindow = 5000, true }, 0, CauseZeroWindow},
+		{"reset", func(*Status) {}, 0, CauseReset},
+		{"reset pending", func(s *Status) { s.Probes = 1 }, syscall.ECONNRESET, CauseReset},
+		{"ss -K", func(*Status) {}, syscall.ECONNABORTED, CauseClosedLocally},
+		{"no state", func(s *Status) { s.Known = 0 }, 0, CauseUnknown},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := closed
+			tc.edit(&st)
+			assert.Equal(t, tc.want, causeFrom(st, tc.soErr))
+		})
+	}
+}
+
+func TestStatusWords(t *testing.T) {
+	assert.Equal(t, []string{"unknown", "open", "keepalive timeout", "retransmission timeout", "zero-window timeout",
+		"reset by peer", "closed by peer", "no route", "closed locally"}, causeNames[:])
+	assert.Equal(t, "cause(200)", Cause(200).String())
+	assert.Equal(t, "state(200)", State(200).String())
+	assert.Equal(t, "close-wait", StateCloseWait.String())
+	assert.True(t, CauseKeepAlive.PeerDead())
+	assert.True(t, CauseRetransmit.PeerDead())
+	assert.False(t, CauseReset.PeerDead())
+	err := errNoStatus("plan9")
+	assert.True(t, errors.Is(err, errors.ErrUnsupported))
+	assert.Contains(t, err.Error(), "plan9")
+}
