@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -24,7 +25,10 @@ func TestRun(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
 	require.NoError(t, run(context.Background(), &out, dsn(itest.Postgres(t))))
-	assert.Equal(t, "PostgreSQL within 30s behind a 5m50s middlebox: TCP {Idle:9s Interval:5s Count:3 UserTimeout:24s} (dead host within 27.088s); heartbeat {Interval:18s Timeout:10s} (hung or dead server within 28.975s)\n", out.String())
+	p, err := keepalive.Plan(deadline, middleboxIdle)
+	require.NoError(t, err)
+	assert.Equal(t, fmt.Sprintf("PostgreSQL within 30s behind a 5m50s middlebox: TCP %+v (dead host within %v); heartbeat {Interval:18s Timeout:10s} (hung or dead server within 28.975s)\n",
+		p.TCP, p.TCPDetection.IdleMax.Round(time.Millisecond)), out.String())
 }
 
 // A dead server behind a proxy that stays healthy: TCP keepalive sees only

