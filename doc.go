@@ -29,6 +29,12 @@
 // Windows a timeout is WSAETIMEDOUT, for which errors.Is(err,
 // syscall.ETIMEDOUT) is false.
 //
+// TCP keepalive sees only the next TCP hop: a hung peer process, or a dead
+// server behind a proxy, still answers it. A Heartbeat, run by a Monitor,
+// pings through the application and closes the connection hard when a
+// ping fails; Plan turns one deadline into TCP, HTTP/2 and heartbeat
+// settings (docs/layers.md).
+//
 // Each OS has its own options, units and ranges; docs/platforms.md lists
 // them, with their sources and what is verified where. docs/detection.md
 // derives the detection model and has the times measured on Linux

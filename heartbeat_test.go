@@ -1,0 +1,172 @@
+package keepalive_test
+
+import (
+	"context"
+	"net"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/keepalive-go/keepalive"
+)
+
+func TestHeartbeatInvalid(t *testing.T) {
+	t.Parallel()
+	for _, h := range []keepalive.Heartbeat{{}, {Interval: time.Second}, {Timeout: time.Second}, {Interval: -1, Timeout: time.Second}} {
+		_, err := h.Monitor()
+		assert.ErrorIs(t, err, syscall.EINVAL, "%+v", h)
+		_, err = h.Detection()
+		assert.ErrorIs(t, err, syscall.EINVAL, "%+v", h)
+	}
+	var nilMonitor *keepalive.Monitor
+	_, err := nilMonitor.Watch(nil, nil, nil)
+	assert.ErrorIs(t, err, syscall.EINVAL)
+	assert.NoError(t, nilMonitor.Close())
+	assert.Zero(t, nilMonitor.Len())
+	var zero keepalive.Monitor
+	_, err = zero.Watch(&net.TCPConn{}, func(context.Context) error { return nil }, nil)
+	assert.ErrorIs(t, err, syscall.EINVAL)
+	assert.NoError(t, zero.Close())
+	var zeroWatch keepalive.Watch
+	assert.False(t, zeroWatch.Stop())
+	var nilWatch *keepalive.Watch
+	assert.False(t, nilWatch.Stop())
+	assert.NoError(t, nilWatch.Err())
+
+	m, err := keepalive.Heartbeat{Interval: time.Second, Timeout: time.Second}.Monitor()
+	require.NoError(t, err)
+	ping := func(context.Context) error { return nil }
+	c1, c2 := net.Pipe()
+	defer c1.Close()
+	defer c2.Close()
+	_, err = m.Watch(nil, ping, nil)
+	assert.ErrorIs(t, err, syscall.EINVAL)
+	_, err = m.Watch((*net.TCPConn)(nil), ping, nil)
+	assert.ErrorIs(t, err, syscall.EINVAL)
+	_, err = m.Watch(c1, nil, nil)
+	assert.ErrorIs(t, err, syscall.EINVAL)
+	require.NoError(t, m.Close())
+	require.NoError(t, m.Close())
+	_, err = m.Watch(c1, ping, nil)
+	assert.ErrorIs(t, err, keepalive.ErrMonitorClosed)
+}
+
+func TestHeartbeatDetection(t *testing.T) {
+	t.Parallel()
+	d, err := keepalive.Heartbeat{Interval: 10 * time.Second, Timeout: 5 * time.Second}.Detection()
+	require.NoError(t, err)
+	assert.Equal(t, keepalive.Detection{Idle: 15 * time.Second, IdleMin: 15 * time.Second,
+		IdleMax:       15*time.Second + 100*time.Millisecond + 15*time.Second/32,
+		InFlightMax:   15*time.Second + 100*time.Millisecond + 15*time.Second/32,
+		ZeroWindowMax: 15*time.Second + 100*time.Millisecond + 15*time.Second/32}, d)
+}
+
+// waitGoroutines waits up to 5 s for the goroutine count to fall to n.
+func waitGoroutines(t *testing.T, n int) {
+	t.Helper()
+	if runtime.GOOS == "js" {
+		n++ // the runtime starts an event-handler goroutine (runtime.handleEvent)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > n && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !assert.LessOrEqual(t, runtime.NumGoroutine(), n, "goroutines left behind") {
+		buf := make([]byte, 1<<16)
+		t.Logf("%s", buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// Stop cancels the ping in flight and leaves the connection open; Close
+// waits for pings and the scheduler: no goroutine is left.
+func TestHeartbeatStopClose(t *testing.T) {
+	// Not parallel: it counts the process's goroutines.
+	base := runtime.NumGoroutine()
+	m, err := keepalive.Heartbeat{Interval: 10 * time.Millisecond, Timeout: time.Hour}.Monitor()
+	require.NoError(t, err)
+	c1, c2 := net.Pipe()
+	defer c2.Close()
+	started := make(chan struct{}, 1)
+	cancelled := make(chan error, 1)
+	w, err := m.Watch(c1, func(ctx context.Context) error {
+		started <- struct{}{}
+		<-ctx.Done()
+		cancelled <- ctx.Err()
+		return ctx.Err()
+	}, func(err error) { t.Errorf("unexpected failure: %v", err) })
+	require.NoError(t, err)
+	<-started
+	assert.True(t, w.Stop())
+	assert.False(t, w.Stop())
+	assert.ErrorIs(t, <-cancelled, context.Canceled)
+	assert.NoError(t, c1.SetDeadline(time.Time{}), "the connection is still open")
+
+	// Many watches, pings in flight, then Close.
+	var pipes []net.Conn
+	for range 100 {
+		a, b := net.Pipe()
+		pipes = append(pipes, a, b)
+		_, err := m.Watch(a, func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }, nil)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, 100, m.Len())
+	time.Sleep(50 * time.Millisecond)
+	require.NoError(t, m.Close())
+	assert.Zero(t, m.Len())
+	for _, p := range pipes {
+		p.Close()
+	}
+	c1.Close()
+	waitGoroutines(t, base)
+}
+
+// Durations near the maximum neither wrap nor fire at once.
+func TestHeartbeatHugeDurations(t *testing.T) {
+	t.Parallel()
+	h := keepalive.Heartbeat{Interval: 1<<63 - 1, Timeout: 1<<63 - 1}
+	d, err := h.Detection()
+	require.NoError(t, err)
+	assert.Equal(t, time.Duration(1<<63-1), d.IdleMax)
+	m, err := h.Monitor()
+	require.NoError(t, err)
+	defer m.Close()
+	c1, c2 := net.Pipe()
+	defer c1.Close()
+	defer c2.Close()
+	w, err := m.Watch(c1, func(context.Context) error { t.Error("pinged"); return nil }, nil)
+	require.NoError(t, err)
+	time.Sleep(50 * time.Millisecond)
+	assert.True(t, w.Stop())
+}
+
+// A huge Timeout gives the ping a deadline far ahead, not one in the past.
+func TestHeartbeatHugeTimeout(t *testing.T) {
+	t.Parallel()
+	m, err := keepalive.Heartbeat{Interval: time.Millisecond, Timeout: 1<<63 - 1}.Monitor()
+	require.NoError(t, err)
+	defer m.Close()
+	c1, c2 := net.Pipe()
+	defer c1.Close()
+	defer c2.Close()
+	deadlines := make(chan time.Time, 1)
+	w, err := m.Watch(c1, func(ctx context.Context) error {
+		dl, _ := ctx.Deadline()
+		select {
+		case deadlines <- dl:
+		default:
+		}
+		return nil
+	}, nil)
+	require.NoError(t, err)
+	select {
+	case dl := <-deadlines:
+		assert.True(t, dl.After(time.Now().Add(100*365*24*time.Hour)), "%v", dl)
+	case <-time.After(5 * time.Second):
+		t.Fatal("no ping within 5s")
+	}
+	w.Stop()
+}
