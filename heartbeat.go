@@ -61,20 +61,26 @@ type HeartbeatError struct {
 	// Err is what the ping returned, or context.DeadlineExceeded if it
 	// had not returned by its deadline.
 	Err error
-	// Issue 12's cause (the kernel's view, read before the hard close)
-	// belongs here; see Monitor.fail.
+	// Cause and Status are the kernel's view just before the hard close
+	// (CauseOf): CauseOpen when TCP saw nothing wrong, as with a hung peer.
+	Cause  Cause
+	Status Status
 }
 
 func (e *HeartbeatError) Error() string {
+	tcp := ""
+	if e.Cause != CauseUnknown {
+		tcp = " (TCP: " + e.Cause.String() + ")"
+	}
 	switch {
 	case e.Timeout > 0 && errors.Is(e.Err, context.DeadlineExceeded):
-		return fmt.Sprintf("keepalive: heartbeat: ping timed out after %v", e.Timeout)
+		return fmt.Sprintf("keepalive: heartbeat: ping timed out after %v%s", e.Timeout, tcp)
 	case e.Timeout > 0:
-		return fmt.Sprintf("keepalive: heartbeat: ping timed out after %v: %v", e.Timeout, e.Err)
+		return fmt.Sprintf("keepalive: heartbeat: ping timed out after %v%s: %v", e.Timeout, tcp, e.Err)
 	case e.Err == nil:
-		return "keepalive: heartbeat: ping failed"
+		return "keepalive: heartbeat: ping failed" + tcp
 	}
-	return "keepalive: heartbeat: ping failed: " + e.Err.Error()
+	return "keepalive: heartbeat: ping failed" + tcp + ": " + e.Err.Error()
 }
 
 func (e *HeartbeatError) Unwrap() error { return e.Err }
@@ -332,12 +338,23 @@ func (m *Monitor) runPing(w *Watch, ctx *pingCtx) {
 	m.fail(w)
 }
 
-// fail closes w's connection hard and reports why. The cause API of
-// issue 12 reads the kernel's view here, before the close discards it.
+// fail closes w's connection hard and reports why, with the kernel's view
+// read before the close discards it.
 func (m *Monitor) fail(w *Watch) {
+	// The kernel's view before the hard close erases it. A copy carries
+	// it, so an error Err already handed out is never written to.
+	cause, st, cerr := CauseOf(w.conn)
+	m.mu.Lock()
+	if he, ok := w.err.(*HeartbeatError); ok && cerr == nil {
+		e := *he
+		e.Cause, e.Status = cause, st
+		w.err = &e
+	}
+	err := w.err
+	m.mu.Unlock()
 	closeHard(w.conn)
 	if w.onFail != nil {
-		w.onFail(w.err)
+		w.onFail(err)
 	}
 }
 

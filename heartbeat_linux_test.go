@@ -121,7 +121,10 @@ func TestHeartbeatHungPeer(t *testing.T) {
 			assert.Equal(t, h.Timeout, he.Timeout)
 			assert.Same(t, client, he.Conn)
 			assert.ErrorIs(t, f.err, context.DeadlineExceeded)
-			assert.Equal(t, "keepalive: heartbeat: ping timed out after 500ms", f.err.Error())
+			// The kernel saw nothing wrong: the peer's kernel answers.
+			assert.Equal(t, keepalive.CauseOpen, he.Cause, "%+v", he.Status)
+			assert.Equal(t, keepalive.StateEstablished, he.Status.State)
+			assert.Equal(t, "keepalive: heartbeat: ping timed out after 500ms (TCP: open)", f.err.Error())
 			assert.Equal(t, f.err, w.Err())
 			took := f.at.Sub(time.Unix(0, lastOK.Load()))
 			t.Logf("detected %v after the last successful ping (model %v, bound %v)", took, d.Idle, d.IdleMax)
@@ -211,7 +214,8 @@ func TestHeartbeatPingFails(t *testing.T) {
 		var he *keepalive.HeartbeatError
 		require.ErrorAs(t, f.err, &he)
 		assert.Zero(t, he.Timeout)
-		assert.Contains(t, f.err.Error(), "keepalive: heartbeat: ping failed: ")
+		assert.Contains(t, f.err.Error(), "keepalive: heartbeat: ping failed (TCP: ")
+		assert.Contains(t, []keepalive.Cause{keepalive.CausePeerClosed, keepalive.CauseReset}, he.Cause, "the peer closed: %+v", he.Status)
 		assert.True(t, errors.Is(f.err, io.EOF) || errors.Is(f.err, syscall.ECONNRESET) || errors.Is(f.err, syscall.EPIPE), "%v", f.err)
 	case <-time.After(5 * time.Second):
 		t.Fatal("no failure within 5s")
@@ -286,9 +290,9 @@ func TestHeartbeatPingOwnDeadline(t *testing.T) {
 		var he *keepalive.HeartbeatError
 		require.ErrorAs(t, f.err, &he)
 		if errors.Is(f.err, os.ErrDeadlineExceeded) {
-			assert.Contains(t, f.err.Error(), "keepalive: heartbeat: ping timed out after 200ms: ")
+			assert.Contains(t, f.err.Error(), "keepalive: heartbeat: ping timed out after 200ms (TCP: open): ")
 		} else { // the Monitor's timer came first on a loaded machine
-			assert.Equal(t, "keepalive: heartbeat: ping timed out after 200ms", f.err.Error())
+			assert.Equal(t, "keepalive: heartbeat: ping timed out after 200ms (TCP: open)", f.err.Error())
 		}
 		assert.Equal(t, h.Timeout, he.Timeout)
 	case <-time.After(5 * time.Second):
