@@ -223,6 +223,17 @@ func Measure(l *Lab, c *Case, network string) (Result, error) {
 			return r, fmt.Errorf("faultlab: the write after the fault: %w", err)
 		}
 	case Flood:
+		if c.Bound == InFlightBound {
+			// Queue data before the flood: a writer goroutine that starts
+			// late on a loaded machine would leave the connection idle,
+			// for keepalive to end it from the last segment received (CI
+			// saw that once: 2.85 s, the reader ETIMEDOUT, the writer's
+			// first Write EPIPE).
+			start = time.Now()
+			if _, err := client.Write(make([]byte, 100)); err != nil {
+				return r, fmt.Errorf("faultlab: the write after the fault: %w", err)
+			}
+		}
 		go func() {
 			big := make([]byte, 64<<20)
 			for {
