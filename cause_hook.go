@@ -3,19 +3,22 @@ package keepalive
 import (
 	"context"
 	"net"
-	"sync/atomic"
+	"sync"
 )
 
 // OnEnd receives the cause of a connection's end, and the Status it was
 // decided from, just before its descriptor is closed. It runs on the
-// goroutine that calls Close.
+// goroutine that calls Close first; another Close waits for it. It must not
+// call Close.
 type OnEnd func(conn net.Conn, cause Cause, st Status)
 
 // WatchConn returns conn with a Close that first passes CauseOf(conn) to f,
 // once, for drivers and servers that close connections themselves. A
 // *net.TCPConn keeps every method of its own (sendfile and splice through
 // ReadFrom and WriteTo, CloseRead, CloseWrite, SyscallConn) and NetConn
-// returns it; wrap it before TLS. A nil f returns conn as it is.
+// returns it; wrap it before TLS. Other connections keep only the net.Conn
+// methods and NetConn. A connection never closed is never reported. A nil f
+// returns conn as it is.
 func WatchConn(conn net.Conn, f OnEnd) net.Conn {
 	if f == nil || isNil(conn) {
 		return conn
@@ -30,6 +33,9 @@ func WatchConn(conn net.Conn, f OnEnd) net.Conn {
 // WatchConn: the shape of net.Dialer.DialContext, pgx's DialFunc, go-redis'
 // Dialer and http.Transport.DialContext.
 func WatchDial(dial func(ctx context.Context, network, address string) (net.Conn, error), f OnEnd) func(ctx context.Context, network, address string) (net.Conn, error) {
+	if dial == nil || f == nil {
+		return dial
+	}
 	return func(ctx context.Context, network, address string) (net.Conn, error) {
 		conn, err := dial(ctx, network, address)
 		if err != nil {
@@ -40,7 +46,8 @@ func WatchDial(dial func(ctx context.Context, network, address string) (net.Conn
 }
 
 // WatchListener returns ln with each connection it accepts passed through
-// WatchConn.
+// WatchConn. The result is a net.Listener only: it hides a
+// *net.TCPListener's other methods.
 func WatchListener(ln net.Listener, f OnEnd) net.Listener {
 	if f == nil || isNil(ln) {
 		return ln
@@ -67,14 +74,14 @@ func (l *watchedListener) Accept() (net.Conn, error) {
 type watchedTCP struct {
 	*net.TCPConn
 	f    OnEnd
-	done atomic.Bool
+	once sync.Once
 }
 
-func (c *watchedTCP) Close() error {
-	if c.done.CompareAndSwap(false, true) {
-		report(c, c.TCPConn, c.f)
-	}
-	return c.TCPConn.Close()
+// Close reports once, then closes, even if f panics.
+func (c *watchedTCP) Close() (err error) {
+	defer func() { err = c.TCPConn.Close() }()
+	c.once.Do(func() { report(c, c.TCPConn, c.f) })
+	return nil
 }
 
 // NetConn returns the *net.TCPConn under c, as *tls.Conn does.
@@ -83,14 +90,13 @@ func (c *watchedTCP) NetConn() net.Conn { return c.TCPConn }
 type watchedConn struct {
 	net.Conn
 	f    OnEnd
-	done atomic.Bool
+	once sync.Once
 }
 
-func (c *watchedConn) Close() error {
-	if c.done.CompareAndSwap(false, true) {
-		report(c, c.Conn, c.f)
-	}
-	return c.Conn.Close()
+func (c *watchedConn) Close() (err error) {
+	defer func() { err = c.Conn.Close() }()
+	c.once.Do(func() { report(c, c.Conn, c.f) })
+	return nil
 }
 
 // NetConn returns the connection under c.

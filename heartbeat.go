@@ -363,9 +363,33 @@ func (m *Monitor) fail(w *Watch) {
 func closeHard(conn net.Conn) {
 	if tc, _, err := socketOf(conn); err == nil && tc != nil {
 		tc.SetLinger(0)
-		tc.Close()
+		// Below any TLS layer, so no close_notify waits on a dead peer;
+		// through a WatchConn wrapper, which reports before it closes.
+		if w := watchedIn(conn); w != nil {
+			w.Close()
+		} else {
+			tc.Close()
+		}
 	}
 	conn.Close()
+}
+
+// watchedIn finds a WatchConn wrapper in conn's NetConn chain.
+func watchedIn(conn net.Conn) net.Conn {
+	for range 8 { // a chain of wrappers, not a cycle
+		switch conn.(type) {
+		case *watchedTCP, *watchedConn:
+			return conn
+		}
+		nc, ok := conn.(interface{ NetConn() net.Conn })
+		if !ok {
+			return nil
+		}
+		if conn = netConn(nc); isNil(conn) {
+			return nil
+		}
+	}
+	return nil
 }
 
 // pingCtx is a ping's context: its deadline is kept by the Monitor's one
