@@ -62,10 +62,11 @@ func CauseOf(conn net.Conn) (Cause, Status, error) {
 	// stack: the hook runs this on every close.
 	var st Status
 	var soErr syscall.Errno
+	var opts Config
 	var serr error
 	if cerr := rc.Control(func(fd uintptr) {
 		if serr = readStatus(fd, &st, Config{}, noOptions); serr == nil && st.State == StateClosed {
-			soErr = pendingError(fd) // decides only between ended causes
+			ended(fd, &st, &soErr, &opts) // decides only between ended causes
 		}
 	}); cerr != nil {
 		return closedOr(cerr)
@@ -73,7 +74,7 @@ func CauseOf(conn net.Conn) (Cause, Status, error) {
 	if serr != nil {
 		return CauseUnknown, Status{}, serr
 	}
-	return causeFrom(st, soErr), st, nil
+	return causeFrom(st, soErr, opts), st, nil
 }
 
 // CauseOfRawConn is CauseOf for a socket that is not a net.Conn.
@@ -83,6 +84,7 @@ func CauseOfRawConn(rc syscall.RawConn) (Cause, Status, error) {
 	}
 	var st Status
 	var soErr syscall.Errno
+	var opts Config
 	var serr error
 	if cerr := rc.Control(func(fd uintptr) {
 		if serr = readStatus(fd, &st, Config{}, noOptions); serr != nil {
@@ -92,7 +94,7 @@ func CauseOfRawConn(rc syscall.RawConn) (Cause, Status, error) {
 			return
 		}
 		if st.State == StateClosed {
-			soErr = pendingError(fd)
+			ended(fd, &st, &soErr, &opts)
 		}
 	}); cerr != nil {
 		return closedOr(cerr)
@@ -100,7 +102,18 @@ func CauseOfRawConn(rc syscall.RawConn) (Cause, Status, error) {
 	if serr != nil {
 		return CauseUnknown, Status{}, serr
 	}
-	return causeFrom(st, soErr), st, nil
+	return causeFrom(st, soErr, opts), st, nil
+}
+
+// ended reads what decides between the causes of an ended connection: the
+// pending error, and, when keepalive probes went out and a failed call took
+// the error, the probe count and user timeout in force.
+func ended(fd uintptr, st *Status, soErr *syscall.Errno, opts *Config) {
+	if *soErr = pendingError(fd); *soErr == 0 && st.Probes > 0 {
+		if c, _, err := getOptions(fd); err == nil || errors.Is(err, ErrMultipathTCP) {
+			*opts = c
+		}
+	}
 }
 
 func closedOr(err error) (Cause, Status, error) {
@@ -112,8 +125,9 @@ func closedOr(err error) (Cause, Status, error) {
 
 // causeFrom decides the cause from what the kernel leaves on a socket
 // (docs/status.md has the measurements). soErr is the pending socket
-// error, 0 if a failed call took it.
-func causeFrom(st Status, soErr syscall.Errno) Cause {
+// error, 0 if a failed call took it; opts, if read, the keepalive count
+// and user timeout in force.
+func causeFrom(st Status, soErr syscall.Errno, opts Config) Cause {
 	if !st.Has(FieldState) {
 		return CauseUnknown
 	}
@@ -129,9 +143,16 @@ func causeFrom(st Status, soErr syscall.Errno) Cause {
 		return CauseReset
 	case syscall.ECONNABORTED: // SOCK_DESTROY (ss -K)
 		return CauseClosedLocally
-	case syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.ENETDOWN,
-		syscall.EINVAL, syscall.EACCES, syscall.EPERM:
-		// A timeout with a soft error from the local stack pending.
+	case syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.ENETDOWN:
+		// A timeout with an ICMP or routing error as its soft error.
+		// Retransmissions that left this host went to a peer a router
+		// says is gone: a dead peer, not our own network.
+		if st.Retransmits > 0 && st.Has(fieldRetransSent) && st.retransSent > 0 {
+			return CauseRetransmit
+		}
+		return CauseNoRoute
+	case syscall.EINVAL, syscall.EACCES, syscall.EPERM:
+		// Our own route blackholed or prohibited, or a local firewall.
 		return CauseNoRoute
 	}
 	if !st.Has(FieldProbes | FieldRetransmits) {
@@ -154,6 +175,10 @@ func causeFrom(st Status, soErr syscall.Errno) Cause {
 		// Zero-window probes with the peer's window open: the data
 		// could not leave this host.
 		return CauseNoRoute
+	case st.Probes > 0 && soErr == 0 && opts.Count > 0 && opts.UserTimeout == 0 && st.Probes < opts.Count:
+		// Keepalive gives up after Count probes (without a user
+		// timeout): fewer, a reset ended it, its error taken by a call.
+		return CauseReset
 	case st.Probes > 0:
 		return CauseKeepAlive
 	}

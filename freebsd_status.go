@@ -17,7 +17,7 @@ type freebsdTCPInfo struct {
 	_                                       uint32
 	SndMss, RcvMss                          uint32
 	_, _, _, _, _, _, _                     uint32
-	LastDataRecv                            uint32 // ms
+	LastDataRecv                            uint32 // µs: ticks * tick, as Rto
 	_, _, _                                 uint32
 	Rtt, Rttvar                             uint32 // µs
 	SndSsthresh, SndCwnd                    uint32
@@ -34,7 +34,7 @@ func (st *Status) fromFreeBSD(i *freebsdTCPInfo) {
 	}
 	st.RTT = time.Duration(i.Rtt) * time.Microsecond
 	st.RTO = time.Duration(i.Rto) * time.Microsecond
-	st.SinceRecv = time.Duration(i.LastDataRecv) * time.Millisecond
+	st.SinceRecv = time.Duration(i.LastDataRecv) * time.Microsecond
 	st.ZeroWindow = i.SndWnd == 0
 	st.Known |= FieldRTT | FieldRTO | FieldSinceRecv | FieldZeroWindow
 }

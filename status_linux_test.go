@@ -258,6 +258,24 @@ func TestCause(t *testing.T) {
 			want: keepalive.CauseReset,
 		},
 		{
+			// Linux keeps the probe count after a reset: fewer probes
+			// than Count, with the error taken by the Read, is a reset.
+			name: "reset by peer after 1 of 5 keepalive probes",
+			cfg:  keepalive.Config{Idle: time.Second, Interval: 2 * time.Second, Count: 5},
+			end: func(t *testing.T, client, server net.Conn) []error {
+				testkit.SilenceOrSkip(t, server)
+				r := reader(client, 20*time.Second)
+				require.Eventually(t, func() bool {
+					st, err := keepalive.StatusOf(client)
+					return err == nil && st.Probes == 1
+				}, 10*time.Second, 20*time.Millisecond, "the first probe went unanswered")
+				require.NoError(t, server.(*net.TCPConn).SetLinger(0))
+				require.NoError(t, server.Close()) // the reset leaves the silenced socket
+				return []error{<-r}
+			},
+			want: keepalive.CauseReset,
+		},
+		{
 			name: "closed by peer",
 			end: func(t *testing.T, client, server net.Conn) []error {
 				r := reader(client, 10*time.Second)

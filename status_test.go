@@ -64,12 +64,12 @@ func TestStatusMapping(t *testing.T) {
 		assert.Equal(t, StateClosed, st.State)
 		assert.True(t, st.Has(FieldGiveUp))
 		assert.Zero(t, st.GiveUp)
-		assert.Equal(t, CauseUnknown, causeFrom(st, 0), "no counters: the cause is unknown")
-		assert.Equal(t, CauseReset, causeFrom(st, syscall.ECONNRESET))
+		assert.Equal(t, CauseUnknown, causeFrom(st, 0, Config{}), "no counters: the cause is unknown")
+		assert.Equal(t, CauseReset, causeFrom(st, syscall.ECONNRESET, Config{}))
 	})
 	t.Run("freebsd", func(t *testing.T) {
 		var st Status
-		st.fromFreeBSD(&freebsdTCPInfo{State: 4, Rtt: 1500, Rto: 201000, LastDataRecv: 700})
+		st.fromFreeBSD(&freebsdTCPInfo{State: 4, Rtt: 1500, Rto: 201000, LastDataRecv: 700000}) // µs, as tcp_fill_info's ticks * tick
 		assert.Equal(t, StateEstablished, st.State)
 		assert.Equal(t, 1500*time.Microsecond, st.RTT)
 		assert.Equal(t, 201*time.Millisecond, st.RTO)
@@ -95,7 +95,7 @@ func TestStatusMapping(t *testing.T) {
 		st = Status{}
 		st.fromWindows(&windowsTCPInfo0{State: 7})
 		assert.Equal(t, StateCloseWait, st.State)
-		assert.Equal(t, CausePeerClosed, causeFrom(st, 0))
+		assert.Equal(t, CausePeerClosed, causeFrom(st, 0, Config{}))
 		st.fromWindows(&windowsTCPInfo0{State: 99})
 		assert.Equal(t, StateCloseWait, st.State, "an unknown state is not taken")
 	})
@@ -149,25 +149,32 @@ func TestCauseFrom(t *testing.T) {
 		edit  func(*Status)
 		soErr syscall.Errno
 		want  Cause
+		opts  Config // the keepalive values CauseOf reads for probes
 	}{
-		{"open", func(s *Status) { s.State = StateEstablished }, 0, CauseOpen},
-		{"fin", func(s *Status) { s.State = StateCloseWait }, 0, CausePeerClosed},
-		{"keepalive", func(s *Status) { s.Probes = 2 }, 0, CauseKeepAlive},
-		{"keepalive, pending", func(s *Status) { s.Probes = 2 }, syscall.ETIMEDOUT, CauseKeepAlive},
-		{"retransmission", func(s *Status) { s.Retransmits, s.retransSent = 3, 1000 }, 0, CauseRetransmit},
-		{"retransmissions never left", func(s *Status) { s.Retransmits = 3 }, 0, CauseNoRoute},
-		{"no route pending", func(s *Status) { s.Retransmits, s.retransSent = 3, 1000 }, syscall.EHOSTUNREACH, CauseNoRoute},
-		{"written after the route went", func(s *Status) { s.Probes, s.Unsent = 3, 1 }, 0, CauseNoRoute},
-		{"zero window", func(s *Status) { s.Unsent, s.ZeroWindow = 5000, true }, 0, CauseZeroWindow},
-		{"reset", func(*Status) {}, 0, CauseReset},
-		{"reset pending", func(s *Status) { s.Probes = 1 }, syscall.ECONNRESET, CauseReset},
-		{"ss -K", func(*Status) {}, syscall.ECONNABORTED, CauseClosedLocally},
-		{"no state", func(s *Status) { s.Known = 0 }, 0, CauseUnknown},
+		{"open", func(s *Status) { s.State = StateEstablished }, 0, CauseOpen, Config{}},
+		{"fin", func(s *Status) { s.State = StateCloseWait }, 0, CausePeerClosed, Config{}},
+		{"keepalive", func(s *Status) { s.Probes = 2 }, 0, CauseKeepAlive, Config{}},
+		{"keepalive, pending", func(s *Status) { s.Probes = 2 }, syscall.ETIMEDOUT, CauseKeepAlive, Config{}},
+		{"retransmission", func(s *Status) { s.Retransmits, s.retransSent = 3, 1000 }, 0, CauseRetransmit, Config{}},
+		{"retransmissions never left", func(s *Status) { s.Retransmits = 3 }, 0, CauseNoRoute, Config{}},
+		// A router's ICMP for retransmissions that left: the peer is gone.
+		{"unreachable after retransmissions that left", func(s *Status) { s.Retransmits, s.retransSent = 3, 1000 }, syscall.EHOSTUNREACH, CauseRetransmit, Config{}},
+		{"unreachable, nothing left", func(s *Status) { s.Retransmits = 3 }, syscall.ENETUNREACH, CauseNoRoute, Config{}},
+		{"own route blackholed", func(s *Status) { s.Retransmits, s.retransSent = 3, 1000 }, syscall.EINVAL, CauseNoRoute, Config{}},
+		{"reset after 1 of 5 probes, error taken", func(s *Status) { s.Probes = 1 }, 0, CauseReset, Config{Count: 5}},
+		{"5 of 5 probes", func(s *Status) { s.Probes = 5 }, 0, CauseKeepAlive, Config{Count: 5}},
+		{"1 probe under a user timeout", func(s *Status) { s.Probes = 1 }, 0, CauseKeepAlive, Config{Count: 5, UserTimeout: 3e9}},
+		{"written after the route went", func(s *Status) { s.Probes, s.Unsent = 3, 1 }, 0, CauseNoRoute, Config{}},
+		{"zero window", func(s *Status) { s.Unsent, s.ZeroWindow = 5000, true }, 0, CauseZeroWindow, Config{}},
+		{"reset", func(*Status) {}, 0, CauseReset, Config{}},
+		{"reset pending", func(s *Status) { s.Probes = 1 }, syscall.ECONNRESET, CauseReset, Config{}},
+		{"ss -K", func(*Status) {}, syscall.ECONNABORTED, CauseClosedLocally, Config{}},
+		{"no state", func(s *Status) { s.Known = 0 }, 0, CauseUnknown, Config{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := closed
 			tc.edit(&st)
-			assert.Equal(t, tc.want, causeFrom(st, tc.soErr))
+			assert.Equal(t, tc.want, causeFrom(st, tc.soErr, tc.opts))
 		})
 	}
 }
