@@ -117,7 +117,9 @@ func (h Heartbeat) Monitor() (*Monitor, error) {
 // conn hard (an RST, so every blocked Read and Write returns at once, where
 // a graceful close could wait on the dead peer) and calls onFail, if not
 // nil, with a *HeartbeatError. ping does one round trip on conn's
-// protocol; it must return once its context is done or conn is closed.
+// protocol; it must return once its context is done or conn is closed
+// (Close waits for it), and a panic in it fails the Watch. Neither ping
+// nor onFail may call Close.
 func (m *Monitor) Watch(conn net.Conn, ping func(ctx context.Context) error, onFail func(error)) (*Watch, error) {
 	switch {
 	case m == nil || m.done == nil:
@@ -313,7 +315,7 @@ func (m *Monitor) run() {
 // runPing runs one ping and schedules the next, or fails w.
 func (m *Monitor) runPing(w *Watch, ctx *pingCtx) {
 	defer m.running.Done()
-	err := w.ping(ctx)
+	err := safePing(ctx, w.ping)
 	m.mu.Lock()
 	if w.ctx != ctx { // stopped, or failed by its deadline
 		m.mu.Unlock()
@@ -390,6 +392,17 @@ func watchedIn(conn net.Conn) net.Conn {
 		}
 	}
 	return nil
+}
+
+// safePing runs ping, a panic in it an error: one connection's bug closes
+// that connection, not the process with every other.
+func safePing(ctx context.Context, ping func(context.Context) error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("ping panicked: %v", p)
+		}
+	}()
+	return ping(ctx)
 }
 
 // pingCtx is a ping's context: its deadline is kept by the Monitor's one

@@ -3,6 +3,7 @@
 package keepalive_test
 
 import (
+	"context"
 	"net"
 	"sync/atomic"
 	"testing"
@@ -87,4 +88,26 @@ func TestHeartbeatThroughWatchConn(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("OnEnd not called")
 	}
+}
+
+// A panicking ping fails its Watch, as a failed ping does, and closes that
+// connection; the process and the Monitor go on.
+func TestHeartbeatPingPanics(t *testing.T) {
+	t.Parallel()
+	client, _ := testkit.Pair(t, testkit.Loopbacks(t)[0], nil, plainDial)
+	m, err := keepalive.Heartbeat{Interval: 50 * time.Millisecond, Timeout: time.Second}.Monitor()
+	require.NoError(t, err)
+	t.Cleanup(func() { m.Close() })
+	failed, onFail := failures()
+	_, err = m.Watch(client, func(context.Context) error { panic("bug in the ping") }, onFail)
+	require.NoError(t, err)
+	select {
+	case f := <-failed:
+		assert.ErrorContains(t, f.err, "ping panicked: bug in the ping")
+	case <-time.After(5 * time.Second):
+		t.Fatal("the Watch did not fail")
+	}
+	_, err = keepalive.StatusOf(client)
+	assert.Error(t, err, "the connection was closed")
+	assert.Equal(t, 0, m.Len(), "the Monitor goes on, without it")
 }
