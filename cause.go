@@ -38,10 +38,11 @@ func (c Cause) String() string {
 func (c Cause) PeerDead() bool { return c == CauseKeepAlive || c == CauseRetransmit }
 
 // CauseOf says why conn ended, from the kernel's state, with the Status it
-// decided from (without the keepalive values, which it does not read). Ask after a failed Read or Write and before Close: once
-// conn is closed, all that is left to say is CauseClosedLocally. It takes
-// the pending error (SO_ERROR) of a socket the kernel has closed, if a
-// failed call has not.
+// decided from (without the keepalive values). Ask after a failed Read or
+// Write and before Close: once conn is closed, all that is left to say is
+// CauseClosedLocally. It takes the pending error (SO_ERROR) of a socket
+// the kernel has closed, if a failed call has not: a Read racing it then
+// sees EOF.
 func CauseOf(conn net.Conn) (Cause, Status, error) {
 	tc, sc, err := socketOf(conn)
 	if err != nil {

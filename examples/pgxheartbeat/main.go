@@ -1,7 +1,8 @@
-// Command pgxheartbeat keeps a pgx connection (a session, a LISTEN loop)
-// checked by a keepalive heartbeat, with every layer from one deadline by
-// keepalive.Plan: its TCP Config for a dead host, and the heartbeat's Ping
-// for a server that hangs or a dead server behind a proxy. When a ping
+// Command pgxheartbeat keeps an idle pgx session checked by a keepalive
+// heartbeat, with every layer from one deadline by keepalive.Plan: its TCP
+// Config for a dead host, and the heartbeat's Ping for a server that hangs
+// or a dead server behind a proxy. A session busy in a call is not pinged
+// (the ping would queue behind it): give such calls a context deadline. When a ping
 // fails the Monitor closes the connection hard, so the next call fails at
 // once instead of hanging, and says why.
 //
