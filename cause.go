@@ -111,8 +111,9 @@ func CauseOfRawConn(rc syscall.RawConn) (Cause, Status, error) {
 // the error, the probe count and user timeout in force.
 func ended(fd uintptr, st *Status, soErr *syscall.Errno, opts *Config) {
 	if *soErr = pendingError(fd); *soErr == 0 && st.Probes > 0 {
-		if c, _, err := getOptions(fd); err == nil || errors.Is(err, ErrMultipathTCP) {
-			*opts = c
+		var r inspection // as Inspect reads them; unsupported OSes never get here
+		if r.c, r.enabled, r.err = getOptions(fd); r.err == nil || errors.Is(r.err, ErrMultipathTCP) {
+			*opts = r.c
 		}
 	}
 }
