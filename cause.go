@@ -112,7 +112,7 @@ func CauseOfRawConn(rc syscall.RawConn) (Cause, Status, error) {
 func ended(fd uintptr, st *Status, soErr *syscall.Errno, opts *Config) {
 	if *soErr = pendingError(fd); *soErr == 0 && st.Probes > 0 {
 		var r inspection // as Inspect reads them; unsupported OSes never get here
-		if r.c, r.enabled, r.err = getOptions(fd); r.err == nil || errors.Is(r.err, ErrMultipathTCP) {
+		if r.c, r.enabled, r.err = getOptions(fd, false); r.err == nil {
 			*opts = r.c
 		}
 	}

@@ -118,7 +118,7 @@ func Inspect(conn net.Conn) (Config, error) {
 	}
 	// rc is concrete here, so the closure and r stay on the stack.
 	var r inspection
-	return r.result(rc.Control(func(fd uintptr) { r.c, r.enabled, r.err = getOptions(fd) }))
+	return r.result(rc.Control(func(fd uintptr) { r.c, r.enabled, r.err = getOptions(fd, true) }))
 }
 
 // InspectRawConn is Inspect for a socket that is not a net.Conn, such as an
@@ -130,7 +130,7 @@ func InspectRawConn(rc syscall.RawConn) (Config, error) {
 	}
 	var r inspection
 	return r.result(rc.Control(func(fd uintptr) {
-		if r.c, r.enabled, r.err = getOptions(fd); r.err != nil && !isTCPSocket(fd) {
+		if r.c, r.enabled, r.err = getOptions(fd, true); r.err != nil && !isTCPSocket(fd) {
 			r.err = fmt.Errorf("%w: the socket is not a TCP socket", ErrNotTCP)
 		}
 	}))

@@ -2,7 +2,6 @@ package keepalive
 
 import (
 	"os"
-	"syscall"
 	"time"
 	"unsafe"
 
@@ -28,13 +27,6 @@ func readStatus(sysfd uintptr, st *Status, held Config, src optionSource) error 
 		st.Unacked, st.Known = 0, st.Known|FieldUnacked
 	} else if q, err := unix.IoctlGetInt(int(sysfd), unix.SIOCOUTQ); err == nil && st.Has(FieldUnsent) {
 		st.Unacked, st.Known = max(0, int64(q)-st.Unsent), st.Known|FieldUnacked
-	}
-	if src == readOptions {
-		src = noOptions // read here, without getOptions' Multipath TCP check
-		if c, on, err := linuxOptions(int(sysfd)); err == nil {
-			st.KeepAlive, st.Config = on, c
-			st.Known |= FieldKeepAlive | FieldConfig
-		}
 	}
 	st.options(sysfd, held, src)
 	return nil
@@ -79,38 +71,4 @@ func (st *Status) fromLinux(i *unix.TCPInfo, n uintptr) {
 		st.ZeroWindow = i.Snd_wnd == 0
 		st.Known |= FieldZeroWindow
 	}
-}
-
-// pendingError takes fd's pending error (SO_ERROR), 0 if none.
-func pendingError(fd uintptr) syscall.Errno {
-	v, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR)
-	if err != nil {
-		return 0
-	}
-	return syscall.Errno(v)
-}
-
-// linuxOptions reads SO_KEEPALIVE and the four values, one getsockopt
-// each. A Multipath TCP socket has no user timeout: zero.
-func linuxOptions(fd int) (c Config, on bool, err error) {
-	v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE)
-	if err != nil {
-		return c, false, err
-	}
-	on = v != 0
-	if v, err = unix.GetsockoptInt(fd, unix.IPPROTO_TCP, linuxTCPKeepIdle); err != nil {
-		return c, on, err
-	}
-	c.Idle = time.Duration(v) * time.Second
-	if v, err = unix.GetsockoptInt(fd, unix.IPPROTO_TCP, linuxTCPKeepIntvl); err != nil {
-		return c, on, err
-	}
-	c.Interval = time.Duration(v) * time.Second
-	if c.Count, err = unix.GetsockoptInt(fd, unix.IPPROTO_TCP, linuxTCPKeepCnt); err != nil {
-		return c, on, err
-	}
-	if v, err = unix.GetsockoptInt(fd, unix.IPPROTO_TCP, linuxTCPUserTimeout); err == nil {
-		c.UserTimeout = time.Duration(max(v, 0)) * time.Millisecond
-	}
-	return c, on, nil
 }

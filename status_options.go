@@ -2,8 +2,6 @@
 
 package keepalive
 
-import "errors"
-
 // options fills in st's keepalive values from src, then GiveUp.
 func (st *Status) options(fd uintptr, held Config, src optionSource) {
 	switch src {
@@ -12,7 +10,7 @@ func (st *Status) options(fd uintptr, held Config, src optionSource) {
 		st.Known |= FieldKeepAlive | FieldConfig
 	case readOptions:
 		// A Multipath TCP socket's values are read all the same.
-		if c, on, err := getOptions(fd); err == nil || errors.Is(err, ErrMultipathTCP) {
+		if c, on, err := getOptions(fd, false); err == nil {
 			st.KeepAlive, st.Config = on, c
 			st.Known |= FieldKeepAlive | FieldConfig
 		}

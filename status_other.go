@@ -2,11 +2,6 @@
 
 package keepalive
 
-import (
-	"runtime"
-	"syscall"
-)
+import "runtime"
 
 func readStatus(uintptr, *Status, Config, optionSource) error { return errNoStatus(runtime.GOOS) }
-
-func pendingError(uintptr) syscall.Errno { return 0 }

@@ -2,7 +2,10 @@
 
 package keepalive
 
-import "errors"
+import (
+	"errors"
+	"syscall"
+)
 
 // Every GOOS that is neither Unix nor Windows (js, wasip1, plan9) has no
 // TCP keepalive options and no platform: every call that would touch a
@@ -11,7 +14,9 @@ import "errors"
 
 func setOptions(uintptr, Config) error { return errUnsupported() }
 
-func getOptions(uintptr) (Config, bool, error) { return Config{}, false, errUnsupported() }
+func getOptions(uintptr, bool) (Config, bool, error) { return Config{}, false, errUnsupported() }
+
+func pendingError(uintptr) syscall.Errno { return 0 }
 
 func readSystem() (System, error) { return host().readSystem(nil) } // host is nil: unsupported
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -111,8 +112,10 @@ func setErr(name string, v int, err error) error {
 }
 
 // getOptions reads what the kernel holds on fd. An option never set reads
-// as the system value on most systems, so this is what is in effect.
-func getOptions(sysfd uintptr) (c Config, enabled bool, err error) {
+// as the system value on most systems, so this is what is in effect. With
+// checkMultipath, a Linux Multipath TCP socket's values come with
+// errMultipath.
+func getOptions(sysfd uintptr, checkMultipath bool) (c Config, enabled bool, err error) {
 	fd, p := int(sysfd), host()
 	if p == nil {
 		return Config{}, false, errUnsupported()
@@ -128,7 +131,7 @@ func getOptions(sysfd uintptr) (c Config, enabled bool, err error) {
 	}
 	// A Multipath TCP socket is reported whatever it lets us read: before
 	// Linux 6.10 it refuses the keepalive getsockopts too.
-	mp := multipath(fd)
+	mp := checkMultipath && multipath(fd)
 	read := func(num int, name string) (int, bool) {
 		v, gerr := getInt(fd, unix.IPPROTO_TCP, num, name)
 		if gerr != nil && err == nil {
@@ -179,6 +182,15 @@ func getInt(fd, level, opt int, name string) (int, error) {
 
 // multipathFD reports a Linux Multipath TCP socket (one getsockopt).
 func multipathFD(fd uintptr) bool { return multipath(int(fd)) }
+
+// pendingError takes fd's pending error (SO_ERROR), 0 if none.
+func pendingError(fd uintptr) syscall.Errno {
+	v, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR)
+	if err != nil {
+		return 0
+	}
+	return syscall.Errno(v)
+}
 
 // isTCPSocket reports whether fd is an IPv4 or IPv6 stream socket.
 func isTCPSocket(sysfd uintptr) bool {

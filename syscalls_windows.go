@@ -88,7 +88,7 @@ func setInt(fd windows.Handle, level, opt int, name string, v int) error {
 
 // getOptions reads what the socket holds. Before build 16299 Windows cannot
 // report keepalive values at all.
-func getOptions(sysfd uintptr) (c Config, enabled bool, err error) {
+func getOptions(sysfd uintptr, _ bool) (c Config, enabled bool, err error) {
 	fd, p := windows.Handle(sysfd), host()
 	if usesSIO() {
 		return Config{}, false, fmt.Errorf("keepalive: %s cannot read keepalive values back: %w", p.name, errors.ErrUnsupported)
