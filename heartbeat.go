@@ -363,35 +363,34 @@ func (m *Monitor) fail(w *Watch) {
 // closeHard closes conn with SO_LINGER 0 where it is TCP, so the kernel
 // sends an RST and drops unsent data instead of waiting on a dead peer.
 func closeHard(conn net.Conn) {
-	if tc, _, err := socketOf(conn); err == nil && tc != nil {
-		tc.SetLinger(0)
-		// Below any TLS layer, so no close_notify waits on a dead peer;
-		// through a WatchConn wrapper, which reports before it closes.
-		if w := watchedIn(conn); w != nil {
-			w.Close()
-		} else {
-			tc.Close()
+	// One walk down the NetConn chain to the *net.TCPConn, closed there,
+	// below any TLS layer, so no close_notify waits on a dead peer; or
+	// through the first WatchConn wrapper on the way, which reports first.
+	var watched net.Conn
+	c := conn
+	for range 16 { // wrappers pointing at each other must not hang us
+		switch w := c.(type) {
+		case *net.TCPConn:
+			w.SetLinger(0)
+			if watched != nil {
+				watched.Close()
+			} else {
+				w.Close()
+			}
+		case *watchedTCP, *watchedConn:
+			if watched == nil {
+				watched = c
+			}
+		}
+		nc, ok := c.(interface{ NetConn() net.Conn })
+		if !ok {
+			break
+		}
+		if c = netConn(nc); isNil(c) {
+			break
 		}
 	}
 	conn.Close()
-}
-
-// watchedIn finds a WatchConn wrapper in conn's NetConn chain.
-func watchedIn(conn net.Conn) net.Conn {
-	for range 8 { // a chain of wrappers, not a cycle
-		switch conn.(type) {
-		case *watchedTCP, *watchedConn:
-			return conn
-		}
-		nc, ok := conn.(interface{ NetConn() net.Conn })
-		if !ok {
-			return nil
-		}
-		if conn = netConn(nc); isNil(conn) {
-			return nil
-		}
-	}
-	return nil
 }
 
 // safePing runs ping, a panic in it an error: one connection's bug closes

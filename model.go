@@ -443,16 +443,12 @@ func longestSeconds(lo, hi time.Duration, ok func(time.Duration) bool) time.Dura
 // longestUserTimeout is the longest whole-second UserTimeout whose in-flight
 // bound stays within deadline, or 0 if there is none.
 func (p *platform) longestUserTimeout(deadline time.Duration) time.Duration {
-	lo, hi := int64(0), int64(min(deadline, p.userTimeout.max)/time.Second)
-	for lo < hi { // the largest n with inFlight(n s) <= deadline
-		n := hi - (hi-lo)/2
-		if _, late := p.inFlight(Config{UserTimeout: time.Duration(n) * time.Second}, anySystem); late <= deadline {
-			lo = n
-		} else {
-			hi = n - 1
-		}
-	}
-	return time.Duration(lo) * time.Second
+	// ok(0) holds: a zero UserTimeout is "none" here, the answer when no
+	// whole second fits.
+	return longestSeconds(0, min(deadline, p.userTimeout.max), func(ut time.Duration) bool {
+		_, late := p.inFlight(Config{UserTimeout: ut}, anySystem)
+		return ut == 0 || late <= deadline
+	})
 }
 
 // ReadSystem reads this host's System. Linux: the sysctls
