@@ -99,10 +99,19 @@ func TestHeartbeatStopClose(t *testing.T) {
 		return ctx.Err()
 	}, func(err error) { t.Errorf("unexpected failure: %v", err) })
 	require.NoError(t, err)
-	<-started
+	select {
+	case <-started:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no ping started")
+	}
 	assert.True(t, w.Stop())
 	assert.False(t, w.Stop())
-	assert.ErrorIs(t, <-cancelled, context.Canceled)
+	select {
+	case err := <-cancelled:
+		assert.ErrorIs(t, err, context.Canceled)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Stop did not cancel the ping")
+	}
 	assert.NoError(t, c1.SetDeadline(time.Time{}), "the connection is still open")
 
 	// Many watches, pings in flight, then Close.

@@ -33,7 +33,11 @@ func TestWatchConnConcurrentClose(t *testing.T) {
 	})
 	first := make(chan error, 1)
 	go func() { first <- w.Close() }()
-	<-inEnd
+	select {
+	case <-inEnd:
+	case <-time.After(5 * time.Second):
+		t.Fatal("OnEnd not called")
+	}
 	second := make(chan error, 1)
 	go func() { second <- w.Close() }()
 	select {

@@ -373,7 +373,7 @@ func TestModelTimeout(t *testing.T) {
 // base up to RTOMax and late by its slack.
 func TestProbeBudget(t *testing.T) {
 	t.Parallel()
-	late := func(d time.Duration) time.Duration { return d + timerSlackLinux(d) }
+	late := func(d time.Duration) time.Duration { return d + (d*8+62)/63 + 10*msec } // the wheel's 8/63 and a tick
 	assert.Equal(t, late(s)+late(2*s)+late(4*s)+late(8*s), linuxPlatform.probeBudget(3, s, 120*s))
 	assert.Equal(t, late(s)+late(2*s)+2*late(3*s), linuxPlatform.probeBudget(3, s, 3*s), "capped at RTOMax")
 	assert.Equal(t, maxDuration, linuxPlatform.probeBudget(255, 1<<62, maxDuration), "saturates")
@@ -398,8 +398,6 @@ func TestPlatformZeroWindow(t *testing.T) {
 		assert.Zero(t, d.ZeroWindowMax, "not modelled")
 	}
 }
-
-func timerSlackLinux(d time.Duration) time.Duration { return linuxPlatform.timerSlack(d) }
 
 func TestPlatformWithin(t *testing.T) {
 	t.Parallel()
