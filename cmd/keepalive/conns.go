@@ -73,7 +73,8 @@ type holder struct {
 	Command string `json:"command"`
 	PPID    int    `json:"ppid"`
 	// Orphaned: the process was re-parented to init, or its process
-	// group's leader is gone, while it leads no group itself; its
+	// group's leader is gone and its parent is outside its group (a
+	// subreaper), while it leads no group itself; its
 	// descriptor lacks close-on-exec, so it may have inherited it; and it
 	// does not hold the connection's listener (gone, or held by other
 	// processes only): a child left behind by a server that died.
@@ -150,9 +151,9 @@ type connsJSON struct {
 }
 
 func runConns(stdout, stderr io.Writer, args []string) int {
-	fs := newFlags(stdout, "conns", "[--port N] [--state S[,S]] [--pid PID] [--json]", connsAbout, connsExample)
+	fs := newFlags(stdout, "conns", "[--port N] [--state S[,S]] [--pid PID] [--netns NAME|PID] [--json]", connsAbout, connsExample)
 	port := fs.Int("port", 0, "only connections with this local or remote port")
-	states := fs.String("state", "", "only these states, comma-separated: "+strings.Join(tcpStates[1:], ", "))
+	states := fs.String("state", "", "only these states, comma-separated: "+strings.Join(tcpStates[1:], ", ")+" (ss's close and syn-recv too)")
 	pid := fs.Int("pid", 0, "only this process's sockets, with their keepalive options (pidfd_getfd; see above for privileges)")
 	netns := fs.String("netns", "", "list the connections of another network namespace: a name under /run/netns or a process ID (needs root)")
 	asJSON := fs.Bool("json", false, "print JSON for scripts")

@@ -280,12 +280,8 @@ func socketInodes(pid int) (map[uint32]int, error) {
 		if err != nil { // closed meanwhile
 			continue
 		}
-		ino, ok := strings.CutPrefix(link, "socket:[")
-		if !ok {
-			continue
-		}
-		if n, err := strconv.ParseUint(strings.TrimSuffix(ino, "]"), 10, 32); err == nil {
-			fds[uint32(n)] = fd
+		if ino, ok := socketInode([]byte(link)); ok {
+			fds[ino] = fd
 		}
 	}
 	return fds, nil

@@ -93,10 +93,17 @@ type result struct {
 // keepaliveCmd runs the command with args, for at most a minute.
 func keepaliveCmd(t *testing.T, args ...string) result {
 	t.Helper()
+	return keepaliveCmdIn(t, "", args...)
+}
+
+// keepaliveCmdIn runs the command with stdin as its input.
+func keepaliveCmdIn(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Stdin = strings.NewReader(stdin)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	// A race-detector build sleeps 1s at exit by default; a race found
 	// still fails the run (exit status 66).
@@ -172,11 +179,6 @@ func hostSys(t *testing.T) keepalive.System {
 	return sys
 }
 
-// values is the keepalive part of a System.
-func values(s keepalive.System) keepalive.Config {
-	return keepalive.Config{Idle: s.Idle, Interval: s.Interval, Count: s.Count}
-}
-
 func TestHelp(t *testing.T) {
 	t.Parallel()
 	r := keepaliveCmd(t, "--help")
@@ -202,7 +204,7 @@ func TestHelp(t *testing.T) {
 func TestDefaults(t *testing.T) {
 	t.Parallel()
 	rt := hostSys(t)
-	sys := values(rt)
+	sys := keepaliveValues(rt)
 	goCfg, _ := keepalive.FromNetConfig(net.KeepAliveConfig{Enable: true})
 
 	out := decode[struct {
@@ -240,7 +242,7 @@ func TestDefaults(t *testing.T) {
 
 func TestPlanValues(t *testing.T) {
 	t.Parallel()
-	sys := values(hostSys(t))
+	sys := keepaliveValues(hostSys(t))
 	for _, c := range []keepalive.Config{
 		{Idle: 2 * time.Second, Interval: time.Second, Count: 3},
 		{Idle: 10 * time.Second, Interval: 5 * time.Second, Count: 3, UserTimeout: 25 * time.Second},
@@ -402,7 +404,7 @@ const sched = 250 * time.Millisecond
 func TestDemo(t *testing.T) {
 	t.Parallel()
 	cfg := keepalive.Config{Idle: time.Second, Interval: time.Second, Count: 2}
-	sys := values(hostSys(t))
+	sys := keepaliveValues(hostSys(t))
 	goCfg, _ := keepalive.FromNetConfig(net.KeepAliveConfig{Enable: true})
 	d := detect(t, cfg)
 	bound := d.IdleMax + time.Second
@@ -578,7 +580,7 @@ func find(t *testing.T, conns []connOut, local, remote string) connOut {
 func TestConns(t *testing.T) {
 	t.Parallel()
 	cfg := keepalive.Config{Idle: 37 * time.Second, Interval: 11 * time.Second, Count: 4, UserTimeout: 53 * time.Second}
-	sys := values(hostSys(t))
+	sys := keepaliveValues(hostSys(t))
 	for _, lb := range testkit.Loopbacks(t) {
 		t.Run(lb.Network, func(t *testing.T) {
 			client, server := testkit.Pair(t, lb, nil, cfg.Dial)

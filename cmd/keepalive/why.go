@@ -260,6 +260,12 @@ func killConns(stdout, stderr io.Writer, in inspector, out []whyConn, yes, asJSO
 			fmt.Fprintf(stderr, "keepalive why: %s -> %s is in TIME-WAIT, closed already: not ended\n", c.Local, c.Remote)
 			continue
 		}
+		if c.State == "closed" {
+			c.EndErr = "not ended: the kernel ended it already (its holders must close the socket)"
+			out[i] = c
+			fmt.Fprintf(stderr, "keepalive why: %s -> %s was ended by the kernel already: not ended again\n", c.Local, c.Remote)
+			continue
+		}
 		live = append(live, i)
 	}
 	if len(live) == 0 {
@@ -491,6 +497,13 @@ func explainTCP(c connInfo, peer *connInfo, sys keepalive.System, netns string) 
 	case "time-wait":
 		v.Ends, v.Cause, v.From = "soon", "closed; waiting out TIME-WAIT", "now"
 		v.In = sec(time.Duration(c.TimerIn))
+		return v
+	case "closed":
+		// The kernel ended it (a timeout, a reset, SOCK_DESTROY); the
+		// socket lasts until its holders close it.
+		v.Ends, v.Cause = "when closed", "ended by the kernel; its holders have not closed it"
+		say("The kernel has ended this connection; the socket stays until its holders close it.")
+		v.Todo = append(v.Todo, "the holding program should close the connection once a call on it fails")
 		return v
 	default:
 		v.Ends, v.Cause = "by itself", "closing or connecting: the kernel's own timers end it"

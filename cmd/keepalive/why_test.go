@@ -426,24 +426,6 @@ func TestDaemonNotOrphaned(t *testing.T) {
 	assert.NotContains(t, r.stdout, fmt.Sprintf("kill %d", serverPID))
 }
 
-// keepaliveCmdIn runs the command with stdin as its input.
-func keepaliveCmdIn(t *testing.T, stdin string, args ...string) result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var stdout, stderr strings.Builder
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Stdin = strings.NewReader(stdin)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
-	err := cmd.Run()
-	var exitErr *exec.ExitError
-	if err != nil && !errors.As(err, &exitErr) {
-		t.Fatalf("keepalive %s: %v", strings.Join(args, " "), err)
-	}
-	return result{stdout.String(), stderr.String(), cmd.ProcessState.ExitCode(), 0}
-}
-
 // TestWhyKeepaliveOff: an idle connection without keepalive to a peer that
 // has gone silent like a dead host never ends, and why says so.
 func TestWhyKeepaliveOff(t *testing.T) {
