@@ -104,8 +104,10 @@ func newGetFloor() *getFloor {
 	return g
 }
 
-func (g *getFloor) get(sysfd uintptr) {
-	fd := int(sysfd)
+func (g *getFloor) get(sysfd uintptr) { g.err = getFive(int(sysfd), &g.vals) }
+
+// getFive reads SO_KEEPALIVE and the four options with raw getsockopts.
+func getFive(fd int, vals *[5]int) (err error) {
 	opts := [5][2]int{
 		{unix.SOL_SOCKET, unix.SO_KEEPALIVE},
 		{unix.IPPROTO_TCP, unix.TCP_KEEPIDLE},
@@ -114,10 +116,11 @@ func (g *getFloor) get(sysfd uintptr) {
 		{unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT},
 	}
 	for i, o := range opts {
-		if g.vals[i], g.err = unix.GetsockoptInt(fd, o[0], o[1]); g.err != nil {
-			return
+		if vals[i], err = unix.GetsockoptInt(fd, o[0], o[1]); err != nil {
+			return err
 		}
 	}
+	return nil
 }
 
 func (g *getFloor) inspect(tc *net.TCPConn) error {
@@ -234,7 +237,7 @@ func connectOnce(ln net.Listener, addr string, dial testkit.DialFunc) error {
 		c.Close()
 		return err
 	}
-	err = c.(*net.TCPConn).SetLinger(0)
+	err = c.(interface{ SetLinger(int) error }).SetLinger(0) // a *net.TCPConn, or a WatchConn wrapper of one
 	c.Close()
 	s.Close()
 	return err

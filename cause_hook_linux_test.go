@@ -238,26 +238,9 @@ func BenchmarkHook(b *testing.B) {
 	addr := ln.Addr().String()
 	hook := func(net.Conn, keepalive.Cause, keepalive.Status) {}
 	hooked, hookedLn := keepalive.WatchDial(plainDial, hook), keepalive.WatchListener(ln, hook)
-	with := func() error { return connectLinger(hookedLn, addr, hooked) }
-	without := func() error { return connectLinger(ln, addr, plainDial) }
+	with := func() error { return connectOnce(hookedLn, addr, hooked) }
+	without := func() error { return connectOnce(ln, addr, plainDial) }
 	runLoop(b, "impl=hook", with)
 	runLoop(b, "impl=none", without)
 	b.Run("paired/vs=none", func(b *testing.B) { paired(b, 8, with, without) })
-}
-
-// connectLinger is connectOnce for connections that may be wrapped.
-func connectLinger(ln net.Listener, addr string, dial testkit.DialFunc) error {
-	c, err := dial(context.Background(), "tcp", addr)
-	if err != nil {
-		return err
-	}
-	s, err := ln.Accept()
-	if err != nil {
-		c.Close()
-		return err
-	}
-	err = c.(interface{ SetLinger(int) error }).SetLinger(0)
-	c.Close()
-	s.Close()
-	return err
 }

@@ -379,20 +379,8 @@ func (f *infoFloor) get(fd uintptr) {
 		f.err = e
 		return
 	}
-	if !f.all {
-		return
-	}
-	opts := [5][2]int{
-		{unix.SOL_SOCKET, unix.SO_KEEPALIVE},
-		{unix.IPPROTO_TCP, unix.TCP_KEEPIDLE},
-		{unix.IPPROTO_TCP, unix.TCP_KEEPINTVL},
-		{unix.IPPROTO_TCP, unix.TCP_KEEPCNT},
-		{unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT},
-	}
-	for i, o := range opts {
-		if f.vals[i], f.err = unix.GetsockoptInt(int(fd), o[0], o[1]); f.err != nil {
-			return
-		}
+	if f.all {
+		f.err = getFive(int(fd), &f.vals)
 	}
 }
 
