@@ -39,8 +39,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/keepalive-go/keepalive"
 	"github.com/keepalive-go/keepalive/internal/faultlab"
 	"github.com/keepalive-go/keepalive/internal/silence"
@@ -407,17 +405,9 @@ func measure(r row, network string) result {
 // firstRTO is the connection's current retransmission timeout (TCP_INFO
 // tcpi_rto), the first RTO a write that goes unanswered will wait.
 func firstRTO(conn net.Conn) (time.Duration, error) {
-	rc, err := conn.(*net.TCPConn).SyscallConn()
+	info, err := testkit.TCPInfo(conn)
 	if err != nil {
 		return 0, err
-	}
-	var info *unix.TCPInfo
-	var gerr error
-	if err := rc.Control(func(fd uintptr) { info, gerr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) }); err != nil {
-		return 0, err
-	}
-	if gerr != nil {
-		return 0, fmt.Errorf("TCP_INFO: %w", gerr)
 	}
 	return time.Duration(info.Rto) * time.Microsecond, nil
 }

@@ -26,7 +26,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sys/unix"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
@@ -376,13 +375,9 @@ func assertNever(t *testing.T, got map[string]detected, name string) {
 // ESTABLISHED: TCP keepalive has not ended them.
 func assertEstablished(t *testing.T, c net.Conn) {
 	t.Helper()
-	rc, err := c.(*net.TCPConn).SyscallConn()
+	st, err := keepalive.StatusOf(c)
 	require.NoError(t, err)
-	var info *unix.TCPInfo
-	var ierr error
-	require.NoError(t, rc.Control(func(fd uintptr) { info, ierr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) }))
-	require.NoError(t, ierr)
-	assert.Equal(t, uint8(unix.BPF_TCP_ESTABLISHED), info.State, "TCP state")
+	assert.Equal(t, keepalive.StateEstablished, st.State, "TCP state")
 }
 
 // A peer process stopped with SIGSTOP: its kernel answers TCP (keepalive

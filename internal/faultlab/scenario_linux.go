@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/keepalive-go/keepalive"
+	"github.com/keepalive-go/keepalive/internal/testkit"
 )
 
 // Load is what the client does with the connection.
@@ -412,7 +413,7 @@ func ErrName(err error) string {
 // (tcpi_snd_wnd 0) and returns when it saw that, at most until deadline.
 func windowClosed(c net.Conn, deadline time.Time) (time.Time, error) {
 	for time.Now().Before(deadline) {
-		info, err := tcpInfo(c)
+		info, err := testkit.TCPInfo(c)
 		if err != nil {
 			return time.Time{}, err
 		}
@@ -426,7 +427,7 @@ func windowClosed(c net.Conn, deadline time.Time) (time.Time, error) {
 
 // rto reads the connection's retransmission timeout (TCP_INFO).
 func rto(c net.Conn) (time.Duration, error) {
-	info, err := tcpInfo(c)
+	info, err := testkit.TCPInfo(c)
 	if err != nil {
 		return 0, err
 	}
@@ -436,25 +437,9 @@ func rto(c net.Conn) (time.Duration, error) {
 // tcpState reads the connection's TCP state and the time since its last
 // ACK received (TCP_INFO).
 func tcpState(c net.Conn) (uint8, time.Duration, error) {
-	info, err := tcpInfo(c)
+	info, err := testkit.TCPInfo(c)
 	if err != nil {
 		return 0, 0, err
 	}
 	return info.State, time.Duration(info.Last_ack_recv) * time.Millisecond, nil
-}
-
-func tcpInfo(c net.Conn) (*unix.TCPInfo, error) {
-	rc, err := c.(*net.TCPConn).SyscallConn()
-	if err != nil {
-		return nil, err
-	}
-	var info *unix.TCPInfo
-	var ierr error
-	if err := rc.Control(func(fd uintptr) { info, ierr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) }); err != nil {
-		return nil, err
-	}
-	if ierr != nil {
-		return nil, fmt.Errorf("faultlab: TCP_INFO: %w", ierr)
-	}
-	return info, nil
 }

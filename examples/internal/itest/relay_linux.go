@@ -2,14 +2,11 @@ package itest
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"sync"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/keepalive-go/keepalive/internal/testkit"
 )
@@ -111,7 +108,7 @@ func (r *Relay) Silence(t testing.TB) int {
 		p.mu.Unlock()
 		deadline := time.Now().Add(2 * time.Second)
 		for {
-			info, err := tcpInfo(p.client)
+			info, err := testkit.TCPInfo(p.client)
 			if err != nil {
 				t.Fatalf("relay: TCP_INFO: %v", err)
 			}
@@ -136,21 +133,4 @@ func (r *Relay) close() {
 		p.client.Close()
 		p.server.Close()
 	}
-}
-
-func tcpInfo(conn net.Conn) (*unix.TCPInfo, error) {
-	tc, ok := conn.(*net.TCPConn)
-	if !ok {
-		return nil, fmt.Errorf("%T is not a *net.TCPConn", conn)
-	}
-	rc, err := tc.SyscallConn()
-	if err != nil {
-		return nil, err
-	}
-	var info *unix.TCPInfo
-	var ierr error
-	if err := rc.Control(func(fd uintptr) { info, ierr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) }); err != nil {
-		return nil, err
-	}
-	return info, ierr
 }
