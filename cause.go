@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"syscall"
+
+	"github.com/keepalive-go/keepalive/internal/netconn"
 )
 
 // Cause is why a TCP connection ended, as the kernel saw it.
@@ -80,7 +82,7 @@ func CauseOf(conn net.Conn) (Cause, Status, error) {
 
 // CauseOfRawConn is CauseOf for a socket that is not a net.Conn.
 func CauseOfRawConn(rc syscall.RawConn) (Cause, Status, error) {
-	if isNil(rc) {
+	if netconn.IsNil(rc) {
 		return CauseUnknown, Status{}, fmt.Errorf("%w: nil syscall.RawConn", ErrNotTCP)
 	}
 	var st Status

@@ -3,7 +3,8 @@ package keepalive
 import (
 	"context"
 	"net"
-	"sync"
+
+	"github.com/keepalive-go/keepalive/internal/netconn"
 )
 
 // OnEnd receives the cause of a connection's end, and the Status it was
@@ -20,13 +21,10 @@ type OnEnd func(conn net.Conn, cause Cause, st Status)
 // methods and NetConn. A connection never closed is never reported. A nil f
 // returns conn as it is.
 func WatchConn(conn net.Conn, f OnEnd) net.Conn {
-	if f == nil || isNil(conn) {
+	if f == nil || netconn.IsNil(conn) {
 		return conn
 	}
-	if tc, ok := conn.(*net.TCPConn); ok {
-		return &watchedTCP{TCPConn: tc, f: f}
-	}
-	return &watchedConn{Conn: conn, f: f}
+	return netconn.Hook(conn, ender(f))
 }
 
 // WatchDial returns dial with each connection it makes passed through
@@ -49,7 +47,7 @@ func WatchDial(dial func(ctx context.Context, network, address string) (net.Conn
 // WatchConn. The result is a net.Listener only: it hides a
 // *net.TCPListener's other methods.
 func WatchListener(ln net.Listener, f OnEnd) net.Listener {
-	if f == nil || isNil(ln) {
+	if f == nil || netconn.IsNil(ln) {
 		return ln
 	}
 	return &watchedListener{Listener: ln, f: f}
@@ -68,43 +66,12 @@ func (l *watchedListener) Accept() (net.Conn, error) {
 	return WatchConn(conn, l.f), nil
 }
 
-// watchedTCP embeds the *net.TCPConn, so that every method the standard
-// library looks for (io.ReaderFrom, io.WriterTo, CloseRead, CloseWrite,
-// syscall.Conn) is still there.
-type watchedTCP struct {
-	*net.TCPConn
-	f    OnEnd
-	once sync.Once
-}
+// ender reports a hooked connection's end to an OnEnd.
+type ender OnEnd
 
-// Close reports once, then closes, even if f panics.
-func (c *watchedTCP) Close() (err error) {
-	defer func() { err = c.TCPConn.Close() }()
-	c.once.Do(func() { report(c, c.TCPConn, c.f) })
-	return nil
-}
-
-// NetConn returns the *net.TCPConn under c, as *tls.Conn does.
-func (c *watchedTCP) NetConn() net.Conn { return c.TCPConn }
-
-type watchedConn struct {
-	net.Conn
-	f    OnEnd
-	once sync.Once
-}
-
-func (c *watchedConn) Close() (err error) {
-	defer func() { err = c.Conn.Close() }()
-	c.once.Do(func() { report(c, c.Conn, c.f) })
-	return nil
-}
-
-// NetConn returns the connection under c.
-func (c *watchedConn) NetConn() net.Conn { return c.Conn }
-
-// report passes f the wrapper the driver knows, and the cause read from
-// the connection under it.
-func report(wrapper, conn net.Conn, f OnEnd) {
+// End passes f the wrapper the driver knows, and the cause read from the
+// connection under it.
+func (f ender) End(wrapper, conn net.Conn) {
 	cause, st, _ := CauseOf(conn) // an error leaves CauseUnknown
 	f(wrapper, cause, st)
 }

@@ -4,9 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"reflect"
 	"sync"
 	"syscall"
+
+	"github.com/keepalive-go/keepalive/internal/netconn"
 )
 
 // Apply sets c on an existing TCP connection: SO_KEEPALIVE on and every
@@ -125,7 +126,7 @@ func Inspect(conn net.Conn) (Config, error) {
 // *os.File's holding a socket duplicated from another process. A socket
 // that is not TCP fails with ErrNotTCP.
 func InspectRawConn(rc syscall.RawConn) (Config, error) {
-	if isNil(rc) {
+	if netconn.IsNil(rc) {
 		return Config{}, fmt.Errorf("%w: nil syscall.RawConn", ErrNotTCP)
 	}
 	var r inspection
@@ -183,7 +184,7 @@ func (c Config) control(network string, rc syscall.RawConn, plain bool) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	if isNil(rc) {
+	if netconn.IsNil(rc) {
 		return fmt.Errorf("%w: nil syscall.RawConn", ErrNotTCP)
 	}
 	a := getApplier(c.Rounded(), plain)
@@ -198,18 +199,18 @@ var errHidden = errors.New("the connection does not expose its socket (it has ne
 // a SyscallConn method (such as struct{ *net.TCPConn }) whose local address
 // is TCP. It looks through NetConn() wrappers such as *tls.Conn.
 func socketOf(conn net.Conn) (*net.TCPConn, syscall.Conn, error) {
-	for range 16 { // wrappers pointing at each other must not hang us
+	for range netconn.Depth {
 		if tc, ok := conn.(*net.TCPConn); ok && tc != nil {
 			return tc, nil, nil
 		}
-		if isNil(conn) {
+		if netconn.IsNil(conn) {
 			return nil, nil, fmt.Errorf("%w: nil connection (%T)", ErrNotTCP, conn)
 		}
-		if w, ok := conn.(interface{ NetConn() net.Conn }); ok {
-			conn = netConn(w)
+		if _, ok := conn.(interface{ NetConn() net.Conn }); ok {
+			conn = netconn.Inner(conn)
 			continue
 		}
-		if _, ok := localAddr(conn).(*net.TCPAddr); !ok {
+		if _, ok := netconn.LocalAddr(conn).(*net.TCPAddr); !ok {
 			break
 		}
 		if sc, ok := conn.(syscall.Conn); ok {
@@ -218,42 +219,6 @@ func socketOf(conn net.Conn) (*net.TCPConn, syscall.Conn, error) {
 		return nil, nil, fmt.Errorf("%w: %T: %w", ErrNotTCP, conn, errHidden)
 	}
 	return nil, nil, fmt.Errorf("%w: %T", ErrNotTCP, conn)
-}
-
-// netConn is w.NetConn(), or nil where a wrapper around a nil connection
-// (struct{ *tls.Conn }{}) panics.
-func netConn(w interface{ NetConn() net.Conn }) (c net.Conn) {
-	defer func() {
-		if recover() != nil {
-			c = nil
-		}
-	}()
-	return w.NetConn()
-}
-
-// localAddr is conn.LocalAddr(), or nil where a wrapper around a nil
-// connection panics.
-func localAddr(conn net.Conn) (a net.Addr) {
-	defer func() {
-		if recover() != nil {
-			a = nil
-		}
-	}()
-	return conn.LocalAddr()
-}
-
-// isNil reports whether v is nil or a typed nil pointer, which would make
-// a method call panic.
-func isNil(v any) bool {
-	if v == nil {
-		return true
-	}
-	r := reflect.ValueOf(v)
-	switch r.Kind() {
-	case reflect.Pointer, reflect.Interface, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan:
-		return r.IsNil()
-	}
-	return false
 }
 
 // applier carries a Config into RawConn.Control. The callback is bound once

@@ -8,6 +8,8 @@ import (
 	"net"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/keepalive-go/keepalive/internal/netconn"
 )
 
 // Dialer returns a copy of base (a zero net.Dialer if base is nil) that sets
@@ -129,9 +131,9 @@ func (c Config) WrapListener(ln net.Listener) *Listener {
 	switch err := p.validate(c); {
 	case err != nil:
 		l.fail(err)
-	case isNil(ln):
+	case netconn.IsNil(ln):
 		l.fail(fmt.Errorf("%w: WrapListener got a nil listener (%T)", ErrNotTCP, ln))
-	case isNil(l.Addr()):
+	case netconn.IsNil(l.Addr()):
 		l.fail(fmt.Errorf("%w: WrapListener got a listener without an address (%T)", ErrNotTCP, ln))
 	default:
 		if err := checkNetwork(l.Addr().Network()); err != nil {
@@ -166,7 +168,7 @@ func (l *Listener) fail(err error) { l.err.CompareAndSwap(nil, &err) }
 // applied. A connection the Config cannot be applied to is closed and
 // reported, and Accept waits for the next one.
 func (l *Listener) Accept() (net.Conn, error) {
-	if isNil(l.ln) { // a zero Listener
+	if netconn.IsNil(l.ln) { // a zero Listener
 		return nil, fmt.Errorf("%w: a Listener not made by Listen or WrapListener", ErrNotTCP)
 	}
 	for {
@@ -215,7 +217,7 @@ func (l *Listener) Dropped() uint64 { return l.dropped.Load() }
 
 // Close closes the underlying listener.
 func (l *Listener) Close() error {
-	if isNil(l.ln) {
+	if netconn.IsNil(l.ln) {
 		return nil
 	}
 	return l.ln.Close()
@@ -223,7 +225,7 @@ func (l *Listener) Close() error {
 
 // Addr returns the underlying listener's address (nil if there is none).
 func (l *Listener) Addr() (a net.Addr) {
-	if isNil(l.ln) {
+	if netconn.IsNil(l.ln) {
 		return nil
 	}
 	defer func() {

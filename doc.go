@@ -30,9 +30,9 @@
 // syscall.ETIMEDOUT) is false.
 //
 // TCP keepalive sees only the next TCP hop: a hung peer process, or a dead
-// server behind a proxy, still answers it. A Heartbeat, run by a Monitor,
-// pings through the application and closes the connection hard when a
-// ping fails; Plan turns one deadline into TCP, HTTP/2 and heartbeat
+// server behind a proxy, still answers it. Package heartbeat pings through
+// the application and closes the connection hard when a ping fails;
+// package layers turns one deadline into TCP, HTTP/2 and heartbeat
 // settings (docs/layers.md).
 //
 // Each OS has its own options, units and ranges; docs/platforms.md lists

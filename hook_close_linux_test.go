@@ -3,14 +3,12 @@
 package keepalive_test
 
 import (
-	"context"
 	"net"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/keepalive-go/keepalive"
 	"github.com/keepalive-go/keepalive/internal/testkit"
@@ -65,53 +63,4 @@ func TestWatchConnOnEndPanics(t *testing.T) {
 	assert.Panics(t, func() { w.Close() })
 	_, err := keepalive.StatusOf(client)
 	assert.Error(t, err, "closed despite the panic")
-}
-
-// The heartbeat's hard close goes through a WatchConn wrapper, which reports
-// the kernel's view before the socket closes: a hung peer's connection was
-// open, not closed locally.
-func TestHeartbeatThroughWatchConn(t *testing.T) {
-	t.Parallel()
-	client, _ := testkit.Pair(t, testkit.Loopbacks(t)[0], nil, plainDial) // the peer never answers a ping
-	ends := make(chan keepalive.Cause, 1)
-	w := keepalive.WatchConn(client, func(_ net.Conn, c keepalive.Cause, _ keepalive.Status) { ends <- c })
-	m, err := keepalive.Heartbeat{Interval: 100 * time.Millisecond, Timeout: 200 * time.Millisecond}.Monitor()
-	require.NoError(t, err)
-	t.Cleanup(func() { m.Close() })
-	failed, onFail := failures()
-	_, err = m.Watch(w, bytePing(w), onFail)
-	require.NoError(t, err)
-	select {
-	case <-failed:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the heartbeat did not fail")
-	}
-	select {
-	case c := <-ends:
-		assert.Equal(t, keepalive.CauseOpen, c, "reported before the close, while TCP was open")
-	case <-time.After(5 * time.Second):
-		t.Fatal("OnEnd not called")
-	}
-}
-
-// A panicking ping fails its Watch, as a failed ping does, and closes that
-// connection; the process and the Monitor go on.
-func TestHeartbeatPingPanics(t *testing.T) {
-	t.Parallel()
-	client, _ := testkit.Pair(t, testkit.Loopbacks(t)[0], nil, plainDial)
-	m, err := keepalive.Heartbeat{Interval: 50 * time.Millisecond, Timeout: time.Second}.Monitor()
-	require.NoError(t, err)
-	t.Cleanup(func() { m.Close() })
-	failed, onFail := failures()
-	_, err = m.Watch(client, func(context.Context) error { panic("bug in the ping") }, onFail)
-	require.NoError(t, err)
-	select {
-	case f := <-failed:
-		assert.ErrorContains(t, f.err, "ping panicked: bug in the ping")
-	case <-time.After(5 * time.Second):
-		t.Fatal("the Watch did not fail")
-	}
-	_, err = keepalive.StatusOf(client)
-	assert.Error(t, err, "the connection was closed")
-	assert.Equal(t, 0, m.Len(), "the Monitor goes on, without it")
 }

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/keepalive-go/keepalive/internal/netconn"
 )
 
 // Status is the kernel's view of a TCP connection at one moment. A field
@@ -149,7 +151,7 @@ func StatusOfRawConn(rc syscall.RawConn) (Status, error) {
 }
 
 func statusOfRawConn(rc syscall.RawConn, held Config, src optionSource) (Status, error) {
-	if isNil(rc) {
+	if netconn.IsNil(rc) {
 		return Status{}, fmt.Errorf("%w: nil syscall.RawConn", ErrNotTCP)
 	}
 	var st Status

@@ -1,6 +1,6 @@
 //go:build linux
 
-// Command heartbeat measures a keepalive.Monitor pinging many loopback
+// Command heartbeat measures a heartbeat.Monitor pinging many loopback
 // connections: goroutines, Go heap per connection, CPU, and how late pings
 // start (the slack in Heartbeat.Detection).
 //
@@ -28,7 +28,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/keepalive-go/keepalive"
+	"github.com/keepalive-go/keepalive/heartbeat"
 )
 
 const envPeer = "KEEPALIVE_HEARTBEAT_PEER"
@@ -43,7 +43,7 @@ func main() {
 	timeout := flag.Duration("timeout", time.Second, "Heartbeat.Timeout")
 	window := flag.Duration("for", 10*time.Second, "measurement window, after one interval of warm-up")
 	flag.Parse()
-	if err := run(os.Stdout, *n, keepalive.Heartbeat{Interval: *interval, Timeout: *timeout}, *window); err != nil {
+	if err := run(os.Stdout, *n, heartbeat.Config{Interval: *interval, Timeout: *timeout}, *window); err != nil {
 		fmt.Fprintln(os.Stderr, "heartbeat:", err)
 		os.Exit(1)
 	}
@@ -62,7 +62,7 @@ type result struct {
 	slowest                time.Duration // one ping's round trip
 }
 
-func run(w io.Writer, n int, h keepalive.Heartbeat, window time.Duration) error {
+func run(w io.Writer, n int, h heartbeat.Config, window time.Duration) error {
 	if err := raiseNoFile(uint64(n) + 512); err != nil {
 		return err
 	}
@@ -102,7 +102,7 @@ func run(w io.Writer, n int, h keepalive.Heartbeat, window time.Duration) error 
 	r.n, r.window = n, window
 	r.goroutinesIdle, r.heapIdle = runtime.NumGoroutine(), heapAfterGC()
 
-	m, err := h.Monitor()
+	m, err := heartbeat.NewMonitor(h)
 	if err != nil {
 		return err
 	}
@@ -116,7 +116,7 @@ func run(w io.Writer, n int, h keepalive.Heartbeat, window time.Duration) error 
 	)
 	for i, c := range conns {
 		var lastEnd time.Time
-		_, err := m.Watch(c, func(ctx context.Context) error {
+		_, err := m.Start(c, func(ctx context.Context) error {
 			start := time.Now()
 			dl, _ := ctx.Deadline()
 			c.SetDeadline(dl)
@@ -186,7 +186,7 @@ func run(w io.Writer, n int, h keepalive.Heartbeat, window time.Duration) error 
 	return nil
 }
 
-func (r result) print(w io.Writer, h keepalive.Heartbeat) {
+func (r result) print(w io.Writer, h heartbeat.Config) {
 	perConn := (float64(r.heapWatched) - float64(r.heapIdle)) / float64(r.n)
 	cores := r.cpu.Seconds() / r.window.Seconds()
 	fmt.Fprintf(w, "%d connections, Heartbeat{Interval: %v, Timeout: %v}, measured for %v (GOMAXPROCS %d):\n\n", r.n, h.Interval, h.Timeout, r.window, runtime.GOMAXPROCS(0))

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/keepalive-go/keepalive"
+	"github.com/keepalive-go/keepalive/heartbeat"
 )
 
 // TestMain lets the test binary serve as the peer process, as the program
@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 func TestSmallRun(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
-	require.NoError(t, run(&out, 200, keepalive.Heartbeat{Interval: 100 * time.Millisecond, Timeout: time.Second}, 500*time.Millisecond))
+	require.NoError(t, run(&out, 200, heartbeat.Config{Interval: 100 * time.Millisecond, Timeout: time.Second}, 500*time.Millisecond))
 	assert.Contains(t, out.String(), "| 0 |\n") // no false failure
 	t.Logf("\n%s", &out)
 }

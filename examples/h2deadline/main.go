@@ -17,7 +17,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/keepalive-go/keepalive"
+	"github.com/keepalive-go/keepalive/layers"
 )
 
 // Dead within 30 s, behind a load balancer that forgets flows idle for 350 s.
@@ -30,7 +30,7 @@ func main() {
 }
 
 func run(ctx context.Context, out io.Writer) error {
-	p, err := keepalive.Plan(deadline, middleboxIdle)
+	p, err := layers.Within(deadline, middleboxIdle)
 	if err != nil {
 		return err
 	}

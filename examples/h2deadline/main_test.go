@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/keepalive-go/keepalive"
+	"github.com/keepalive-go/keepalive/layers"
 )
 
 // The recipe runs over HTTP/2 with the planned settings; examples/layers
@@ -21,7 +21,7 @@ func TestRun(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
 	require.NoError(t, run(context.Background(), &out))
-	p, err := keepalive.Plan(deadline, middleboxIdle)
+	p, err := layers.Within(deadline, middleboxIdle)
 	require.NoError(t, err)
 	assert.Equal(t, fmt.Sprintf(`HTTP/2.0; within 30s behind a 5m50s middlebox:
 TCP %+v: dead host dropped within %v

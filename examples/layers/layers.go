@@ -1,5 +1,5 @@
-// Package layers adds gRPC to keepalive.Plan, so that one deadline sets
-// every layer a service uses. It lives in the examples module so that gRPC
+// Package layers adds gRPC to the library's layers.Within, so that one
+// deadline sets every layer a service uses. It lives in the examples module so that gRPC
 // stays out of the library's go.mod; copy it, or import it from here.
 package layers
 
@@ -11,15 +11,17 @@ import (
 	grpckeepalive "google.golang.org/grpc/keepalive"
 
 	"github.com/keepalive-go/keepalive"
+	"github.com/keepalive-go/keepalive/heartbeat"
+	"github.com/keepalive-go/keepalive/layers"
 )
 
 // MinGRPCClientTime is grpc-go's floor on ClientParameters.Time: it raises
 // anything shorter to 10 s.
 const MinGRPCClientTime = 10 * time.Second
 
-// Plan is keepalive.Plan with gRPC's settings.
+// Plan is layers.Plan with gRPC's settings.
 type Plan struct {
-	keepalive.Layers
+	layers.Plan
 	GRPC GRPC
 }
 
@@ -43,7 +45,7 @@ type GRPC struct {
 // detect a dead or hung peer within deadline, behind a middlebox that
 // forgets flows idle for middleboxIdle (zero: none).
 func Within(deadline, middleboxIdle time.Duration) (Plan, error) {
-	l, err := keepalive.Plan(deadline, middleboxIdle)
+	l, err := layers.Within(deadline, middleboxIdle)
 	if err != nil {
 		return Plan{}, err
 	}
@@ -51,13 +53,13 @@ func Within(deadline, middleboxIdle time.Duration) (Plan, error) {
 	if err != nil {
 		return Plan{}, err
 	}
-	return Plan{Layers: l, GRPC: g}, nil
+	return Plan{Plan: l, GRPC: g}, nil
 }
 
 // GRPCWithin returns gRPC's keepalive for deadline, with tcp the Config
 // the connections carry (keepalive.Within's).
 func GRPCWithin(deadline time.Duration, tcp keepalive.Config) (GRPC, error) {
-	p, err := keepalive.PingsWithin(deadline, MinGRPCClientTime)
+	p, err := heartbeat.Within(deadline, MinGRPCClientTime)
 	if err != nil {
 		return GRPC{}, fmt.Errorf("layers: gRPC: %w", err)
 	}

@@ -34,13 +34,14 @@ import (
 
 	"github.com/keepalive-go/keepalive"
 	"github.com/keepalive-go/keepalive/examples/internal/itest"
+	"github.com/keepalive-go/keepalive/heartbeat"
 )
 
 // Seconds-scale settings, built directly: Within and Plan refuse
 // deadlines this short (and grpc-go raises a client Time below 10 s to 10 s).
 var (
 	tcpCfg    = keepalive.Config{Idle: time.Second, Interval: time.Second, Count: 2, UserTimeout: 3 * time.Second}
-	beat      = keepalive.Heartbeat{Interval: time.Second, Timeout: time.Second}
+	beat      = heartbeat.Config{Interval: time.Second, Timeout: time.Second}
 	h2Pings   = http.HTTP2Config{SendPingTimeout: time.Second, PingTimeout: time.Second}
 	grpcPings = grpckeepalive.ClientParameters{Time: MinGRPCClientTime, Timeout: time.Second, PermitWithoutStream: true}
 )
@@ -163,7 +164,7 @@ var mechanisms = []mechanism{
 	{"heartbeat, gRPC health Check", heartbeatBound(), armHeartbeatGRPC},
 	{"HTTP/2 pings (Transport)", heartbeatBound(), armHTTP2},
 	{"gRPC keepalive (client)", func() time.Duration {
-		d, _ := keepalive.Heartbeat{Interval: grpcPings.Time, Timeout: grpcPings.Timeout}.Detection()
+		d, _ := heartbeat.Config{Interval: grpcPings.Time, Timeout: grpcPings.Timeout}.Detection()
 		return d.IdleMax
 	}(), armGRPC},
 }
@@ -206,11 +207,11 @@ func armTCP(t *testing.T, s *servers) func() <-chan error {
 
 func armHeartbeat(t *testing.T, s *servers) func() <-chan error {
 	c := dialTCP(t, s.echo)
-	m, err := beat.Monitor()
+	m, err := heartbeat.NewMonitor(beat)
 	require.NoError(t, err)
 	t.Cleanup(func() { m.Close() })
 	ch := make(chan error, 1)
-	_, err = m.Watch(c, func(ctx context.Context) error { return byteRoundTrip(ctx, c) }, func(err error) { ch <- err })
+	_, err = m.Start(c, func(ctx context.Context) error { return byteRoundTrip(ctx, c) }, func(err error) { ch <- err })
 	require.NoError(t, err)
 	return func() <-chan error { return ch }
 }
@@ -245,12 +246,12 @@ func grpcClient(t *testing.T, addr string, opts ...grpc.DialOption) (*grpc.Clien
 // handler does not answer.
 func armHeartbeatGRPC(t *testing.T, s *servers) func() <-chan error {
 	cc, conns := grpcClient(t, s.grpc)
-	m, err := beat.Monitor()
+	m, err := heartbeat.NewMonitor(beat)
 	require.NoError(t, err)
 	t.Cleanup(func() { m.Close() })
 	ch := make(chan error, 1)
 	hc := healthpb.NewHealthClient(cc)
-	_, err = m.Watch(<-conns, func(ctx context.Context) error {
+	_, err = m.Start(<-conns, func(ctx context.Context) error {
 		_, err := hc.Check(ctx, &healthpb.HealthCheckRequest{})
 		return err
 	}, func(err error) { ch <- err })

@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/keepalive-go/keepalive"
+	"github.com/keepalive-go/keepalive/heartbeat"
 )
 
 // The Server side of the plan's HTTP/2 settings: a client that stops
@@ -66,7 +66,7 @@ func TestHTTP2ServerPingsHungClient(t *testing.T) {
 		}
 	}
 	took, readErr := time.Since(last), err
-	d, err := keepalive.Heartbeat{Interval: conf.SendPingTimeout, Timeout: conf.PingTimeout}.Detection()
+	d, err := heartbeat.Config{Interval: conf.SendPingTimeout, Timeout: conf.PingTimeout}.Detection()
 	require.NoError(t, err)
 	t.Logf("| a client that stops answering | HTTP/2 pings (Server) | %.2f s after its last frame, %d ping(s) unanswered, then %v | %.2f s |", took.Seconds(), pings, readErr, d.IdleMax.Seconds())
 	assert.ErrorIs(t, readErr, io.EOF) // the server closed it

@@ -23,6 +23,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/keepalive-go/keepalive"
+	"github.com/keepalive-go/keepalive/heartbeat"
+	"github.com/keepalive-go/keepalive/layers"
 )
 
 // Dead within 30 s, behind a load balancer that forgets flows idle for 350 s.
@@ -37,11 +39,11 @@ func main() {
 }
 
 func run(ctx context.Context, out io.Writer, dsn string) error {
-	p, err := keepalive.Plan(deadline, middleboxIdle)
+	p, err := layers.Within(deadline, middleboxIdle)
 	if err != nil {
 		return err
 	}
-	m, err := p.Heartbeat.Monitor() // one per process: it pings every session
+	m, err := heartbeat.NewMonitor(p.Heartbeat) // one per process: it pings every session
 	if err != nil {
 		return err
 	}
@@ -65,10 +67,10 @@ func run(ctx context.Context, out io.Writer, dsn string) error {
 type session struct {
 	mu    sync.Mutex
 	conn  *pgx.Conn
-	watch *keepalive.Watch
+	watch *heartbeat.Pinger
 }
 
-func open(ctx context.Context, dsn string, tcp keepalive.Config, m *keepalive.Monitor, onFail func(error)) (*session, error) {
+func open(ctx context.Context, dsn string, tcp keepalive.Config, m *heartbeat.Monitor, onFail func(error)) (*session, error) {
 	cc, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, err
@@ -79,7 +81,7 @@ func open(ctx context.Context, dsn string, tcp keepalive.Config, m *keepalive.Mo
 		return nil, err
 	}
 	s := &session{conn: conn}
-	if s.watch, err = m.Watch(conn.PgConn().Conn(), s.ping, onFail); err != nil {
+	if s.watch, err = m.Start(conn.PgConn().Conn(), s.ping, onFail); err != nil {
 		conn.Close(ctx)
 		return nil, err
 	}

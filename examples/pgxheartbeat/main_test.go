@@ -12,8 +12,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/keepalive-go/keepalive"
 	"github.com/keepalive-go/keepalive/examples/internal/itest"
+	"github.com/keepalive-go/keepalive/heartbeat"
+	"github.com/keepalive-go/keepalive/layers"
 )
 
 // TestMain stops the PostgreSQL server the tests started (itest.Main).
@@ -25,7 +26,7 @@ func TestRun(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
 	require.NoError(t, run(context.Background(), &out, dsn(itest.Postgres(t))))
-	p, err := keepalive.Plan(deadline, middleboxIdle)
+	p, err := layers.Within(deadline, middleboxIdle)
 	require.NoError(t, err)
 	assert.Equal(t, fmt.Sprintf("PostgreSQL within 30s behind a 5m50s middlebox: TCP %+v (dead host within %v); heartbeat {Interval:18s Timeout:10s} (hung or dead server within 28.975s)\n",
 		p.TCP, p.TCPDetection.IdleMax.Round(time.Millisecond)), out.String())
@@ -37,10 +38,10 @@ func TestRun(t *testing.T) {
 func TestDeadBackend(t *testing.T) {
 	t.Parallel()
 	relay := itest.NewBackendRelay(t, itest.Postgres(t))
-	h := keepalive.Heartbeat{Interval: 500 * time.Millisecond, Timeout: time.Second}
+	h := heartbeat.Config{Interval: 500 * time.Millisecond, Timeout: time.Second}
 	d, err := h.Detection()
 	require.NoError(t, err)
-	m, err := h.Monitor()
+	m, err := heartbeat.NewMonitor(h)
 	require.NoError(t, err)
 	defer m.Close()
 	failed := make(chan error, 1)

@@ -21,6 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/keepalive-go/keepalive"
+	"github.com/keepalive-go/keepalive/layers"
 )
 
 // Dead within 30 s, behind a load balancer that forgets flows idle for 350 s.
@@ -35,7 +36,7 @@ func main() {
 }
 
 func run(ctx context.Context, out io.Writer, addr string) error {
-	p, err := keepalive.Plan(deadline, middleboxIdle)
+	p, err := layers.Within(deadline, middleboxIdle)
 	if err != nil {
 		return err
 	}

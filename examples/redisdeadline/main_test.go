@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/keepalive-go/keepalive"
 	"github.com/keepalive-go/keepalive/examples/internal/itest"
+	"github.com/keepalive-go/keepalive/layers"
 )
 
 // TestMain stops the Redis server the tests started (itest.Main).
@@ -24,7 +24,7 @@ func TestRun(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
 	require.NoError(t, run(context.Background(), &out, itest.Redis(t)))
-	p, err := keepalive.Plan(deadline, middleboxIdle)
+	p, err := layers.Within(deadline, middleboxIdle)
 	require.NoError(t, err)
 	assert.Equal(t, fmt.Sprintf("Redis within 30s behind a 5m50s middlebox: TCP %+v (dead host within %v); commands time out after 10s\n",
 		p.TCP, p.TCPDetection.IdleMax.Round(time.Millisecond)), out.String())

@@ -1,6 +1,6 @@
 //go:build linux
 
-package keepalive_test
+package heartbeat_test
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keepalive-go/keepalive"
+	"github.com/keepalive-go/keepalive/heartbeat"
 	"github.com/keepalive-go/keepalive/internal/testkit"
 )
 
@@ -82,10 +83,10 @@ func failures() (chan failure, func(error)) {
 // TestHeartbeatDeadPeerUnblocksReader shows a blocked Read returning.
 func TestHeartbeatHungPeer(t *testing.T) {
 	t.Parallel()
-	h := keepalive.Heartbeat{Interval: 200 * time.Millisecond, Timeout: 500 * time.Millisecond}
+	h := heartbeat.Config{Interval: 200 * time.Millisecond, Timeout: 500 * time.Millisecond}
 	d, err := h.Detection()
 	require.NoError(t, err)
-	m, err := h.Monitor()
+	m, err := heartbeat.NewMonitor(h)
 	require.NoError(t, err)
 	t.Cleanup(func() { m.Close() })
 	for _, lb := range testkit.Loopbacks(t) {
@@ -96,7 +97,7 @@ func TestHeartbeatHungPeer(t *testing.T) {
 			ping := bytePing(client)
 			var lastOK atomic.Int64
 			failed, onFail := failures()
-			w, err := m.Watch(client, func(ctx context.Context) error {
+			w, err := m.Start(client, func(ctx context.Context) error {
 				err := ping(ctx)
 				if err == nil {
 					lastOK.Store(time.Now().UnixNano())
@@ -112,7 +113,7 @@ func TestHeartbeatHungPeer(t *testing.T) {
 			case <-time.After(d.IdleMax + 2*time.Second):
 				t.Fatalf("no failure within %v", d.IdleMax+2*time.Second)
 			}
-			var he *keepalive.HeartbeatError
+			var he *heartbeat.Error
 			require.ErrorAs(t, f.err, &he)
 			assert.Equal(t, h.Timeout, he.Timeout)
 			assert.Same(t, client, he.Conn)
@@ -120,7 +121,7 @@ func TestHeartbeatHungPeer(t *testing.T) {
 			// The kernel saw nothing wrong: the peer's kernel answers.
 			assert.Equal(t, keepalive.CauseOpen, he.Cause, "%+v", he.Status)
 			assert.Equal(t, keepalive.StateEstablished, he.Status.State)
-			assert.Equal(t, "keepalive: heartbeat: ping timed out after 500ms (TCP: open)", f.err.Error())
+			assert.Equal(t, "heartbeat: ping timed out after 500ms (TCP: open)", f.err.Error())
 			assert.Equal(t, f.err, w.Err())
 			took := f.at.Sub(time.Unix(0, lastOK.Load()))
 			t.Logf("detected %v after the last successful ping (model %v, bound %v)", took, d.Idle, d.IdleMax)
@@ -141,10 +142,10 @@ func TestHeartbeatHungPeer(t *testing.T) {
 // heartbeat ends a Read blocked on the connection.
 func TestHeartbeatDeadPeerUnblocksReader(t *testing.T) {
 	t.Parallel()
-	h := keepalive.Heartbeat{Interval: 100 * time.Millisecond, Timeout: 400 * time.Millisecond}
+	h := heartbeat.Config{Interval: 100 * time.Millisecond, Timeout: 400 * time.Millisecond}
 	d, err := h.Detection()
 	require.NoError(t, err)
-	m, err := h.Monitor()
+	m, err := heartbeat.NewMonitor(h)
 	require.NoError(t, err)
 	defer m.Close()
 	client, server := testkit.Pair(t, testkit.Loopback{Network: "tcp4", Addr: "127.0.0.1:0"}, nil, (&net.Dialer{}).DialContext)
@@ -166,7 +167,7 @@ func TestHeartbeatDeadPeerUnblocksReader(t *testing.T) {
 	}()
 	failed, onFail := failures()
 	start := time.Now()
-	_, err = m.Watch(client, func(ctx context.Context) error {
+	_, err = m.Start(client, func(ctx context.Context) error {
 		if _, err := client.Write([]byte{'p'}); err != nil {
 			return err
 		}
@@ -197,20 +198,20 @@ func TestHeartbeatDeadPeerUnblocksReader(t *testing.T) {
 // A ping that fails (the peer closed) is reported with its error.
 func TestHeartbeatPingFails(t *testing.T) {
 	t.Parallel()
-	m, err := keepalive.Heartbeat{Interval: 50 * time.Millisecond, Timeout: 2 * time.Second}.Monitor()
+	m, err := heartbeat.NewMonitor(heartbeat.Config{Interval: 50 * time.Millisecond, Timeout: 2 * time.Second})
 	require.NoError(t, err)
 	defer m.Close()
 	client, server := testkit.Pair(t, testkit.Loopback{Network: "tcp4", Addr: "127.0.0.1:0"}, nil, (&net.Dialer{}).DialContext)
 	server.Close()
 	failed, onFail := failures()
-	_, err = m.Watch(client, bytePing(client), onFail)
+	_, err = m.Start(client, bytePing(client), onFail)
 	require.NoError(t, err)
 	select {
 	case f := <-failed:
-		var he *keepalive.HeartbeatError
+		var he *heartbeat.Error
 		require.ErrorAs(t, f.err, &he)
 		assert.Zero(t, he.Timeout)
-		assert.Contains(t, f.err.Error(), "keepalive: heartbeat: ping failed (TCP: ")
+		assert.Contains(t, f.err.Error(), "heartbeat: ping failed (TCP: ")
 		assert.Contains(t, []keepalive.Cause{keepalive.CausePeerClosed, keepalive.CauseReset}, he.Cause, "the peer closed: %+v", he.Status)
 		assert.True(t, errors.Is(f.err, io.EOF) || errors.Is(f.err, syscall.ECONNRESET) || errors.Is(f.err, syscall.EPIPE), "%v", f.err)
 	case <-time.After(5 * time.Second):
@@ -228,14 +229,14 @@ func TestHeartbeatPingFails(t *testing.T) {
 func TestHeartbeatSlowPeer(t *testing.T) {
 	t.Parallel()
 	run, conns := 2*time.Second, 10
-	h := keepalive.Heartbeat{Interval: 50 * time.Millisecond, Timeout: 2 * time.Second}
+	h := heartbeat.Config{Interval: 50 * time.Millisecond, Timeout: 2 * time.Second}
 	if s := os.Getenv("KEEPALIVE_HEARTBEAT_SOAK"); s != "" {
 		var err error
 		run, err = time.ParseDuration(s)
 		require.NoError(t, err)
 		conns, h.Timeout = 50, time.Second
 	}
-	m, err := h.Monitor()
+	m, err := heartbeat.NewMonitor(h)
 	require.NoError(t, err)
 	defer m.Close()
 	var pings, fails atomic.Int64
@@ -245,7 +246,7 @@ func TestHeartbeatSlowPeer(t *testing.T) {
 		client, server := testkit.Pair(t, lb, nil, (&net.Dialer{}).DialContext)
 		startEcho(server, func() time.Duration { return time.Duration(rand.Int64N(int64(h.Timeout) / 2)) })
 		ping := bytePing(client)
-		_, err := m.Watch(client, func(ctx context.Context) error {
+		_, err := m.Start(client, func(ctx context.Context) error {
 			start := time.Now()
 			err := ping(ctx)
 			took := int64(time.Since(start))
@@ -267,15 +268,15 @@ func TestHeartbeatSlowPeer(t *testing.T) {
 // as a timeout, with its own error.
 func TestHeartbeatPingOwnDeadline(t *testing.T) {
 	t.Parallel()
-	h := keepalive.Heartbeat{Interval: 10 * time.Millisecond, Timeout: 200 * time.Millisecond}
-	m, err := h.Monitor()
+	h := heartbeat.Config{Interval: 10 * time.Millisecond, Timeout: 200 * time.Millisecond}
+	m, err := heartbeat.NewMonitor(h)
 	require.NoError(t, err)
 	defer m.Close()
 	client, server := testkit.Pair(t, testkit.Loopback{Network: "tcp4", Addr: "127.0.0.1:0"}, nil, (&net.Dialer{}).DialContext)
 	startEcho(server, nil).hang.Store(true)
 	failed, onFail := failures()
 	ping := bytePing(client)
-	_, err = m.Watch(client, func(ctx context.Context) error {
+	_, err = m.Start(client, func(ctx context.Context) error {
 		dl, _ := ctx.Deadline()
 		client.SetDeadline(dl)
 		return ping(ctx)
@@ -283,12 +284,12 @@ func TestHeartbeatPingOwnDeadline(t *testing.T) {
 	require.NoError(t, err)
 	select {
 	case f := <-failed:
-		var he *keepalive.HeartbeatError
+		var he *heartbeat.Error
 		require.ErrorAs(t, f.err, &he)
 		if errors.Is(f.err, os.ErrDeadlineExceeded) {
-			assert.Contains(t, f.err.Error(), "keepalive: heartbeat: ping timed out after 200ms (TCP: open): ")
+			assert.Contains(t, f.err.Error(), "heartbeat: ping timed out after 200ms (TCP: open): ")
 		} else { // the Monitor's timer came first on a loaded machine
-			assert.Equal(t, "keepalive: heartbeat: ping timed out after 200ms (TCP: open)", f.err.Error())
+			assert.Equal(t, "heartbeat: ping timed out after 200ms (TCP: open)", f.err.Error())
 		}
 		assert.Equal(t, h.Timeout, he.Timeout)
 	case <-time.After(5 * time.Second):
