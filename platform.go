@@ -10,9 +10,7 @@ import (
 	"time"
 )
 
-// Each OS's facts are in <goos>_platform.go, unconstrained (only a _<goos> suffix constrains a
-// file), so every OS's rules build and are tested on any host. The system calls are per family:
-// syscalls_unix.go, syscalls_windows.go, and syscalls_other.go for every other GOOS.
+// Files follow one rule for OSes: docs/platforms.md#files.
 
 // A platform is what one operating system offers: the option behind each
 // Config field, the unit its kernel counts in, the range it accepts, how it
@@ -260,8 +258,8 @@ const (
 	maxInt32 = 1<<31 - 1
 )
 
-// platforms maps GOOS to its platform: adding an OS is its
-// <goos>_platform.go and a row here. An OS whose options changed between
+// platforms maps GOOS to its platform: adding an OS is its row in
+// platforms.go and one here. An OS whose options changed between
 // releases has pick, which maps the release its platform's release field
 // names (read by osRelease) to the platform for it, or to an error when
 // that release cannot set the options at all.

@@ -489,7 +489,7 @@ func TestPlatformWithinEveryDeadline(t *testing.T) {
 	}
 }
 
-// The option numbers in the <goos>_platform.go files are literals; they must
+// The option numbers in platforms.go are literals; they must
 // be those of golang.org/x/sys (and, for Oracle Solaris, of Go's net
 // package), for every architecture it has them for.
 func TestPlatformOptionNumbers(t *testing.T) {

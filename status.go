@@ -166,6 +166,32 @@ func statusOfRawConn(rc syscall.RawConn, held Config, src optionSource) (Status,
 	return st, serr
 }
 
+// readStatus reads fd's counters (readCounters, status_<goos>.go), then
+// the keepalive values (see optionSource).
+func readStatus(sysfd uintptr, st *Status, held Config, src optionSource) error {
+	if err := readCounters(sysfd, st); err != nil {
+		return err
+	}
+	st.options(sysfd, held, src)
+	return nil
+}
+
+// options fills in st's keepalive values from src, then GiveUp.
+func (st *Status) options(fd uintptr, held Config, src optionSource) {
+	switch src {
+	case heldOptions:
+		st.KeepAlive, st.Config = true, held
+		st.Known |= FieldKeepAlive | FieldConfig
+	case readOptions:
+		// A Multipath TCP socket's values are read all the same.
+		if c, on, err := getOptions(fd, false); err == nil {
+			st.KeepAlive, st.Config = on, c
+			st.Known |= FieldKeepAlive | FieldConfig
+		}
+	}
+	host().giveUp(st, systemOnce())
+}
+
 // optionSource says where readStatus takes the keepalive values from.
 type optionSource uint8
 

@@ -8,10 +8,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// readStatus reads fd's TCP_INFO with one getsockopt into a stack buffer
-// (unix.GetsockoptTCPInfo allocates), then the keepalive values (see
-// optionSource).
-func readStatus(sysfd uintptr, st *Status, held Config, src optionSource) error {
+// readCounters reads fd's TCP_INFO with one getsockopt into a stack buffer
+// (unix.GetsockoptTCPInfo allocates), and its unacknowledged bytes.
+func readCounters(sysfd uintptr, st *Status) error {
 	var info unix.TCPInfo
 	n := uint32(unsafe.Sizeof(info))
 	_, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, sysfd, unix.IPPROTO_TCP, unix.TCP_INFO,
@@ -28,7 +27,6 @@ func readStatus(sysfd uintptr, st *Status, held Config, src optionSource) error 
 	} else if q, err := unix.IoctlGetInt(int(sysfd), unix.SIOCOUTQ); err == nil && st.Has(FieldUnsent) {
 		st.Unacked, st.Known = max(0, int64(q)-st.Unsent), st.Known|FieldUnacked
 	}
-	st.options(sysfd, held, src)
 	return nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/windows"
@@ -13,9 +12,8 @@ import (
 // sioTCPInfo is SIO_TCP_INFO, _WSAIORW(IOC_VENDOR, 39) (mstcpip.h).
 const sioTCPInfo = 0xd8000027
 
-// readStatus reads fd's SIO_TCP_INFO (version 0) into a stack buffer,
-// then, the keepalive values (see optionSource).
-func readStatus(sysfd uintptr, st *Status, held Config, src optionSource) error {
+// readCounters reads fd's SIO_TCP_INFO (version 0) into a stack buffer.
+func readCounters(sysfd uintptr, st *Status) error {
 	var (
 		version uint32
 		info    windowsTCPInfo0
@@ -30,10 +28,5 @@ func readStatus(sysfd uintptr, st *Status, held Config, src optionSource) error 
 		return err
 	}
 	st.fromWindows(&info)
-	st.options(sysfd, held, src)
 	return nil
 }
-
-// pendingError is 0: Windows' SO_ERROR values are WSA codes, which the
-// causes do not decide by.
-func pendingError(uintptr) syscall.Errno { return 0 }

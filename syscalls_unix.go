@@ -15,7 +15,7 @@ import (
 )
 
 // The system calls of the Unix family, with the option numbers and units
-// of the host's platform (<goos>_platform.go).
+// of the host's platform (platforms.go).
 
 // setOptions sets c, already validated and rounded, on fd: one setsockopt
 // per non-zero field, in the unit of the host's option, plus SO_KEEPALIVE.
@@ -131,7 +131,7 @@ func getOptions(sysfd uintptr, checkMultipath bool) (c Config, enabled bool, err
 	}
 	// A Multipath TCP socket is reported whatever it lets us read: before
 	// Linux 6.10 it refuses the keepalive getsockopts too.
-	mp := checkMultipath && multipath(fd)
+	mp := checkMultipath && multipathFD(sysfd)
 	read := func(num int, name string) (int, bool) {
 		v, gerr := getInt(fd, unix.IPPROTO_TCP, num, name)
 		if gerr != nil && err == nil {
@@ -180,8 +180,6 @@ func getInt(fd, level, opt int, name string) (int, error) {
 	return 0, fmt.Errorf("keepalive: reading %s: %w", name, os.NewSyscallError("getsockopt", err))
 }
 
-// multipathFD reports a Linux Multipath TCP socket (one getsockopt).
-func multipathFD(fd uintptr) bool { return multipath(int(fd)) }
 
 // pendingError takes fd's pending error (SO_ERROR), 0 if none.
 func pendingError(fd uintptr) syscall.Errno {

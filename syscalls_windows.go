@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -165,5 +166,6 @@ func isTCPSocket(sysfd uintptr) bool {
 	return false
 }
 
-// multipathFD: Windows has no Multipath TCP sockets.
-func multipathFD(uintptr) bool { return false }
+// pendingError is 0: Windows' SO_ERROR values are WSA codes, which the
+// causes do not decide by.
+func pendingError(uintptr) syscall.Errno { return 0 }

@@ -23,5 +23,3 @@ func readSystem() (System, error) { return host().readSystem(nil) } // host is n
 func osRelease(string) (string, error) { return "", errors.ErrUnsupported }
 
 func isTCPSocket(uintptr) bool { return false }
-
-func multipathFD(uintptr) bool { return false }

@@ -1,5 +1,3 @@
-//go:build unix && !(darwin || dragonfly || freebsd || netbsd || openbsd)
-
 package keepalive
 
 import (
@@ -9,8 +7,7 @@ import (
 )
 
 // sysctl reads an integer sysctl from /proc/sys, where Linux keeps them
-// (those of the caller's network namespace). The other Unix systems here
-// have neither /proc/sys nor sysctl(3), and their platforms name no sysctl.
+// (those of the caller's network namespace).
 func sysctl(name string) (int, error) {
 	b, err := os.ReadFile("/proc/sys/" + strings.ReplaceAll(name, ".", "/"))
 	if err != nil {
