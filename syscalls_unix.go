@@ -180,7 +180,6 @@ func getInt(fd, level, opt int, name string) (int, error) {
 	return 0, fmt.Errorf("keepalive: reading %s: %w", name, os.NewSyscallError("getsockopt", err))
 }
 
-
 // pendingError takes fd's pending error (SO_ERROR), 0 if none.
 func pendingError(fd uintptr) syscall.Errno {
 	v, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR)
