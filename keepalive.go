@@ -67,15 +67,7 @@ func roundUp(d, unit time.Duration) time.Duration {
 	if d <= 0 {
 		return d
 	}
-	var r time.Duration
-	switch unit { // constant divisors compile to a multiply: Apply's hot path
-	case time.Second:
-		r = d % time.Second
-	case time.Millisecond:
-		r = d % time.Millisecond
-	default:
-		r = d % unit
-	}
+	_, r := divUnit(d, unit)
 	if r == 0 {
 		return d
 	}

@@ -319,3 +319,57 @@ func errUnsupported() error {
 	}
 	return fmt.Errorf("keepalive: TCP keepalive options cannot be set on %s: %w", runtime.GOOS, errors.ErrUnsupported)
 }
+
+// setting is one option setOptions sets: a TCP-level option num, or, with
+// num zero, SO_KEEPALIVE.
+type setting struct {
+	name string
+	num  int
+	v    int
+}
+
+// settings is what setOptions sets for c, already validated and rounded,
+// in order. The user timeout goes first because it is the option a socket
+// can refuse (Linux Multipath TCP sockets), so a refusal leaves the socket
+// untouched; SO_KEEPALIVE goes last, so probing starts with the values in
+// place. An option with no number (SIO_KEEPALIVE_VALS' fields) is the
+// caller's.
+func (p *platform) settings(c Config) (s [5]setting, n int) {
+	if c.UserTimeout > 0 && p.userTimeout.num != 0 {
+		s[n] = setting{p.userTimeout.name, p.userTimeout.num, units(c.UserTimeout, p.userTimeout.unit)}
+		n++
+	}
+	if c.Idle > 0 && p.idle.num != 0 {
+		s[n] = setting{p.idle.name, p.idle.num, units(c.Idle, p.idle.unit)}
+		n++
+	}
+	if c.Interval > 0 && p.interval.num != 0 {
+		s[n] = setting{p.interval.name, p.interval.num, units(c.Interval, p.interval.unit)}
+		n++
+	}
+	if c.Count > 0 && p.count.num != 0 {
+		s[n] = setting{p.count.name, p.count.num, c.Count}
+		n++
+	}
+	s[n] = setting{"SO_KEEPALIVE", 0, 1}
+	return s, n + 1
+}
+
+// units is d in the kernel's unit.
+func units(d, unit time.Duration) int {
+	q, _ := divUnit(d, unit)
+	return int(q)
+}
+
+// divUnit is d / unit and d % unit. The common units are constants, which
+// the compiler divides by without a division instruction: Apply's hot
+// path.
+func divUnit(d, unit time.Duration) (q, r time.Duration) {
+	switch unit {
+	case time.Second:
+		return d / time.Second, d % time.Second
+	case time.Millisecond:
+		return d / time.Millisecond, d % time.Millisecond
+	}
+	return d / unit, d % unit
+}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"strconv"
 	"syscall"
 	"time"
@@ -17,79 +16,20 @@ import (
 // The system calls of the Unix family, with the option numbers and units
 // of the host's platform (platforms.go).
 
-// setOptions sets c, already validated and rounded, on fd: one setsockopt
-// per non-zero field, in the unit of the host's option, plus SO_KEEPALIVE.
-// The user timeout goes first because it is the option a socket can refuse
-// (Linux Multipath TCP sockets), so a refusal leaves the socket untouched;
-// SO_KEEPALIVE goes last, so probing starts with the values in place.
+// setOptions sets c, already validated and rounded, on fd, in the order
+// settings gives.
 func setOptions(sysfd uintptr, c Config) error {
-	if runtime.GOOS == "linux" || runtime.GOOS == "android" {
-		return setLinux(int(sysfd), c)
-	}
-	fd, p := int(sysfd), host()
-	if c.UserTimeout > 0 {
-		if err := setInt(fd, unix.IPPROTO_TCP, p.userTimeout.num, p.userTimeout.name, units(c.UserTimeout, p.userTimeout.unit)); err != nil {
-			return err
+	s, n := host().settings(c)
+	for _, o := range s[:n] {
+		level, num := unix.IPPROTO_TCP, o.num
+		if num == 0 {
+			level, num = unix.SOL_SOCKET, unix.SO_KEEPALIVE
 		}
-	}
-	if c.Idle > 0 {
-		if err := setInt(fd, unix.IPPROTO_TCP, p.idle.num, p.idle.name, units(c.Idle, p.idle.unit)); err != nil {
-			return err
+		if err := unix.SetsockoptInt(int(sysfd), level, num, o.v); err != nil {
+			return setErr(o.name, o.v, err)
 		}
-	}
-	if c.Interval > 0 {
-		if err := setInt(fd, unix.IPPROTO_TCP, p.interval.num, p.interval.name, units(c.Interval, p.interval.unit)); err != nil {
-			return err
-		}
-	}
-	if c.Count > 0 {
-		if err := setInt(fd, unix.IPPROTO_TCP, p.count.num, p.count.name, c.Count); err != nil {
-			return err
-		}
-	}
-	return setInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, "SO_KEEPALIVE", 1)
-}
-
-// setLinux is setOptions with Linux's options and units as constants:
-// Apply is on the hot path of every connection, and this keeps it within a
-// few percent of bare setsockopt calls.
-func setLinux(fd int, c Config) error {
-	if c.UserTimeout > 0 {
-		if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, linuxTCPUserTimeout, int(c.UserTimeout/time.Millisecond)); err != nil {
-			return setErr("TCP_USER_TIMEOUT", int(c.UserTimeout/time.Millisecond), err)
-		}
-	}
-	if c.Idle > 0 {
-		if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, linuxTCPKeepIdle, int(c.Idle/time.Second)); err != nil {
-			return setErr("TCP_KEEPIDLE", int(c.Idle/time.Second), err)
-		}
-	}
-	if c.Interval > 0 {
-		if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, linuxTCPKeepIntvl, int(c.Interval/time.Second)); err != nil {
-			return setErr("TCP_KEEPINTVL", int(c.Interval/time.Second), err)
-		}
-	}
-	if c.Count > 0 {
-		if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, linuxTCPKeepCnt, c.Count); err != nil {
-			return setErr("TCP_KEEPCNT", c.Count, err)
-		}
-	}
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1); err != nil {
-		return setErr("SO_KEEPALIVE", 1, err)
 	}
 	return nil
-}
-
-// units is d in the kernel's unit; the common units are constants, which
-// the compiler divides by without a division instruction.
-func units(d, unit time.Duration) int {
-	switch unit {
-	case time.Second:
-		return int(d / time.Second)
-	case time.Millisecond:
-		return int(d / time.Millisecond)
-	}
-	return int(d / unit)
 }
 
 func setInt(fd, level, opt int, name string, v int) error {

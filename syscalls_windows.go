@@ -21,10 +21,11 @@ func osRelease(string) (string, error) {
 
 func usesSIO() bool { return host() == &windowsSIOPlatform }
 
-// setOptions sets c, already validated and rounded: TCP_MAXRT first (see
-// the Unix version for why), then the keepalive values and SO_KEEPALIVE.
+// setOptions sets c, already validated and rounded, in the order settings
+// gives; before build 16299, SIO_KEEPALIVE_VALS then sets the idle time and
+// interval together.
 func setOptions(sysfd uintptr, c Config) error {
-	fd, p := windows.Handle(sysfd), host()
+	fd := windows.Handle(sysfd)
 	if usesSIO() && (c.Idle == 0 || c.Interval == 0) {
 		// SIO_KEEPALIVE_VALS sets both: fill the one left zero from the
 		// system before the first call, so a failure changes nothing.
@@ -34,39 +35,26 @@ func setOptions(sysfd uintptr, c Config) error {
 		}
 		c = c.withDefaults(Config{Idle: d.Idle, Interval: d.Interval})
 	}
-	if c.UserTimeout > 0 {
-		if err := setInt(fd, windows.IPPROTO_TCP, p.userTimeout.num, p.userTimeout.name, int(c.UserTimeout/p.userTimeout.unit)); err != nil {
+	s, n := host().settings(c)
+	for _, o := range s[:n] {
+		level, num := windows.IPPROTO_TCP, o.num
+		if num == 0 {
+			level, num = windows.SOL_SOCKET, windows.SO_KEEPALIVE
+		}
+		if err := setInt(fd, level, num, o.name, o.v); err != nil {
 			return err
 		}
 	}
 	if usesSIO() {
 		return setSIO(fd, c)
 	}
-	if c.Idle > 0 {
-		if err := setInt(fd, windows.IPPROTO_TCP, p.idle.num, p.idle.name, int(c.Idle/p.idle.unit)); err != nil {
-			return err
-		}
-	}
-	if c.Interval > 0 {
-		if err := setInt(fd, windows.IPPROTO_TCP, p.interval.num, p.interval.name, int(c.Interval/p.interval.unit)); err != nil {
-			return err
-		}
-	}
-	if c.Count > 0 {
-		if err := setInt(fd, windows.IPPROTO_TCP, p.count.num, p.count.name, c.Count); err != nil {
-			return err
-		}
-	}
-	return setInt(fd, windows.SOL_SOCKET, windows.SO_KEEPALIVE, "SO_KEEPALIVE", 1)
+	return nil
 }
 
 // setSIO sets idle time and interval together, as SIO_KEEPALIVE_VALS must
 // (setOptions has filled a zero one with the system default, since Windows
 // cannot report the socket's current value).
 func setSIO(fd windows.Handle, c Config) error {
-	if err := setInt(fd, windows.SOL_SOCKET, windows.SO_KEEPALIVE, "SO_KEEPALIVE", 1); err != nil {
-		return err
-	}
 	ka := windows.TCPKeepalive{OnOff: 1, Time: uint32(c.Idle / time.Millisecond), Interval: uint32(c.Interval / time.Millisecond)}
 	var ret uint32
 	err := windows.WSAIoctl(fd, windows.SIO_KEEPALIVE_VALS, (*byte)(unsafe.Pointer(&ka)), uint32(unsafe.Sizeof(ka)), nil, 0, &ret, nil, 0)
