@@ -19,8 +19,7 @@ import (
 // validated first, so an invalid Config changes nothing. conn may wrap a
 // TCP connection: Apply looks through NetConn() and SyscallConn(). Other
 // connections fail with ErrNotTCP, closed ones with net.ErrClosed, and a
-// Linux Multipath TCP connection with ErrMultipathTCP, before anything
-// changes.
+// Multipath TCP one with ErrMultipathTCP, before anything changes.
 func (c Config) Apply(conn net.Conn) error {
 	p := host()
 	if err := p.validate(c); err != nil {
@@ -165,8 +164,8 @@ func (r *inspection) result(cerr error) (Config, error) {
 // sockets. Go's net package overwrites what a Control hook set unless the
 // Dialer's or ListenConfig's KeepAlive is -1 (and KeepAliveConfig zero):
 // Dialer, Dial and Listen take care of that. A Multipath TCP socket fails
-// with ErrMultipathTCP, and Go's Dialer and ListenConfig, which make them
-// on Linux (ListenConfig by default), then retry with plain TCP.
+// with ErrMultipathTCP, and Go's Dialer and ListenConfig then retry with
+// plain TCP.
 func (c Config) Control(network, address string, rc syscall.RawConn) error {
 	return c.control(network, rc, false)
 }
@@ -245,8 +244,7 @@ func getApplier(c Config, plain bool) *applier {
 }
 
 // setChecked is setOptions on a socket that is plain TCP, or is first
-// checked not to be Multipath TCP, whose connections outlive a dead peer
-// whatever is set.
+// checked not to be Multipath TCP.
 func setChecked(fd uintptr, c Config, plain bool) error {
 	if !plain && multipathFD(fd) {
 		return errMultipath

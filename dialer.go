@@ -18,8 +18,7 @@ import (
 // overwrite c with its own 15 s, 15 s, 9. A Control or ControlContext on
 // base still runs, first. An invalid c makes every TCP dial fail with the
 // Validate error; UDP and unix dials are left alone. It dials plain TCP,
-// even where base enabled Multipath TCP, whose connections outlive a dead
-// peer by net.mptcp.close_timeout (see ErrMultipathTCP).
+// even where base enabled Multipath TCP (see ErrMultipathTCP).
 func (c Config) Dialer(base *net.Dialer) *net.Dialer {
 	var d net.Dialer
 	if base != nil {
@@ -51,8 +50,8 @@ func (c Config) Dialer(base *net.Dialer) *net.Dialer {
 
 // Dial connects to address on a TCP network ("tcp", "tcp4", "tcp6") and
 // sets c on the connection once it is established, as net.Dialer sets its
-// own keepalive; zero fields keep the system's values. It dials plain TCP,
-// even where GODEBUG=multipathtcp asks for Multipath TCP. c is validated first;
+// own keepalive; zero fields keep the system's values. It dials plain TCP
+// (see ErrMultipathTCP). c is validated first;
 // other networks fail with ErrNotTCP. Unlike Dialer's hook, which sets c
 // before connecting, Dial leaves the handshake to ctx: a UserTimeout does
 // not shorten it.
@@ -66,8 +65,6 @@ func (c Config) Dial(ctx context.Context, network, address string) (net.Conn, er
 	}
 	// No Control hook: the net package allocates five times per dial to
 	// run one. The new socket holds the system's values, so c goes on as is.
-	// Plain TCP, as Listen: a Multipath TCP connection refuses the user
-	// timeout and outlives a dead peer by net.mptcp.close_timeout.
 	d := net.Dialer{KeepAlive: -1}
 	d.SetMultipathTCP(false)
 	conn, err := d.DialContext(ctx, network, address)
@@ -87,8 +84,7 @@ func (c Config) Dial(ctx context.Context, network, address string) (net.Conn, er
 // listening socket holds c and the kernel copies it to every accepted
 // connection, so accepting costs no system call beyond Go's own; elsewhere
 // each accepted connection is set as Apply would. Listen uses plain TCP,
-// not Go's default Multipath TCP on Linux, whose connections refuse
-// UserTimeout and outlive a dead peer by net.mptcp.close_timeout (60 s).
+// not Go's default Multipath TCP on Linux (see ErrMultipathTCP).
 func (c Config) Listen(ctx context.Context, network, address string) (*Listener, error) {
 	if err := checkNetwork(network); err != nil {
 		return nil, err
@@ -113,13 +109,10 @@ func (c Config) Listen(ctx context.Context, network, address string) (*Listener,
 // accepts, as Apply does: zero fields get the system's values, read once
 // here, so the connections hold what c.Detection(ReadSystem()) assumes
 // even where ln's ListenConfig left Go's own keepalive on. If setting
-// fails for one connection (it was reset already, or it is Multipath TCP:
-// see ErrMultipathTCP), that connection is closed, the failure reported
-// (see Listener.OnError), and Accept goes on to the next: one bad
-// connection never stops a server. On Linux, net.Listen makes a Multipath
-// TCP listener: its plain TCP clients get plain TCP connections, its
-// Multipath TCP clients are refused so; under Listen they fall back to
-// plain TCP.
+// fails for one connection (it was reset already, or it is Multipath TCP,
+// as net.Listen's Linux default lets clients make: see ErrMultipathTCP),
+// that connection is closed, the failure reported (see Listener.OnError),
+// and Accept goes on to the next: one bad connection never stops a server.
 //
 // If c is invalid, ln is not a TCP listener, or its connections hide their
 // socket (a wrapper such as netutil.LimitListener's: put WrapListener

@@ -44,8 +44,11 @@ var (
 
 	// ErrMultipathTCP is reported by Apply, Control and Inspect for a Linux
 	// Multipath TCP socket: its keepalive and user timeout act on its
-	// subflows, and it outlives a dead peer by net.mptcp.close_timeout
-	// (60 s by default), so no Config bounds its detection.
+	// subflows, it refuses TCP_USER_TIMEOUT (before Linux 6.10 the
+	// keepalive options too), and it outlives a dead peer by
+	// net.mptcp.close_timeout (60 s by default), so no Config bounds its
+	// detection. Dial, Dialer, Listen and WrapListener use plain TCP
+	// instead (docs/platforms.md).
 	ErrMultipathTCP = errors.New("keepalive: a Multipath TCP socket")
 )
 
