@@ -23,10 +23,12 @@ const (
 	CausePeerClosed                 // the peer closed its side (FIN)
 	CauseNoRoute                    // a local network error: no route, link down, blocked
 	CauseClosedLocally              // closed on this side
+	CauseAborted                    // destroyed on this host by an administrator (SOCK_DESTROY, ss -K)
 )
 
 var causeNames = [...]string{"unknown", "open", "keepalive timeout", "retransmission timeout",
-	"zero-window timeout", "reset by peer", "closed by peer", "no route", "closed locally"}
+	"zero-window timeout", "reset by peer", "closed by peer", "no route", "closed locally",
+	"aborted locally (SOCK_DESTROY)"}
 
 func (c Cause) String() string {
 	if int(c) < len(causeNames) {
@@ -39,13 +41,25 @@ func (c Cause) String() string {
 // keepalive or retransmission timeout.
 func (c Cause) PeerDead() bool { return c == CauseKeepAlive || c == CauseRetransmit }
 
-// CauseOf says why conn ended, from the kernel's state, with the Status it
-// decided from (without the keepalive values). Ask after a failed Read or
-// Write and before Close: once conn is closed, all that is left to say is
-// CauseClosedLocally. It takes the pending error (SO_ERROR) of a socket
-// the kernel has closed, if a failed call has not: a Read racing it then
-// sees EOF.
-func CauseOf(conn net.Conn) (Cause, Status, error) {
+// CauseOf says why conn ended, from the kernel's state and err, what the
+// failed Read or Write returned (nil if none), with the Status it decided
+// from (without the keepalive values). Where neither tells, it is
+// CauseUnknown. Ask before Close: once conn is closed, all that is left to
+// say is CauseClosedLocally. It takes the pending error (SO_ERROR) of a
+// socket the kernel has closed, if a failed call has not: a Read racing it
+// then sees EOF.
+func CauseOf(conn net.Conn, err error) (Cause, Status, error) {
+	return causeOf(conn, seen{err: err})
+}
+
+// seen is what the calls on a connection saw: the hook's wrapper knows
+// more than a caller's error.
+type seen struct {
+	err         error
+	closedWrite bool // CloseWrite succeeded, and no call's error went unrecorded
+}
+
+func causeOf(conn net.Conn, saw seen) (Cause, Status, error) {
 	tc, sc, err := socketOf(conn)
 	if err != nil {
 		return CauseUnknown, Status{}, err
@@ -55,7 +69,7 @@ func CauseOf(conn net.Conn) (Cause, Status, error) {
 		if err != nil {
 			return closedOr(err)
 		}
-		return CauseOfRawConn(rc)
+		return causeOfRawConn(rc, saw)
 	}
 	rc, err := tc.SyscallConn()
 	if err != nil {
@@ -77,11 +91,15 @@ func CauseOf(conn net.Conn) (Cause, Status, error) {
 	if serr != nil {
 		return CauseUnknown, Status{}, serr
 	}
-	return causeFrom(st, soErr, opts), st, nil
+	return causeFrom(st, soErr, opts, saw), st, nil
 }
 
 // CauseOfRawConn is CauseOf for a socket that is not a net.Conn.
-func CauseOfRawConn(rc syscall.RawConn) (Cause, Status, error) {
+func CauseOfRawConn(rc syscall.RawConn, err error) (Cause, Status, error) {
+	return causeOfRawConn(rc, seen{err: err})
+}
+
+func causeOfRawConn(rc syscall.RawConn, saw seen) (Cause, Status, error) {
 	if netconn.IsNil(rc) {
 		return CauseUnknown, Status{}, fmt.Errorf("%w: nil syscall.RawConn", ErrNotTCP)
 	}
@@ -105,7 +123,7 @@ func CauseOfRawConn(rc syscall.RawConn) (Cause, Status, error) {
 	if serr != nil {
 		return CauseUnknown, Status{}, serr
 	}
-	return causeFrom(st, soErr, opts), st, nil
+	return causeFrom(st, soErr, opts, saw), st, nil
 }
 
 // ended reads what decides between the causes of an ended connection: the
@@ -128,10 +146,13 @@ func closedOr(err error) (Cause, Status, error) {
 }
 
 // causeFrom decides the cause from what the kernel leaves on a socket
-// (docs/status.md has the measurements). soErr is the pending socket
-// error, 0 if a failed call took it; opts, if read, the keepalive count
-// and user timeout in force.
-func causeFrom(st Status, soErr syscall.Errno, opts Config) Cause {
+// (docs/status.md has the measurements) and what the calls saw. soErr is
+// the pending socket error, 0 if a failed call took it; opts, if read, the
+// keepalive values and user timeout in force. The kernel's state after a
+// reset or SOCK_DESTROY whose error a call took is that of a timeout: only
+// an error (pending, or the call's) or a full count of keepalive probes
+// says which.
+func causeFrom(st Status, soErr syscall.Errno, opts Config, saw seen) Cause {
 	if !st.Has(FieldState) {
 		return CauseUnknown
 	}
@@ -139,14 +160,23 @@ func causeFrom(st Status, soErr syscall.Errno, opts Config) Cause {
 	case StateClosed:
 	case StateCloseWait, StateLastAck, StateClosing, StateTimeWait:
 		return CausePeerClosed
-	default:
+	case StateEstablished, StateFinWait1, StateFinWait2:
 		return CauseOpen
+	default: // connecting, listening: nothing ended
+		return CauseUnknown
 	}
-	switch soErr {
+	if st.Known&fieldNeverConnected != 0 {
+		return CauseUnknown // never connected
+	}
+	e := soErr
+	if e == 0 {
+		e = errnoOf(saw.err)
+	}
+	switch e {
 	case syscall.ECONNRESET, syscall.EPIPE:
 		return CauseReset
-	case syscall.ECONNABORTED: // SOCK_DESTROY (ss -K)
-		return CauseClosedLocally
+	case syscall.ECONNABORTED:
+		return CauseAborted
 	case syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.ENETDOWN:
 		// A timeout with an ICMP or routing error as its soft error.
 		// Retransmissions that left this host went to a peer a router
@@ -162,7 +192,17 @@ func causeFrom(st Status, soErr syscall.Errno, opts Config) Cause {
 	if !st.Has(FieldProbes | FieldRetransmits) {
 		return CauseUnknown
 	}
+	timedOut := e == syscall.ETIMEDOUT
 	switch {
+	case st.Probes > 0 && st.Retransmits == 0 && st.Unsent == 0 && probesSpent(st.Probes, opts):
+		return CauseKeepAlive // a reset would have had to come in the last interval
+	case !timedOut:
+		if e == 0 && st.Probes == 0 && st.Retransmits == 0 && saw.closedWrite {
+			// This side's FIN, then the peer's (TIME_WAIT): a reset
+			// would have left its error.
+			return CausePeerClosed
+		}
+		return CauseUnknown
 	case st.Retransmits > 0 && st.Has(fieldRetransSent) && st.retransSent == 0:
 		// Retransmission timeouts, and not one retransmission left
 		// this host.
@@ -172,19 +212,40 @@ func causeFrom(st Status, soErr syscall.Errno, opts Config) Cause {
 	case st.Has(FieldZeroWindow|FieldUnsent) && st.ZeroWindow && st.Unsent > 0:
 		// The peer acknowledges each zero-window probe, which resets
 		// the probe count: only the closed window and the data behind
-		// it are left. (A reset while the window is closed reads the
-		// same once a failed call has taken its error.)
+		// it are left.
 		return CauseZeroWindow
 	case st.Probes > 0 && st.Has(FieldUnsent) && st.Unsent > 0:
 		// Zero-window probes with the peer's window open: the data
 		// could not leave this host.
 		return CauseNoRoute
-	case st.Probes > 0 && soErr == 0 && opts.Count > 0 && opts.UserTimeout == 0 && st.Probes < opts.Count:
-		// Keepalive gives up after Count probes (without a user
-		// timeout): fewer, a reset ended it, its error taken by a call.
-		return CauseReset
 	case st.Probes > 0:
 		return CauseKeepAlive
 	}
-	return CauseReset
+	return CauseUnknown
+}
+
+// errnoOf is the syscall.Errno err wraps, or 0 (errors.As would move a
+// target to the heap on every close).
+func errnoOf(err error) syscall.Errno {
+	for ; err != nil; err = errors.Unwrap(err) {
+		if e, ok := err.(syscall.Errno); ok {
+			return e
+		}
+	}
+	return 0
+}
+
+// probesSpent reports whether n keepalive probes are as many as the
+// kernel sends before it gives up with opts: Count, or with a user
+// timeout (which the count does not decide then) the first probe at or
+// past it, max(1, ceil((UserTimeout-Idle)/Interval)).
+func probesSpent(n int, opts Config) bool {
+	if opts.UserTimeout == 0 {
+		return opts.Count > 0 && n >= opts.Count
+	}
+	if opts.Interval <= 0 {
+		return false
+	}
+	k := max(1, int((opts.UserTimeout-opts.Idle+opts.Interval-1)/opts.Interval))
+	return n >= k
 }

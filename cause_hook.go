@@ -13,8 +13,10 @@ import (
 // call Close.
 type OnEnd func(conn net.Conn, cause Cause, st Status)
 
-// WatchConn returns conn with a Close that first passes CauseOf(conn) to f,
-// once, for drivers and servers that close connections themselves. A
+// WatchConn returns conn with a Close that first passes CauseOf(conn, err)
+// to f, once, for drivers and servers that close connections themselves:
+// err is the first error a Read or Write returned (not io.EOF or a
+// deadline), and a CloseWrite counts too. A
 // *net.TCPConn keeps every method of its own (sendfile and splice through
 // ReadFrom and WriteTo, CloseRead, CloseWrite, SyscallConn) and NetConn
 // returns it; wrap it before TLS. Other connections keep only the net.Conn
@@ -70,8 +72,8 @@ func (l *watchedListener) Accept() (net.Conn, error) {
 type ender OnEnd
 
 // End passes f the wrapper the driver knows, and the cause read from the
-// connection under it.
-func (f ender) End(wrapper, conn net.Conn) {
-	cause, st, _ := CauseOf(conn) // an error leaves CauseUnknown
+// connection under it and what the wrapper's calls saw.
+func (f ender) End(wrapper, conn net.Conn, s netconn.Seen) {
+	cause, st, _ := causeOf(conn, seen{err: s.Err, closedWrite: s.ClosedWrite && !s.Unattributed}) // an error leaves CauseUnknown
 	f(wrapper, cause, st)
 }

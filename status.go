@@ -65,11 +65,63 @@ const (
 	FieldRTO
 	FieldGiveUp
 
-	fieldRetransSent Field = 1 << 31
+	fieldNeverConnected Field = 1 << 30 // the socket never reached ESTABLISHED
+	fieldRetransSent    Field = 1 << 31
 )
+
+var fieldNames = [...]string{"state", "keepalive", "config", "probes", "retransmits", "backoff", "unacked",
+	"unsent", "since-recv", "since-ack", "zero-window", "rtt", "rto", "give-up"}
+
+// String names the fields in f: "state|probes", or "0" for none.
+func (f Field) String() string {
+	var b []byte
+	for i, name := range fieldNames {
+		if f&(1<<i) != 0 {
+			if b != nil {
+				b = append(b, '|')
+			}
+			b = append(b, name...)
+		}
+	}
+	if b == nil {
+		return "0"
+	}
+	return string(b)
+}
 
 // Has reports whether every field in f is known.
 func (s Status) Has(f Field) bool { return s.Known&f == f }
+
+// String is s on one line: the known fields, Never as "never", then the
+// unknown ones' names.
+func (s Status) String() string {
+	b := []byte(s.State.String())
+	add := func(f Field, name string, v any) {
+		if s.Has(f) {
+			if d, ok := v.(time.Duration); ok && d == Never {
+				v = "never"
+			}
+			b = fmt.Appendf(b, " %s=%v", name, v)
+		}
+	}
+	add(FieldKeepAlive, "keepalive", s.KeepAlive)
+	add(FieldConfig, "config", fmt.Sprintf("%+v", s.Config))
+	add(FieldProbes, "probes", s.Probes)
+	add(FieldRetransmits, "retransmits", s.Retransmits)
+	add(FieldBackoff, "backoff", s.Backoff)
+	add(FieldUnacked, "unacked", s.Unacked)
+	add(FieldUnsent, "unsent", s.Unsent)
+	add(FieldSinceRecv, "since-recv", s.SinceRecv)
+	add(FieldSinceAck, "since-ack", s.SinceAck)
+	add(FieldZeroWindow, "zero-window", s.ZeroWindow)
+	add(FieldRTT, "rtt", s.RTT)
+	add(FieldRTO, "rto", s.RTO)
+	add(FieldGiveUp, "give-up", s.GiveUp)
+	if u := (FieldGiveUp<<1 - 1) &^ s.Known; u != 0 {
+		b = fmt.Appendf(b, " unknown=%v", u)
+	}
+	return string(b)
+}
 
 // State is a TCP state (RFC 9293).
 type State uint8
@@ -217,7 +269,9 @@ func (p *platform) giveUp(st *Status, sys System) {
 	}
 	switch st.State {
 	case StateClosed:
-		st.GiveUp, st.Known = 0, st.Known|FieldGiveUp
+		if st.Known&fieldNeverConnected == 0 { // else never connected: nothing to give up
+			st.GiveUp, st.Known = 0, st.Known|FieldGiveUp
+		}
 		return
 	case StateEstablished, StateCloseWait:
 	default:

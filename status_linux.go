@@ -21,8 +21,10 @@ func readCounters(sysfd uintptr, st *Status) error {
 	st.fromLinux(&info, uintptr(n))
 	// Unacknowledged bytes: none without unacknowledged segments; else
 	// SIOCOUTQ (write_seq - snd_una) less the unsent, since TCP_INFO's
-	// byte counters count the SYN and FIN too.
-	if info.Unacked == 0 {
+	// byte counters count the SYN and FIN too. Unknown where fromLinux
+	// found nothing to measure (it left SinceRecv unknown).
+	if !st.Has(FieldSinceRecv) {
+	} else if info.Unacked == 0 {
 		st.Unacked, st.Known = 0, st.Known|FieldUnacked
 	} else if q, err := unix.IoctlGetInt(int(sysfd), unix.SIOCOUTQ); err == nil && st.Has(FieldUnsent) {
 		st.Unacked, st.Known = max(0, int64(q)-st.Unsent), st.Known|FieldUnacked
@@ -68,5 +70,17 @@ func (st *Status) fromLinux(i *unix.TCPInfo, n uintptr) {
 	if has(unsafe.Offsetof(i.Snd_wnd) + 4) { // Linux 6.2
 		st.ZeroWindow = i.Snd_wnd == 0
 		st.Known |= FieldZeroWindow
+	}
+	// No receive space measured (tcp_init_buffer_space, on reaching
+	// ESTABLISHED): never connected, or refused. A connecting or listening
+	// socket has nothing to measure either: the times since the last
+	// segment count from boot, the window and queues from nothing.
+	never := i.Rcv_space == 0
+	if never || st.State == StateSynSent || st.State == StateListen {
+		st.Known &^= FieldSinceRecv | FieldSinceAck | FieldZeroWindow | FieldRTT | FieldUnsent
+		st.SinceRecv, st.SinceAck, st.ZeroWindow, st.RTT, st.Unsent = 0, 0, false, 0, 0
+	}
+	if never {
+		st.Known |= fieldNeverConnected
 	}
 }

@@ -74,7 +74,7 @@ func TestStatusOpen(t *testing.T) {
 	assert.LessOrEqual(t, st.GiveUp, d.IdleMax)
 	assert.Greater(t, st.GiveUp, d.IdleMax-5*time.Second)
 
-	cause, _, err := keepalive.CauseOf(client)
+	cause, _, err := keepalive.CauseOf(client, nil)
 	require.NoError(t, err)
 	assert.Equal(t, keepalive.CauseOpen, cause)
 
@@ -150,7 +150,7 @@ func isDeadline(err error) bool {
 
 func mustCause(t *testing.T, conn net.Conn) keepalive.Cause {
 	t.Helper()
-	c, _, err := keepalive.CauseOf(conn)
+	c, _, err := keepalive.CauseOf(conn, nil)
 	require.NoError(t, err)
 	return c
 }
@@ -164,6 +164,18 @@ type causeCase struct {
 	// it returns what they said.
 	end  func(t *testing.T, client, server net.Conn) []error
 	want keepalive.Cause
+}
+
+// firstError is the error a caller passes to CauseOf: the first of the
+// failed calls' that is not io.EOF, which says nothing once another call
+// took the socket's error.
+func firstError(errs []error) error {
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+	}
+	return nil
 }
 
 // reader reads conn until it fails, for up to bound.
@@ -299,18 +311,23 @@ func TestCause(t *testing.T) {
 			t.Parallel()
 			client, server := pairWith(t, tc.cfg)
 			errs := tc.end(t, client, server)
-			cause, st, err := keepalive.CauseOf(client)
+			said := firstError(errs)
+			cause, st, err := keepalive.CauseOf(client, said)
 			require.NoError(t, err)
-			t.Logf("calls said %v; CauseOf: %v, %+v", errs, cause, st)
+			t.Logf("calls said %v; CauseOf(%v): %v, %v", errs, said, cause, st)
 			assert.Equal(t, tc.want, cause)
 			if errs != nil && tc.want != keepalive.CauseOpen {
-				// Asked again, with SO_ERROR taken, it says the same.
-				again, _, err := keepalive.CauseOf(client)
+				// Asked again, with SO_ERROR taken, it says the same;
+				// without the call's error, the same or unknown.
+				again, _, err := keepalive.CauseOf(client, said)
 				require.NoError(t, err)
 				assert.Equal(t, tc.want, again)
+				blind, _, err := keepalive.CauseOf(client, nil)
+				require.NoError(t, err)
+				assert.Contains(t, []keepalive.Cause{tc.want, keepalive.CauseUnknown}, blind, "without the error")
 			}
 			require.NoError(t, client.Close())
-			after, _, err := keepalive.CauseOf(client)
+			after, _, err := keepalive.CauseOf(client, nil)
 			require.NoError(t, err)
 			assert.Equal(t, keepalive.CauseClosedLocally, after)
 		})
@@ -346,7 +363,7 @@ func TestCauseNoRoute(t *testing.T) {
 				require.NoError(t, err)
 			}
 			rerr := <-r
-			cause, st, err := keepalive.CauseOf(client)
+			cause, st, err := keepalive.CauseOf(client, rerr)
 			require.NoError(t, err)
 			t.Logf("read said %v; CauseOf: %v, %+v", rerr, cause, st)
 			assert.Equal(t, keepalive.CauseNoRoute, cause)
@@ -447,12 +464,12 @@ func TestStatusBadInput(t *testing.T) {
 	for name, conn := range map[string]net.Conn{"nil": nil, "typed nil": nilTCP, "udp": udpConn} {
 		_, err := keepalive.StatusOf(conn)
 		assert.ErrorIs(t, err, keepalive.ErrNotTCP, name)
-		_, _, err = keepalive.CauseOf(conn)
+		_, _, err = keepalive.CauseOf(conn, nil)
 		assert.ErrorIs(t, err, keepalive.ErrNotTCP, name)
 	}
 	_, err = keepalive.StatusOfRawConn(nil)
 	assert.ErrorIs(t, err, keepalive.ErrNotTCP)
-	_, _, err = keepalive.CauseOfRawConn(nil)
+	_, _, err = keepalive.CauseOfRawConn(nil, nil)
 	assert.ErrorIs(t, err, keepalive.ErrNotTCP)
 	rc, err := udpConn.SyscallConn()
 	require.NoError(t, err)

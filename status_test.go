@@ -2,6 +2,10 @@ package keepalive
 
 import (
 	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -64,8 +68,8 @@ func TestStatusMapping(t *testing.T) {
 		assert.Equal(t, StateClosed, st.State)
 		assert.True(t, st.Has(FieldGiveUp))
 		assert.Zero(t, st.GiveUp)
-		assert.Equal(t, CauseUnknown, causeFrom(st, 0, Config{}), "no counters: the cause is unknown")
-		assert.Equal(t, CauseReset, causeFrom(st, syscall.ECONNRESET, Config{}))
+		assert.Equal(t, CauseUnknown, causeFrom(st, 0, Config{}, seen{}), "no counters: the cause is unknown")
+		assert.Equal(t, CauseReset, causeFrom(st, syscall.ECONNRESET, Config{}, seen{}))
 	})
 	t.Run("freebsd", func(t *testing.T) {
 		var st Status
@@ -95,7 +99,7 @@ func TestStatusMapping(t *testing.T) {
 		st = Status{}
 		st.fromWindows(&windowsTCPInfo0{State: 7})
 		assert.Equal(t, StateCloseWait, st.State)
-		assert.Equal(t, CausePeerClosed, causeFrom(st, 0, Config{}))
+		assert.Equal(t, CausePeerClosed, causeFrom(st, 0, Config{}, seen{}))
 		st.fromWindows(&windowsTCPInfo0{State: 99})
 		assert.Equal(t, StateCloseWait, st.State, "an unknown state is not taken")
 	})
@@ -141,53 +145,92 @@ func TestGiveUp(t *testing.T) {
 	assert.False(t, st.Has(FieldGiveUp))
 }
 
-// What the kernel leaves after each ending (docs/status.md), decided.
+// What the kernel leaves after each ending (docs/status.md), decided, with
+// what the failed call said (nil: nothing).
 func TestCauseFrom(t *testing.T) {
 	closed := Status{Known: allFields | fieldRetransSent, State: StateClosed}
+	reset := &net.OpError{Op: "read", Err: os.NewSyscallError("read", syscall.ECONNRESET)}
+	timedOut := &net.OpError{Op: "read", Err: os.NewSyscallError("read", syscall.ETIMEDOUT)}
+	aborted := &net.OpError{Op: "read", Err: os.NewSyscallError("read", syscall.ECONNABORTED)}
+	ut := Config{Idle: 1e9, Interval: 2e9, Count: 5, UserTimeout: 6e9} // 3 probes fit: 1 + 3*2 >= 6
 	for _, tc := range []struct {
 		name  string
 		edit  func(*Status)
 		soErr syscall.Errno
+		saw   seen
 		want  Cause
 		opts  Config // the keepalive values CauseOf reads for probes
 	}{
-		{"open", func(s *Status) { s.State = StateEstablished }, 0, CauseOpen, Config{}},
-		{"fin", func(s *Status) { s.State = StateCloseWait }, 0, CausePeerClosed, Config{}},
-		{"keepalive", func(s *Status) { s.Probes = 2 }, 0, CauseKeepAlive, Config{}},
-		{"keepalive, pending", func(s *Status) { s.Probes = 2 }, syscall.ETIMEDOUT, CauseKeepAlive, Config{}},
-		{"retransmission", func(s *Status) { s.Retransmits, s.retransSent = 3, 1000 }, 0, CauseRetransmit, Config{}},
-		{"retransmissions never left", func(s *Status) { s.Retransmits = 3 }, 0, CauseNoRoute, Config{}},
+		{"open", func(s *Status) { s.State = StateEstablished }, 0, seen{}, CauseOpen, Config{}},
+		{"half-closed, open", func(s *Status) { s.State = StateFinWait2 }, 0, seen{}, CauseOpen, Config{}},
+		{"fin", func(s *Status) { s.State = StateCloseWait }, 0, seen{}, CausePeerClosed, Config{}},
+		{"connecting", func(s *Status) { s.State = StateSynSent }, 0, seen{}, CauseUnknown, Config{}},
+		{"never connected", func(s *Status) { s.Known |= fieldNeverConnected }, 0, seen{}, CauseUnknown, Config{}},
+		{"never connected, refused", func(s *Status) { s.Known |= fieldNeverConnected }, 0, seen{err: syscall.ECONNREFUSED}, CauseUnknown, Config{}},
+		{"keepalive, count spent", func(s *Status) { s.Probes = 2 }, 0, seen{}, CauseKeepAlive, Config{Count: 2}},
+		{"keepalive, pending", func(s *Status) { s.Probes = 2 }, syscall.ETIMEDOUT, seen{}, CauseKeepAlive, Config{}},
+		{"keepalive, read timed out", func(s *Status) { s.Probes = 2 }, 0, seen{err: timedOut}, CauseKeepAlive, Config{}},
+		{"probes, count not read, nothing said", func(s *Status) { s.Probes = 2 }, 0, seen{}, CauseUnknown, Config{}},
+		{"retransmission", func(s *Status) { s.Retransmits, s.retransSent = 3, 1000 }, 0, seen{err: timedOut}, CauseRetransmit, Config{}},
+		{"retransmission, nothing said", func(s *Status) { s.Retransmits, s.retransSent = 3, 1000 }, 0, seen{}, CauseUnknown, Config{}},
+		{"(c) reset while retransmitting", func(s *Status) { s.Retransmits, s.retransSent = 1, 1 }, 0, seen{err: reset}, CauseReset, Config{}},
+		{"retransmissions never left", func(s *Status) { s.Retransmits = 3 }, 0, seen{err: timedOut}, CauseNoRoute, Config{}},
 		// A router's ICMP for retransmissions that left: the peer is gone.
-		{"unreachable after retransmissions that left", func(s *Status) { s.Retransmits, s.retransSent = 3, 1000 }, syscall.EHOSTUNREACH, CauseRetransmit, Config{}},
-		{"unreachable, nothing left", func(s *Status) { s.Retransmits = 3 }, syscall.ENETUNREACH, CauseNoRoute, Config{}},
-		{"own route blackholed", func(s *Status) { s.Retransmits, s.retransSent = 3, 1000 }, syscall.EINVAL, CauseNoRoute, Config{}},
-		{"reset after 1 of 5 probes, error taken", func(s *Status) { s.Probes = 1 }, 0, CauseReset, Config{Count: 5}},
-		{"5 of 5 probes", func(s *Status) { s.Probes = 5 }, 0, CauseKeepAlive, Config{Count: 5}},
-		{"1 probe under a user timeout", func(s *Status) { s.Probes = 1 }, 0, CauseKeepAlive, Config{Count: 5, UserTimeout: 3e9}},
-		{"written after the route went", func(s *Status) { s.Probes, s.Unsent = 3, 1 }, 0, CauseNoRoute, Config{}},
-		{"zero window", func(s *Status) { s.Unsent, s.ZeroWindow = 5000, true }, 0, CauseZeroWindow, Config{}},
-		{"reset", func(*Status) {}, 0, CauseReset, Config{}},
-		{"reset pending", func(s *Status) { s.Probes = 1 }, syscall.ECONNRESET, CauseReset, Config{}},
-		{"ss -K", func(*Status) {}, syscall.ECONNABORTED, CauseClosedLocally, Config{}},
-		{"no state", func(s *Status) { s.Known = 0 }, 0, CauseUnknown, Config{}},
+		{"unreachable after retransmissions that left", func(s *Status) { s.Retransmits, s.retransSent = 3, 1000 }, syscall.EHOSTUNREACH, seen{}, CauseRetransmit, Config{}},
+		{"unreachable, nothing left", func(s *Status) { s.Retransmits = 3 }, syscall.ENETUNREACH, seen{}, CauseNoRoute, Config{}},
+		{"unreachable, said by the read", func(s *Status) { s.Retransmits = 3 }, 0, seen{err: syscall.ENETUNREACH}, CauseNoRoute, Config{}},
+		{"own route blackholed", func(s *Status) { s.Retransmits, s.retransSent = 3, 1000 }, syscall.EINVAL, seen{}, CauseNoRoute, Config{}},
+		{"reset after 1 of 5 probes, error taken", func(s *Status) { s.Probes = 1 }, 0, seen{err: reset}, CauseReset, Config{Count: 5}},
+		{"1 of 5 probes, nothing said", func(s *Status) { s.Probes = 1 }, 0, seen{}, CauseUnknown, Config{Count: 5}},
+		{"5 of 5 probes", func(s *Status) { s.Probes = 5 }, 0, seen{}, CauseKeepAlive, Config{Count: 5}},
+		{"5 of 5 probes, reset said", func(s *Status) { s.Probes = 5 }, 0, seen{err: reset}, CauseReset, Config{Count: 5}},
+		{"(d) reset after 1 probe under a user timeout", func(s *Status) { s.Probes = 1 }, 0, seen{err: reset}, CauseReset, ut},
+		{"(d) 1 probe under a user timeout, nothing said", func(s *Status) { s.Probes = 1 }, 0, seen{}, CauseUnknown, ut},
+		{"(d) the probes that fit in the user timeout", func(s *Status) { s.Probes = 3 }, 0, seen{}, CauseKeepAlive, ut},
+		{"(d) one probe past a short user timeout", func(s *Status) { s.Probes = 1 }, 0, seen{}, CauseKeepAlive, Config{Idle: 2e9, Interval: 1e9, Count: 9, UserTimeout: 5e8}},
+		{"written after the route went", func(s *Status) { s.Probes, s.Unsent = 3, 1 }, 0, seen{err: timedOut}, CauseNoRoute, Config{Count: 3}},
+		{"zero window", func(s *Status) { s.Unsent, s.ZeroWindow = 5000, true }, 0, seen{err: timedOut}, CauseZeroWindow, Config{}},
+		{"zero window, reset said", func(s *Status) { s.Unsent, s.ZeroWindow = 5000, true }, 0, seen{err: reset}, CauseReset, Config{}},
+		{"reset, said", func(*Status) {}, 0, seen{err: reset}, CauseReset, Config{}},
+		{"broken pipe, said", func(*Status) {}, 0, seen{err: syscall.EPIPE}, CauseReset, Config{}},
+		{"reset pending", func(s *Status) { s.Probes = 1 }, syscall.ECONNRESET, seen{}, CauseReset, Config{}},
+		{"(a) nothing left, nothing said", func(*Status) {}, 0, seen{}, CauseUnknown, Config{}},
+		{"(a) nothing left, EOF said", func(*Status) {}, 0, seen{err: io.EOF}, CauseUnknown, Config{}},
+		{"(a) this side's FIN, then the peer's", func(*Status) {}, 0, seen{closedWrite: true}, CausePeerClosed, Config{}},
+		{"(a) this side's FIN, then a reset", func(*Status) {}, syscall.ECONNRESET, seen{closedWrite: true}, CauseReset, Config{}},
+		{"(b) ss -K pending", func(*Status) {}, syscall.ECONNABORTED, seen{}, CauseAborted, Config{}},
+		{"(b) ss -K, taken by the read", func(*Status) {}, 0, seen{err: aborted}, CauseAborted, Config{}},
+		{"no state", func(s *Status) { s.Known = 0 }, 0, seen{}, CauseUnknown, Config{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := closed
 			tc.edit(&st)
-			assert.Equal(t, tc.want, causeFrom(st, tc.soErr, tc.opts))
+			assert.Equal(t, tc.want, causeFrom(st, tc.soErr, tc.opts, tc.saw))
 		})
 	}
 }
 
+// Status prints Known as names and Never as "never" (%v and %+v).
+func TestStatusString(t *testing.T) {
+	assert.Equal(t, "0", Field(0).String())
+	assert.Equal(t, "state|probes|give-up", (FieldState | FieldProbes | FieldGiveUp | fieldRetransSent).String())
+	st := Status{Known: FieldState | FieldKeepAlive | FieldProbes | FieldGiveUp, State: StateEstablished, Probes: 1, GiveUp: Never}
+	want := "established keepalive=false probes=1 give-up=never unknown=config|retransmits|backoff|unacked|unsent|since-recv|since-ack|zero-window|rtt|rto"
+	assert.Equal(t, want, st.String())
+	assert.Equal(t, want, fmt.Sprintf("%+v", st))
+	assert.Equal(t, "unknown unknown="+(FieldGiveUp<<1-1).String(), Status{}.String())
+}
+
 func TestStatusWords(t *testing.T) {
 	assert.Equal(t, []string{"unknown", "open", "keepalive timeout", "retransmission timeout", "zero-window timeout",
-		"reset by peer", "closed by peer", "no route", "closed locally"}, causeNames[:])
+		"reset by peer", "closed by peer", "no route", "closed locally", "aborted locally (SOCK_DESTROY)"}, causeNames[:])
 	assert.Equal(t, "cause(200)", Cause(200).String())
 	assert.Equal(t, "state(200)", State(200).String())
 	assert.Equal(t, "close-wait", StateCloseWait.String())
 	assert.True(t, CauseKeepAlive.PeerDead())
 	assert.True(t, CauseRetransmit.PeerDead())
 	assert.False(t, CauseReset.PeerDead())
+	assert.False(t, CauseAborted.PeerDead())
 	err := errNoStatus("plan9")
 	assert.True(t, errors.Is(err, errors.ErrUnsupported))
 	assert.Contains(t, err.Error(), "plan9")

@@ -26,7 +26,7 @@ func TestWindowsStatus(t *testing.T) {
 	require.NoError(t, server.Close())
 	_, err = client.Read(make([]byte, 1))
 	require.Error(t, err)
-	cause, st, err := CauseOf(client)
+	cause, st, err := CauseOf(client, err)
 	require.NoError(t, err)
 	t.Logf("%v %+v", cause, st)
 	assert.Equal(t, CausePeerClosed, cause)

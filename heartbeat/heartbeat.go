@@ -400,7 +400,13 @@ func (m *Monitor) runPing(w *Pinger, ctx *pingCtx) {
 func (m *Monitor) fail(w *Pinger) {
 	// A copy carries the kernel's view, so an error Err already handed
 	// out is never written to.
-	cause, st, cerr := keepalive.CauseOf(w.conn)
+	m.mu.Lock()
+	var said error // what the ping returned, for CauseOf
+	if he, ok := w.err.(*Error); ok {
+		said = he.Err
+	}
+	m.mu.Unlock()
+	cause, st, cerr := keepalive.CauseOf(w.conn, said)
 	m.mu.Lock()
 	if he, ok := w.err.(*Error); ok && cerr == nil {
 		e := *he

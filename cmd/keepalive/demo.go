@@ -154,7 +154,7 @@ func runDemo(stdout, stderr io.Writer, args []string) int {
 		go func() {
 			c.took, c.err = readFailure(c.client, c.start, bound)
 			// Before the socket is closed: the kernel's view of why.
-			cause, st, err := keepalive.CauseOf(c.client)
+			cause, st, err := keepalive.CauseOf(c.client, c.err)
 			c.endProbes = -1
 			if err == nil {
 				c.state, c.cause = st.State, cause

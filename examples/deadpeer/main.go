@@ -105,7 +105,7 @@ func measure(dial testkit.DialFunc, predicted, bound time.Duration) string {
 	}
 	// Why it ended, from the kernel's state: the error alone can be
 	// ETIMEDOUT, a soft error such as EHOSTUNREACH, or EOF.
-	cause, st, cerr := keepalive.CauseOf(client)
+	cause, st, cerr := keepalive.CauseOf(client, err)
 	if cerr != nil {
 		return fmt.Sprintf("failed after %v: %v", took.Round(time.Millisecond), err)
 	}

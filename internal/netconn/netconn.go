@@ -5,7 +5,10 @@
 package netconn
 
 import (
+	"errors"
+	"io"
 	"net"
+	"os"
 	"reflect"
 	"sync"
 )
@@ -56,9 +59,52 @@ func LocalAddr(conn net.Conn) (a net.Addr) {
 }
 
 // Ender is what a hooked connection calls once, before its descriptor is
-// closed: wrapper is the connection the caller holds, conn the one under it.
+// closed: wrapper is the connection the caller holds, conn the one under it,
+// seen what the wrapper's calls saw.
 type Ender interface {
-	End(wrapper, conn net.Conn)
+	End(wrapper, conn net.Conn, seen Seen)
+}
+
+// Seen is what a hooked connection's calls saw before it was closed.
+type Seen struct {
+	// Err is the first error a Read or Write returned other than io.EOF,
+	// a deadline or net.ErrClosed.
+	Err error
+	// ClosedWrite is whether CloseWrite succeeded.
+	ClosedWrite bool
+	// Unattributed is whether a ReadFrom or WriteTo failed: its error may
+	// be this connection's or the other end's, so Err may miss one.
+	Unattributed bool
+}
+
+// seen records a Seen; its lock is taken only on failures and CloseWrite.
+type seen struct {
+	mu sync.Mutex
+	s  Seen
+}
+
+func (r *seen) err(err error) {
+	if errors.Is(err, io.EOF) || errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, net.ErrClosed) {
+		return
+	}
+	r.mu.Lock()
+	if r.s.Err == nil {
+		r.s.Err = err
+	}
+	r.mu.Unlock()
+}
+
+func (r *seen) set(closedWrite, unattributed bool) {
+	r.mu.Lock()
+	r.s.ClosedWrite = r.s.ClosedWrite || closedWrite
+	r.s.Unattributed = r.s.Unattributed || unattributed
+	r.mu.Unlock()
+}
+
+func (r *seen) get() Seen {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.s
 }
 
 // Hook returns conn with a Close that calls e.End once first. A
@@ -83,6 +129,49 @@ type hookedTCP[E Ender] struct {
 	*net.TCPConn
 	e    E
 	once sync.Once
+	seen seen
+}
+
+func (c *hookedTCP[E]) Read(b []byte) (int, error) {
+	n, err := c.TCPConn.Read(b)
+	if err != nil {
+		c.seen.err(err)
+	}
+	return n, err
+}
+
+func (c *hookedTCP[E]) Write(b []byte) (int, error) {
+	n, err := c.TCPConn.Write(b)
+	if err != nil {
+		c.seen.err(err)
+	}
+	return n, err
+}
+
+// ReadFrom and WriteTo pass the other end on as it is, so that the
+// *net.TCPConn still splices and sends files.
+func (c *hookedTCP[E]) ReadFrom(r io.Reader) (int64, error) {
+	n, err := c.TCPConn.ReadFrom(r)
+	if err != nil {
+		c.seen.set(false, true)
+	}
+	return n, err
+}
+
+func (c *hookedTCP[E]) WriteTo(w io.Writer) (int64, error) {
+	n, err := c.TCPConn.WriteTo(w)
+	if err != nil {
+		c.seen.set(false, true)
+	}
+	return n, err
+}
+
+func (c *hookedTCP[E]) CloseWrite() error {
+	err := c.TCPConn.CloseWrite()
+	if err == nil {
+		c.seen.set(true, false)
+	}
+	return err
 }
 
 // Close reports once, then closes, even if End panics.
@@ -92,7 +181,7 @@ func (c *hookedTCP[E]) Close() (err error) {
 	return nil
 }
 
-func (c *hookedTCP[E]) end() { c.once.Do(func() { c.e.End(c, c.TCPConn) }) }
+func (c *hookedTCP[E]) end() { c.once.Do(func() { c.e.End(c, c.TCPConn, c.seen.get()) }) }
 
 // NetConn returns the *net.TCPConn under c, as *tls.Conn does.
 func (c *hookedTCP[E]) NetConn() net.Conn { return c.TCPConn }
@@ -101,6 +190,23 @@ type hooked[E Ender] struct {
 	net.Conn
 	e    E
 	once sync.Once
+	seen seen
+}
+
+func (c *hooked[E]) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if err != nil {
+		c.seen.err(err)
+	}
+	return n, err
+}
+
+func (c *hooked[E]) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	if err != nil {
+		c.seen.err(err)
+	}
+	return n, err
 }
 
 func (c *hooked[E]) Close() (err error) {
@@ -109,7 +215,7 @@ func (c *hooked[E]) Close() (err error) {
 	return nil
 }
 
-func (c *hooked[E]) end() { c.once.Do(func() { c.e.End(c, c.Conn) }) }
+func (c *hooked[E]) end() { c.once.Do(func() { c.e.End(c, c.Conn, c.seen.get()) }) }
 
 // NetConn returns the connection under c.
 func (c *hooked[E]) NetConn() net.Conn { return c.Conn }
