@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net"
 	"syscall"
-
-	"github.com/keepalive-go/keepalive/internal/netconn"
 )
 
 // Cause is why a TCP connection ended, as the kernel saw it.
@@ -60,70 +58,27 @@ type seen struct {
 }
 
 func causeOf(conn net.Conn, saw seen) (Cause, Status, error) {
-	tc, sc, err := socketOf(conn)
-	if err != nil {
-		return CauseUnknown, Status{}, err
-	}
-	if tc == nil {
-		rc, err := sc.SyscallConn()
-		if err != nil {
-			return closedOr(err)
-		}
-		return causeOfRawConn(rc, saw)
-	}
-	rc, err := tc.SyscallConn()
-	if err != nil {
-		return closedOr(err)
-	}
-	// rc is concrete here, so the closure and what it sets stay on the
-	// stack: the hook runs this on every close.
-	var st Status
-	var soErr syscall.Errno
-	var opts Config
-	var serr error
-	if cerr := rc.Control(func(fd uintptr) {
-		if serr = readStatus(fd, &st, Config{}, noOptions); serr == nil && st.State == StateClosed {
-			ended(fd, &st, &soErr, &opts) // decides only between ended causes
-		}
-	}); cerr != nil {
-		return closedOr(cerr)
-	}
-	if serr != nil {
-		return CauseUnknown, Status{}, serr
-	}
-	return causeFrom(st, soErr, opts, saw), st, nil
+	op := fdOp{kind: opCause}
+	return op.cause(onConn(conn, &op), saw)
 }
 
 // CauseOfRawConn is CauseOf for a socket that is not a net.Conn.
 func CauseOfRawConn(rc syscall.RawConn, err error) (Cause, Status, error) {
-	return causeOfRawConn(rc, seen{err: err})
+	op := fdOp{kind: opCause, raw: true}
+	return op.cause(onRawConn(rc, &op), seen{err: err})
 }
 
-func causeOfRawConn(rc syscall.RawConn, saw seen) (Cause, Status, error) {
-	if netconn.IsNil(rc) {
-		return CauseUnknown, Status{}, fmt.Errorf("%w: nil syscall.RawConn", ErrNotTCP)
-	}
-	var st Status
-	var soErr syscall.Errno
-	var opts Config
-	var serr error
-	if cerr := rc.Control(func(fd uintptr) {
-		if serr = readStatus(fd, &st, Config{}, noOptions); serr != nil {
-			if !isTCPSocket(fd) {
-				serr = fmt.Errorf("%w: the socket is not a TCP socket", ErrNotTCP)
-			}
-			return
-		}
-		if st.State == StateClosed {
-			ended(fd, &st, &soErr, &opts)
-		}
-	}); cerr != nil {
+// cause decides from what op read; cerr is what kept it from reading.
+func (op *fdOp) cause(cerr error, saw seen) (Cause, Status, error) {
+	switch {
+	case errors.Is(cerr, ErrNotTCP):
+		return CauseUnknown, Status{}, cerr
+	case cerr != nil:
 		return closedOr(cerr)
+	case op.err != nil:
+		return CauseUnknown, Status{}, op.err
 	}
-	if serr != nil {
-		return CauseUnknown, Status{}, serr
-	}
-	return causeFrom(st, soErr, opts, saw), st, nil
+	return causeFrom(op.st, op.soErr, op.opts, saw), op.st, nil
 }
 
 // ended reads what decides between the causes of an ended connection: the
@@ -138,11 +93,13 @@ func ended(fd uintptr, st *Status, soErr *syscall.Errno, opts *Config) {
 	}
 }
 
+// closedOr is the cause of a connection whose socket could not be reached:
+// closed on this side, or err.
 func closedOr(err error) (Cause, Status, error) {
 	if errors.Is(err, net.ErrClosed) {
 		return CauseClosedLocally, Status{}, nil
 	}
-	return CauseUnknown, Status{}, fmt.Errorf("keepalive: %w", err)
+	return CauseUnknown, Status{}, err
 }
 
 // causeFrom decides the cause from what the kernel leaves on a socket

@@ -4,10 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sync"
 	"syscall"
-
-	"github.com/keepalive-go/keepalive/internal/netconn"
 )
 
 // Apply sets c on an existing TCP connection: SO_KEEPALIVE on and every
@@ -60,35 +57,13 @@ func (p *platform) withSystem(c Config) (Config, error) {
 
 // applyConn sets c, already validated and rounded, on the TCP connection
 // under conn, refusing a Multipath TCP one unless plain says it cannot be
-// (one getsockopt saved). For a *net.TCPConn, SyscallConn and Control stay
-// in this one function so the compiler devirtualizes Control and keeps the
-// RawConn and the callback off the heap.
+// (one getsockopt saved).
 func applyConn(conn net.Conn, c Config, plain bool) error {
-	tc, sc, err := socketOf(conn)
-	if err != nil {
+	op := fdOp{kind: opApply, cfg: c, plain: plain}
+	if err := onConn(conn, &op); err != nil {
 		return err
 	}
-	if tc == nil {
-		rc, err := sc.SyscallConn()
-		if err != nil {
-			return fmt.Errorf("keepalive: %w", err)
-		}
-		a := getApplier(c, plain)
-		return a.done(rc.Control(a.fn))
-	}
-	rc, err := tc.SyscallConn()
-	if err != nil {
-		return fmt.Errorf("keepalive: %w", err)
-	}
-	// rc is concrete here, so the closure stays on the stack: no pooled
-	// applier needed.
-	var serr error
-	if cerr := rc.Control(func(fd uintptr) { serr = setChecked(fd, c, plain) }); cerr != nil {
-		// The callback never ran: typically the connection is closed
-		// (errors.Is(err, net.ErrClosed) holds).
-		return fmt.Errorf("keepalive: %w", cerr)
-	}
-	return serr
+	return op.err
 }
 
 // Inspect returns the keepalive values the kernel holds for conn now; a
@@ -101,39 +76,16 @@ func applyConn(conn net.Conn, c Config, plain bool) error {
 // returns the system's; NetBSD and Windows before 10 1709 cannot read them
 // back and fail with errors.ErrUnsupported.
 func Inspect(conn net.Conn) (Config, error) {
-	tc, sc, err := socketOf(conn)
-	if err != nil {
-		return Config{}, err
-	}
-	if tc == nil {
-		rc, err := sc.SyscallConn()
-		if err != nil {
-			return Config{}, fmt.Errorf("keepalive: %w", err)
-		}
-		return InspectRawConn(rc)
-	}
-	rc, err := tc.SyscallConn()
-	if err != nil {
-		return Config{}, fmt.Errorf("keepalive: %w", err)
-	}
-	// rc is concrete here, so the closure and r stay on the stack.
-	var r inspection
-	return r.result(rc.Control(func(fd uintptr) { r.c, r.enabled, r.err = getOptions(fd, true) }))
+	op := fdOp{kind: opInspect}
+	return op.insp.result(onConn(conn, &op))
 }
 
 // InspectRawConn is Inspect for a socket that is not a net.Conn, such as an
 // *os.File's holding a socket duplicated from another process. A socket
 // that is not TCP fails with ErrNotTCP.
 func InspectRawConn(rc syscall.RawConn) (Config, error) {
-	if netconn.IsNil(rc) {
-		return Config{}, fmt.Errorf("%w: nil syscall.RawConn", ErrNotTCP)
-	}
-	var r inspection
-	return r.result(rc.Control(func(fd uintptr) {
-		if r.c, r.enabled, r.err = getOptions(fd, true); r.err != nil && !isTCPSocket(fd) {
-			r.err = fmt.Errorf("%w: the socket is not a TCP socket", ErrNotTCP)
-		}
-	}))
+	op := fdOp{kind: opInspect, raw: true}
+	return op.insp.result(onRawConn(rc, &op))
 }
 
 // inspection is what getOptions read; result adds what RawConn.Control
@@ -147,7 +99,7 @@ type inspection struct {
 func (r *inspection) result(cerr error) (Config, error) {
 	switch {
 	case cerr != nil:
-		return Config{}, fmt.Errorf("keepalive: %w", cerr)
+		return Config{}, cerr
 	case errors.Is(r.err, ErrMultipathTCP):
 		return r.c, r.err // the values, and why they bound nothing
 	case r.err != nil:
@@ -183,64 +135,11 @@ func (c Config) control(network string, rc syscall.RawConn, plain bool) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	if netconn.IsNil(rc) {
-		return fmt.Errorf("%w: nil syscall.RawConn", ErrNotTCP)
+	op := fdOp{kind: opApply, cfg: c.Rounded(), plain: plain}
+	if err := onRawConn(rc, &op); err != nil {
+		return err
 	}
-	a := getApplier(c.Rounded(), plain)
-	return a.done(rc.Control(a.fn))
-}
-
-// errHidden is what socketOf reports for a connection that is TCP but
-// does not expose its socket (a wrapper without NetConn or SyscallConn).
-var errHidden = errors.New("the connection does not expose its socket (it has neither a NetConn() nor a SyscallConn() method)")
-
-// socketOf finds the TCP socket under conn: a *net.TCPConn, or a conn with
-// a SyscallConn method (such as struct{ *net.TCPConn }) whose local address
-// is TCP. It looks through NetConn() wrappers such as *tls.Conn.
-func socketOf(conn net.Conn) (*net.TCPConn, syscall.Conn, error) {
-	for range netconn.Depth {
-		if tc, ok := conn.(*net.TCPConn); ok && tc != nil {
-			return tc, nil, nil
-		}
-		if netconn.IsNil(conn) {
-			return nil, nil, fmt.Errorf("%w: nil connection (%T)", ErrNotTCP, conn)
-		}
-		if _, ok := conn.(interface{ NetConn() net.Conn }); ok {
-			conn = netconn.Inner(conn)
-			continue
-		}
-		if _, ok := netconn.LocalAddr(conn).(*net.TCPAddr); !ok {
-			break
-		}
-		if sc, ok := conn.(syscall.Conn); ok {
-			return nil, sc, nil
-		}
-		return nil, nil, fmt.Errorf("%w: %T: %w", ErrNotTCP, conn, errHidden)
-	}
-	return nil, nil, fmt.Errorf("%w: %T", ErrNotTCP, conn)
-}
-
-// applier carries a Config into RawConn.Control. The callback is bound once
-// per pooled applier, so applying costs no heap allocation per connection.
-type applier struct {
-	cfg   Config
-	plain bool
-	err   error
-	fn    func(fd uintptr)
-}
-
-var appliers = sync.Pool{New: func() any {
-	a := new(applier)
-	a.fn = a.run
-	return a
-}}
-
-func (a *applier) run(fd uintptr) { a.err = setChecked(fd, a.cfg, a.plain) }
-
-func getApplier(c Config, plain bool) *applier {
-	a := appliers.Get().(*applier)
-	a.cfg, a.plain = c, plain
-	return a
+	return op.err
 }
 
 // setChecked is setOptions on a socket that is plain TCP, or is first
@@ -250,18 +149,4 @@ func setChecked(fd uintptr, c Config, plain bool) error {
 		return errMultipath
 	}
 	return setOptions(fd, c)
-}
-
-// done returns a to the pool and reports how applying went; cerr is what
-// RawConn.Control returned.
-func (a *applier) done(cerr error) error {
-	err := a.err
-	a.err = nil
-	appliers.Put(a)
-	if cerr != nil {
-		// The callback never ran: typically the connection is closed
-		// (errors.Is(err, net.ErrClosed) holds).
-		return fmt.Errorf("keepalive: %w", cerr)
-	}
-	return err
 }

@@ -7,8 +7,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/keepalive-go/keepalive/internal/netconn"
 )
 
 // Status is the kernel's view of a TCP connection at one moment. A field
@@ -173,49 +171,20 @@ func (c Config) Status(conn net.Conn) (Status, error) {
 
 // statusOf reads conn's Status, its keepalive values as src says.
 func statusOf(conn net.Conn, held Config, src optionSource) (Status, error) {
-	tc, sc, err := socketOf(conn)
-	if err != nil {
+	op := fdOp{kind: opStatus, cfg: held, src: src}
+	if err := onConn(conn, &op); err != nil {
 		return Status{}, err
 	}
-	if tc == nil {
-		rc, err := sc.SyscallConn()
-		if err != nil {
-			return Status{}, fmt.Errorf("keepalive: %w", err)
-		}
-		return statusOfRawConn(rc, held, src)
-	}
-	rc, err := tc.SyscallConn()
-	if err != nil {
-		return Status{}, fmt.Errorf("keepalive: %w", err)
-	}
-	// rc is concrete here, so the closure and st stay on the stack.
-	var st Status
-	var serr error
-	if cerr := rc.Control(func(fd uintptr) { serr = readStatus(fd, &st, held, src) }); cerr != nil {
-		return Status{}, fmt.Errorf("keepalive: %w", cerr)
-	}
-	return st, serr
+	return op.st, op.err
 }
 
 // StatusOfRawConn is StatusOf for a socket that is not a net.Conn.
 func StatusOfRawConn(rc syscall.RawConn) (Status, error) {
-	return statusOfRawConn(rc, Config{}, readOptions)
-}
-
-func statusOfRawConn(rc syscall.RawConn, held Config, src optionSource) (Status, error) {
-	if netconn.IsNil(rc) {
-		return Status{}, fmt.Errorf("%w: nil syscall.RawConn", ErrNotTCP)
+	op := fdOp{kind: opStatus, src: readOptions, raw: true}
+	if err := onRawConn(rc, &op); err != nil {
+		return Status{}, err
 	}
-	var st Status
-	var serr error
-	if cerr := rc.Control(func(fd uintptr) {
-		if serr = readStatus(fd, &st, held, src); serr != nil && !isTCPSocket(fd) {
-			serr = fmt.Errorf("%w: the socket is not a TCP socket", ErrNotTCP)
-		}
-	}); cerr != nil {
-		return Status{}, fmt.Errorf("keepalive: %w", cerr)
-	}
-	return st, serr
+	return op.st, op.err
 }
 
 // readStatus reads fd's counters (readCounters, status_<goos>.go), then
