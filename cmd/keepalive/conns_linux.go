@@ -295,6 +295,9 @@ func readOptions(pid int, conns []connInfo, sys keepalive.System, mptcpClose tim
 	if len(conns) == 0 {
 		return nil
 	}
+	if err := mayInspect(pid); err != nil {
+		return []string{setAllErr(conns, err.Error())}
+	}
 	pidfd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
 		return []string{setAllErr(conns, fmt.Sprintf("pidfd_open(%d): %v", pid, err))}
@@ -386,6 +389,10 @@ func holderOptions(c *connInfo, sys keepalive.System, mptcpClose time.Duration) 
 	}
 	var errs []string
 	for _, h := range c.Holders {
+		if err := mayInspect(h.PID); err != nil {
+			errs = append(errs, err.Error())
+			continue
+		}
 		pidfd, err := unix.PidfdOpen(h.PID, 0)
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("pidfd_open(%d): %v", h.PID, err))
@@ -422,7 +429,12 @@ func holderOptions(c *connInfo, sys keepalive.System, mptcpClose time.Duration) 
 	}
 }
 
-func (d *diagNS) system() keepalive.System          { return d.sys }
-func (d *diagNS) options(c *connInfo)               { holderOptions(c, d.sys, d.mptcpClose) }
-func (d *diagNS) end(c connInfo) error              { return d.destroy(c.id) }
+func (d *diagNS) system() keepalive.System { return d.sys }
+func (d *diagNS) options(c *connInfo)      { holderOptions(c, d.sys, d.mptcpClose) }
+func (d *diagNS) end(c connInfo) error {
+	if err := mayEnd(c.UID); err != nil {
+		return err
+	}
+	return d.destroy(c.id)
+}
 func openInspector(netns string) (inspector, error) { return openDiag(netns) }

@@ -642,10 +642,15 @@ func TestWhyMultipathTCP(t *testing.T) {
 }
 
 // TestWhyKillNeedsPrivilege: without CAP_NET_ADMIN, --kill says what it
-// needs and ends nothing. As root the command runs as nobody.
+// needs and ends nothing, even on the user's own connection. As root the
+// command runs as nobody, on a socket nobody owns.
 func TestWhyKillNeedsPrivilege(t *testing.T) {
 	t.Parallel()
-	client, _ := testkit.Pair(t, testkit.Loopback{Network: "tcp4", Addr: "127.0.0.1:0"}, nil, (&net.Dialer{KeepAlive: -1}).DialContext)
+	dial := (&net.Dialer{KeepAlive: -1}).DialContext
+	if os.Geteuid() == 0 {
+		dial = func(_ context.Context, _, addr string) (net.Conn, error) { return dialAs(t, 65534, addr), nil }
+	}
+	client, _ := testkit.Pair(t, testkit.Loopback{Network: "tcp4", Addr: "127.0.0.1:0"}, nil, dial)
 	local, remote := client.LocalAddr().String(), client.RemoteAddr().String()
 	cmd := unprivileged(t, "why", "--kill", "--yes", local, remote)
 	var stdout, stderr strings.Builder
