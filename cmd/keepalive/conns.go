@@ -104,20 +104,45 @@ type connInfo struct {
 	// when it fires (idiag_expires).
 	Timer   string  `json:"timer"`
 	TimerIn seconds `json:"timer_in_s"`
-	// DiagRetrans is idiag_retrans: unanswered keepalive probes for the
-	// keepalive timer, retransmissions for the retransmit timer.
+	// DiagRetrans is idiag_retrans: unanswered keepalive (or window)
+	// probes for those timers, retransmissions for the retransmit timer
+	// (ss's third timer field).
 	DiagRetrans int `json:"idiag_retrans"`
-	Probes      int `json:"probes"`      // tcpi_probes: unanswered keepalive (or zero-window) probes
+	Probes      int `json:"probes"`      // tcpi_probes: unanswered keepalive (or window) probes
 	Retransmits int `json:"retransmits"` // tcpi_retransmits: retransmissions outstanding
-	Unacked     int `json:"unacked"`     // tcpi_unacked: segments sent and not acknowledged
+	Unacked     int `json:"unacked"`     // tcpi_unacked: segments sent and not acknowledged (0 on a listener)
+	// WindowProbes, with the zero-window-probe (persist) timer: "answered"
+	// when the peer's kernel answers the window probes (a live peer whose
+	// window is closed: it stopped reading), "unanswered" when nothing
+	// comes back (the data cannot leave: this host's link or route is
+	// down, or the path or the peer's host is gone).
+	WindowProbes string `json:"window_probes,omitempty"`
+	// SendQ and RecvQ are ss's Send-Q and Recv-Q of a connection: bytes
+	// written and not yet acknowledged (sent or not), and bytes received
+	// and not yet read. A listener has AcceptQ (connections waiting for
+	// accept) and Backlog (its limit) instead, which ss shows there.
+	SendQ   *uint32 `json:"send_queue_bytes,omitempty"`
+	RecvQ   *uint32 `json:"recv_queue_bytes,omitempty"`
+	AcceptQ *uint32 `json:"accept_queue,omitempty"`
+	Backlog *uint32 `json:"accept_backlog,omitempty"`
+	// The rest is the kernel's tcp_info, left out for a socket that has
+	// none (TIME-WAIT, and FIN-WAIT-2 after its holders closed it): not
+	// zero, unknown.
+	//
 	// LastDataRecv and LastAckRecv: time since data, and since any
 	// acknowledgement (a probe's answer), was last received.
-	LastDataRecv seconds `json:"last_data_received_s"`
-	LastAckRecv  seconds `json:"last_ack_received_s"`
-	// RTO is the connection's retransmission timeout before any backoff
-	// (tcpi_rto >> tcpi_backoff): the System.RTO of the library's
-	// in-flight and zero-window model.
-	RTO seconds `json:"rto_s"`
+	LastDataRecv *seconds `json:"last_data_received_s,omitempty"`
+	LastAckRecv  *seconds `json:"last_ack_received_s,omitempty"`
+	// RTO is the retransmission timeout in force, backed off while
+	// retransmitting (tcpi_rto, ss's rto); Backoff is tcpi_backoff, the
+	// number of times the retransmission or window-probe timer backed off.
+	// RTOBase is the RTO the write started with, the System.RTO of the
+	// library's in-flight and zero-window model: RTO >> Backoff while the
+	// retransmit timer runs, RTO itself otherwise (the window-probe timer
+	// backs off its own interval, not the RTO).
+	RTO     *seconds `json:"rto_s,omitempty"`
+	RTOBase *seconds `json:"rto_base_s,omitempty"`
+	Backoff *int     `json:"backoff,omitempty"`
 	// Holders are the processes with the socket open; empty for a socket
 	// no process holds (closed, the kernel finishing it) or one held only
 	// by processes this one may not inspect (see the notes).
@@ -299,6 +324,8 @@ func holdersText(hs []holder) string {
 	}
 	return b.String()
 }
+
+func ptr[T any](v T) *T { return &v }
 
 func fdString(fd *int) string {
 	if fd == nil {

@@ -87,13 +87,27 @@ func (d *diagNS) list(f connFilter) ([]connInfo, []string, error) {
 			if c.Timer == "none" {
 				c.TimerIn = 0
 			}
+			if m.State == 10 {
+				// A listener's queues are its accept queue and backlog.
+				c.AcceptQ, c.Backlog = ptr(m.RQueue), ptr(m.WQueue)
+			} else {
+				c.RecvQ, c.SendQ = ptr(m.RQueue), ptr(m.WQueue)
+			}
 			if ti := s.TCPInfo; ti != nil {
-				c.Probes, c.Retransmits, c.Unacked = int(ti.Probes), int(ti.Retransmits), int(ti.Unacked)
-				c.LastDataRecv = seconds(time.Duration(ti.Last_data_recv) * time.Millisecond)
-				c.LastAckRecv = seconds(time.Duration(ti.Last_ack_recv) * time.Millisecond)
-				// tcpi_rto is backed off while retransmitting; the model
-				// wants the RTO the write started with.
-				c.RTO = seconds(time.Duration(ti.Rto>>min(ti.Backoff, 31)) * time.Microsecond)
+				c.Probes, c.Retransmits = int(ti.Probes), int(ti.Retransmits)
+				if m.State != 10 { // on a listener tcpi_unacked is the accept queue
+					c.Unacked = int(ti.Unacked)
+				}
+				c.LastDataRecv = sec(time.Duration(ti.Last_data_recv) * time.Millisecond)
+				c.LastAckRecv = sec(time.Duration(ti.Last_ack_recv) * time.Millisecond)
+				c.RTO = sec(time.Duration(ti.Rto) * time.Microsecond)
+				c.RTOBase = c.RTO
+				if c.Timer == "retransmit" {
+					// Backed off: the model wants the RTO the write
+					// started with.
+					c.RTOBase = sec(time.Duration(ti.Rto>>min(ti.Backoff, 31)) * time.Microsecond)
+				}
+				c.Backoff = ptr(int(ti.Backoff))
 			}
 			// An established socket with SO_KEEPALIVE on always has its
 			// keepalive timer pending; without it, no timer runs while

@@ -371,15 +371,24 @@ func holderSentence(hs []holder) string {
 
 func sec(d time.Duration) *seconds { s := seconds(d); return &s }
 
+// deref is *p, or zero for nil.
+func deref[T any](p *T) T {
+	var v T
+	if p != nil {
+		v = *p
+	}
+	return v
+}
+
 // flightModel is the library's model for data in flight and a zero window
 // on c: its values with the namespace's sysctls and the socket's own RTO
 // (tcpi_rto). ok is false when the values could not be read: the user
 // timeout, which decides both, is then unknown.
 func flightModel(values *keepalive.Config, sys keepalive.System, c connInfo) (keepalive.Detection, bool) {
-	if values == nil || c.Options == nil {
+	if values == nil || c.Options == nil || c.RTOBase == nil {
 		return keepalive.Detection{}, false
 	}
-	sys.RTO = time.Duration(c.RTO)
+	sys.RTO = time.Duration(*c.RTOBase)
 	d, err := values.Detection(sys)
 	return d, err == nil
 }
@@ -481,7 +490,11 @@ func explainTCP(c connInfo, peer *connInfo, sys keepalive.System, netns string) 
 	} else {
 		say("Data: nothing unacknowledged.")
 	}
-	say("Last received: data %s ago, an acknowledgement %s ago.", dur(time.Duration(c.LastDataRecv)), dur(time.Duration(c.LastAckRecv)))
+	if c.LastDataRecv != nil && c.LastAckRecv != nil {
+		say("Last received: data %s ago, an acknowledgement %s ago.", dur(time.Duration(*c.LastDataRecv)), dur(time.Duration(*c.LastAckRecv)))
+	} else {
+		say("Last received: unknown (the kernel keeps no TCP information for this socket).")
+	}
 
 	// The verdict.
 	switch c.State {
@@ -557,7 +570,7 @@ func explainTCP(c connInfo, peer *connInfo, sys keepalive.System, netns string) 
 			v.Ends, v.From = "soon", "the write"
 			v.Earliest, v.Latest, v.In = sec(d.InFlightMin), sec(d.InFlightMax), sec(d.InFlightMax)
 			say("With data unacknowledged keepalive is suspended: if the peer stays silent, the kernel gives up %s to %s after the write it is retransmitting (RTO %s; the kernel does not report when the write was made).",
-				dur(d.InFlightMin), dur(d.InFlightMax), dur(time.Duration(c.RTO)))
+				dur(d.InFlightMin), dur(d.InFlightMax), dur(time.Duration(*c.RTOBase)))
 		} else {
 			v.Ends = "unknown"
 			say("With data unacknowledged keepalive is suspended: the retransmission limit (tcp_retries2, or the user timeout) decides.")
@@ -575,7 +588,8 @@ func explainTCP(c connInfo, peer *connInfo, sys keepalive.System, netns string) 
 			v.Ends, v.Cause = "unknown", "the library's model refused the values: "+err.Error()
 			return v
 		}
-		since := time.Duration(min(c.LastAckRecv, c.LastDataRecv))
+		lastData, lastAck := time.Duration(deref(c.LastDataRecv)), time.Duration(deref(c.LastAckRecv))
+		since := min(lastAck, lastData)
 		if c.Probes > 0 {
 			v.Ends, v.Cause, v.From = "soon", "keepalive timeout: the peer does not answer", "now"
 			v.In, v.Earliest, v.Latest = sec(max(0, d.Idle-since)), sec(max(0, d.IdleMin-since)), sec(max(0, d.IdleMax-since))
@@ -586,12 +600,12 @@ func explainTCP(c connInfo, peer *connInfo, sys keepalive.System, netns string) 
 		v.In, v.Earliest, v.Latest = sec(d.Idle), sec(d.IdleMin), sec(d.IdleMax)
 		say("The peer answers. If it dies or the path goes silent, the kernel drops the connection %s after the last segment received (between %s and %s with the timer rounding); the last came %s ago.",
 			dur(d.Idle), dur(d.IdleMin), dur(d.IdleMax), dur(since))
-		if time.Duration(c.LastDataRecv) > values.Idle+values.Interval && time.Duration(c.LastAckRecv) < values.Idle {
+		if lastData > values.Idle+values.Interval && lastAck < values.Idle {
 			// Probes answered, no data: idle, or nobody there will ever use it.
 			say("No data came from the peer for %s, but its kernel answered a keepalive probe %s ago: the socket is open there. "+
 				"If no process there will use it again (a server killed while a child it started still holds the socket), "+
 				"the peer answers because that process still holds the socket, which this side cannot see, and keepalive never ends the connection.",
-				dur(time.Duration(c.LastDataRecv)), dur(time.Duration(c.LastAckRecv)))
+				dur(lastData), dur(lastAck))
 			v.Todo = append(v.Todo, "on the peer's host, keepalive why "+c.Remote+" shows who holds its end", killTodo)
 		}
 		return v

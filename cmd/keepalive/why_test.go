@@ -188,7 +188,7 @@ type whyOut struct {
 		Holders   []holder   `json:"holders"`
 		Flags     []string   `json:"flags"`
 		Options   *configOut `json:"options"`
-		RTO       float64    `json:"rto_s"`
+		RTOBase   float64    `json:"rto_base_s"`
 		Multipath bool       `json:"multipath_tcp"`
 		MPClose   *float64   `json:"mptcp_close_timeout_s"`
 		Verdict   struct {
@@ -530,8 +530,8 @@ func TestWhyInFlightAndZeroWindow(t *testing.T) {
 		assert.Equal(t, "soon", c.Verdict.Ends)
 		assert.Equal(t, "data in flight", c.Verdict.Cause)
 		assert.Equal(t, "the write", c.Verdict.From)
-		require.Greater(t, c.RTO, 0.0, "tcpi_rto")
-		d := model(c.RTO)
+		require.Greater(t, c.RTOBase, 0.0, "tcpi_rto")
+		d := model(c.RTOBase)
 		require.NotNil(t, c.Verdict.Earliest)
 		require.NotNil(t, c.Verdict.Latest)
 		assert.Equal(t, d.InFlightMin.Seconds(), *c.Verdict.Earliest)
@@ -556,7 +556,7 @@ func TestWhyInFlightAndZeroWindow(t *testing.T) {
 		assert.Equal(t, "soon", c.Verdict.Ends)
 		assert.Equal(t, "the peer stopped reading (zero window)", c.Verdict.Cause)
 		assert.Equal(t, "the window closing", c.Verdict.From)
-		d := model(c.RTO)
+		d := model(c.RTOBase)
 		require.NotEqual(t, keepalive.Never, d.ZeroWindowMax)
 		require.NotNil(t, c.Verdict.Latest)
 		assert.Equal(t, d.ZeroWindowMin.Seconds(), *c.Verdict.Earliest)
