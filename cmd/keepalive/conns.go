@@ -275,10 +275,7 @@ func printConns(w io.Writer, conns []connInfo, withOptions bool) {
 	head += "\tHOLDERS"
 	fmt.Fprintln(tw, head)
 	for _, c := range conns {
-		timer := "-"
-		if c.Timer != "none" {
-			timer = c.Timer + " " + dur(time.Duration(c.TimerIn))
-		}
+		timer := timerText(c)
 		ka := c.Keepalive
 		if c.MultipathTCP {
 			ka += " (Multipath TCP: subflow only)"
@@ -326,6 +323,54 @@ func holdersText(hs []holder) string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// windowProbes tells, for a socket whose window-probe (persist) timer
+// runs, whether anything answers its probes. Each answer resets
+// tcpi_probes, so a live peer whose window is closed shows none
+// unanswered and an acknowledgement within the last probe interval
+// (tcp_probe0_base, max(RTO, 200 ms), doubled per backoff up to rtoMax);
+// when the data cannot leave, or nothing comes back, the count climbs and
+// nothing arrives. With one probe out and an answer recent it cannot tell
+// yet: "".
+func windowProbes(c connInfo, rtoMax time.Duration) string {
+	if c.Timer != "zero-window-probe" || c.RTO == nil || c.Backoff == nil || c.LastAckRecv == nil {
+		return ""
+	}
+	if rtoMax <= 0 {
+		rtoMax = 120 * time.Second
+	}
+	interval := max(time.Duration(*c.RTO), 200*time.Millisecond)
+	for range min(*c.Backoff, 10) { // tcp_probe0_when: at most ilog2(120 s / 200 ms) + 1
+		interval = min(2*interval, rtoMax)
+	}
+	recent := time.Duration(*c.LastAckRecv) <= interval+time.Second
+	switch {
+	case c.Probes >= 2 || !recent:
+		return "unanswered"
+	case c.Probes == 0:
+		return "answered"
+	}
+	return ""
+}
+
+// timerText is the TIMER cell of conns: the timer, when it fires, and for
+// the window-probe timer whether anything answers.
+func timerText(c connInfo) string {
+	if c.Timer == "none" {
+		return "-"
+	}
+	if c.Timer != "zero-window-probe" {
+		return c.Timer + " " + dur(time.Duration(c.TimerIn))
+	}
+	s := "window-probe " + dur(time.Duration(c.TimerIn))
+	switch c.WindowProbes {
+	case "answered":
+		return s + " (answered)"
+	case "unanswered":
+		return fmt.Sprintf("%s (%d unanswered)", s, c.Probes)
+	}
+	return s + " (1 out)"
+}
 
 func fdString(fd *int) string {
 	if fd == nil {

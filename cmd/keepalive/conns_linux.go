@@ -108,6 +108,7 @@ func (d *diagNS) list(f connFilter) ([]connInfo, []string, error) {
 					c.RTOBase = sec(time.Duration(ti.Rto>>min(ti.Backoff, 31)) * time.Microsecond)
 				}
 				c.Backoff = ptr(int(ti.Backoff))
+				c.WindowProbes = windowProbes(c, d.sys.RTOMax)
 			}
 			// An established socket with SO_KEEPALIVE on always has its
 			// keepalive timer pending; without it, no timer runs while

@@ -393,6 +393,70 @@ func flightModel(values *keepalive.Config, sys keepalive.System, c connInfo) (ke
 	return d, err == nil
 }
 
+// deadPath is the verdict for data that waits behind a window-probe
+// timer nothing answers: it never left (this host's link or route is
+// down: the kernel keeps it unsent, and writes succeed until the buffer
+// fills) or the path or the peer's host is gone since the window closed.
+// The timer gives up after tcp_retries2 unanswered probes, backing off
+// from the RTO (the model's in-flight bounds), or at the user timeout,
+// clamped to it as for a closed window (its zero-window bounds); both
+// count from the first write held back, which the kernel does not report.
+func deadPath(v verdict, c connInfo, values *keepalive.Config, sys keepalive.System, killTodo string) verdict {
+	say := func(format string, a ...any) { v.Why = append(v.Why, fmt.Sprintf(format, a...)) }
+	v.Cause = "nothing answers: the data cannot leave, or the path or the peer's host is gone"
+	queued := ""
+	if c.SendQ != nil {
+		queued = fmt.Sprintf(" (%d bytes in the send queue)", *c.SendQ)
+	}
+	say("Why it stays: nothing answers the window probes (a live peer's kernel answers each one, whether or not its program reads): the data written%s cannot leave, "+
+		"because this host's link or route to the peer is down, or the path or the peer's host is gone. Writes succeed until the send buffer fills.", queued)
+	if c.Keepalive == "on" {
+		say("Keepalive sends nothing while data waits to be sent.")
+	}
+	retries2 := sys.Retries2
+	if retries2 <= 0 {
+		retries2 = 15
+	}
+	v.Todo = append(v.Todo, "check this host's link and route to the peer (ip link; ip route get "+hostOf(c.Remote)+")")
+	d, ok := flightModel(values, sys, c)
+	switch {
+	case !ok:
+		v.Ends = "unknown"
+		say("The kernel gives up after tcp_retries2 (%d) unanswered probes (%d so far), or sooner at the user timeout, which could not be read.", retries2, c.Probes)
+	case values.UserTimeout > 0 && d.ZeroWindowMax > 0 && d.ZeroWindowMax != keepalive.Never:
+		v.Ends, v.From = "soon", "the write"
+		v.In, v.Earliest, v.Latest = sec(d.ZeroWindowMax), sec(d.ZeroWindowMin), sec(d.ZeroWindowMax)
+		say("The user timeout (%s) ends it %s to %s after the first write that could not leave (the kernel does not report when that was).",
+			dur(values.UserTimeout), dur(d.ZeroWindowMin), dur(d.ZeroWindowMax))
+	case d.InFlightMax > 0:
+		v.Ends, v.From = "soon", "the write"
+		v.In, v.Earliest, v.Latest = sec(d.InFlightMax), sec(d.InFlightMin), sec(d.InFlightMax)
+		say("The kernel gives up after tcp_retries2 (%d) unanswered probes (%d so far), each interval doubling from the RTO (%s) up to %s: %s to %s after the first write that could not leave (the library's model; the kernel does not report when that was).",
+			retries2, c.Probes, dur(time.Duration(*c.RTOBase)), dur(sysRTOMax(sys)), dur(d.InFlightMin), dur(d.InFlightMax))
+		v.Todo = append(v.Todo, "set a user timeout with the library (keepalive.Config{UserTimeout: ...}.Apply(conn)) to bound it")
+	default:
+		v.Ends = "unknown"
+		say("The kernel gives up after tcp_retries2 (%d) unanswered probes (%d so far); the library has no model for it here.", retries2, c.Probes)
+	}
+	v.Todo = append(v.Todo, killTodo)
+	return v
+}
+
+func sysRTOMax(sys keepalive.System) time.Duration {
+	if sys.RTOMax > 0 {
+		return sys.RTOMax
+	}
+	return 120 * time.Second
+}
+
+// hostOf is the address of an "ip:port" end.
+func hostOf(end string) string {
+	if ap, err := netip.ParseAddrPort(end); err == nil {
+		return ap.Addr().String()
+	}
+	return end
+}
+
 // explain turns what the kernel reports about c, and about its peer's end
 // when that is on this host too, into sentences and a verdict.
 func explain(c connInfo, peer *connInfo, sys keepalive.System, netns string) verdict {
@@ -481,7 +545,16 @@ func explainTCP(c connInfo, peer *connInfo, sys keepalive.System, netns string) 
 	case "retransmit":
 		say("Timer: the retransmission timer fires in %s; %d retransmission(s) so far.", dur(time.Duration(c.TimerIn)), c.Retransmits)
 	case "zero-window-probe":
-		say("Timer: the zero-window probe timer fires in %s: the peer's receive window is closed; %d probe(s) unanswered.", dur(time.Duration(c.TimerIn)), c.Probes)
+		switch c.WindowProbes {
+		case "answered":
+			say("Timer: the window-probe timer fires in %s: the peer's receive window is closed, and its kernel answers the probes (none unanswered, the last answer %s ago).",
+				dur(time.Duration(c.TimerIn)), dur(time.Duration(deref(c.LastAckRecv))))
+		case "unanswered":
+			say("Timer: the window-probe timer fires in %s: data waits to be sent, and nothing answers the probes (%d unanswered, nothing received for %s).",
+				dur(time.Duration(c.TimerIn)), c.Probes, dur(time.Duration(deref(c.LastAckRecv))))
+		default:
+			say("Timer: the window-probe timer fires in %s: data waits to be sent; %d probe out, no answer yet.", dur(time.Duration(c.TimerIn)), c.Probes)
+		}
 	default:
 		say("Timer: %s, fires in %s.", c.Timer, dur(time.Duration(c.TimerIn)))
 	}
@@ -544,6 +617,12 @@ func explainTCP(c connInfo, peer *connInfo, sys keepalive.System, netns string) 
 		say("Why it stays: the other end (%s) is on this host, held only by %s, left behind when the process that started it exited: "+
 			"it never reads or writes, yet its kernel answers every keepalive probe, so no keepalive setting ends this connection.", peer.Local, holderSentence(peer.Holders))
 		v.Todo = append(v.Todo, killTodo, "or end the other end's holder (keepalive why "+peer.Local+" "+peer.Remote+")")
+		return v
+	case c.Timer == "zero-window-probe" && c.WindowProbes == "unanswered":
+		return deadPath(v, c, values, sys, killTodo)
+	case c.Timer == "zero-window-probe" && c.WindowProbes == "":
+		v.Ends, v.Cause = "unknown", "a window probe is out, not answered yet"
+		say("A window probe is out and its answer not yet seen: run again to tell a live peer that stopped reading (its kernel answers each probe) from data that cannot leave (the unanswered probes climb).")
 		return v
 	case c.Timer == "zero-window-probe":
 		v.Cause = "the peer stopped reading (zero window)"

@@ -185,6 +185,8 @@ type whyOut struct {
 		Remote    string     `json:"remote"`
 		Keepalive string     `json:"keepalive"`
 		Timer     string     `json:"timer"`
+		Probes    int        `json:"probes"`
+		Window    string     `json:"window_probes"`
 		Holders   []holder   `json:"holders"`
 		Flags     []string   `json:"flags"`
 		Options   *configOut `json:"options"`
@@ -553,6 +555,8 @@ func TestWhyInFlightAndZeroWindow(t *testing.T) {
 		}
 		w, text := whyOne(client, "zero-window-probe")
 		c := w.Connections[0]
+		assert.Equal(t, "answered", c.Window, "a live peer: its kernel answers the window probes")
+		assert.Contains(t, text, "its kernel answers the probes (none unanswered")
 		assert.Equal(t, "soon", c.Verdict.Ends)
 		assert.Equal(t, "the peer stopped reading (zero window)", c.Verdict.Cause)
 		assert.Equal(t, "the window closing", c.Verdict.From)
