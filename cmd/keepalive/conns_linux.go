@@ -320,15 +320,15 @@ func readOptions(pid int, conns []connInfo, sys keepalive.System, mptcpClose tim
 	defer unix.Close(pidfd)
 	for i := range conns {
 		c := &conns[i]
-		fd, err := unix.PidfdGetfd(pidfd, *c.FD, 0)
+		fd, err := getSocket(pidfd, *c.FD, c.Inode)
 		switch {
 		case errors.Is(err, unix.EPERM):
 			return []string{setAllErr(conns[i:], fmt.Sprintf("pidfd_getfd: %v: reading the options of process %d's sockets needs ptrace access to it "+
 				"(your own process with kernel.yama.ptrace_scope 0, or root / CAP_SYS_PTRACE)", err, pid))}
 		case errors.Is(err, unix.ENOSYS):
 			return []string{setAllErr(conns[i:], "pidfd_getfd: not in this kernel (Linux 5.6+)")}
-		case err != nil: // the fd was closed meanwhile
-			c.OptionsError = fmt.Sprintf("pidfd_getfd(fd %d): %v", *c.FD, err)
+		case err != nil: // the fd was closed, or reused, meanwhile
+			c.OptionsError = err.Error()
 			continue
 		}
 		cfg, on, mptcp, err := sockOptions(fd)
@@ -353,6 +353,28 @@ func readOptions(pid int, conns []connInfo, sys keepalive.System, mptcpClose tim
 		}
 	}
 	return nil
+}
+
+// getSocket duplicates descriptor fd of the process pidfd refers to, and
+// returns the duplicate only if it is still the socket with inode ino: the
+// number was read from /proc/PID/fd earlier, and a busy process closes and
+// reuses numbers all the time. Otherwise the options read would be
+// another socket's.
+func getSocket(pidfd, fd int, ino uint32) (int, error) {
+	dup, err := unix.PidfdGetfd(pidfd, fd, 0)
+	if err != nil {
+		return -1, fmt.Errorf("pidfd_getfd(fd %d): %w", fd, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(dup, &st); err != nil {
+		unix.Close(dup)
+		return -1, fmt.Errorf("fstat of fd %d: %w", fd, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFSOCK || st.Ino != uint64(ino) {
+		unix.Close(dup)
+		return -1, fmt.Errorf("fd %d is now another socket or file (inode %d, not %d): it was closed and its number reused since it was listed; options unknown", fd, st.Ino, ino)
+	}
+	return dup, nil
 }
 
 func setAllErr(conns []connInfo, msg string) string {
@@ -413,10 +435,10 @@ func holderOptions(c *connInfo, sys keepalive.System, mptcpClose time.Duration) 
 			errs = append(errs, fmt.Sprintf("pidfd_open(%d): %v", h.PID, err))
 			continue
 		}
-		fd, err := unix.PidfdGetfd(pidfd, h.FD, 0)
+		fd, err := getSocket(pidfd, h.FD, c.Inode)
 		unix.Close(pidfd)
 		if err != nil {
-			errs = append(errs, fmt.Sprintf("pidfd_getfd(pid %d, fd %d): %v", h.PID, h.FD, err))
+			errs = append(errs, fmt.Sprintf("pid %d: %v", h.PID, err))
 			continue
 		}
 		cfg, on, mptcp, err := sockOptions(fd)
