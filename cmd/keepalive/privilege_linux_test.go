@@ -149,3 +149,37 @@ func TestWhyFileCapabilities(t *testing.T) {
 	_, err = own.Read(make([]byte, 1))
 	assert.ErrorIs(t, err, syscall.ECONNABORTED, "uid 65534's own connection, ended")
 }
+
+// TestWhyUnreadableValues: run by a user who may not read the holder's
+// socket options, why must not build a verdict from the system's defaults
+// as if they were the socket's: a root connection with 30s/5s/2 was
+// reported healthy, ending 2h11m15s after the last segment (in_s 7875,
+// nothing marked assumed), next to its keepalive timer firing in 29s.
+func TestWhyUnreadableValues(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		testkit.Skip(t, "skipping: running why as a user who may not read this process's sockets (uid 65534) needs root")
+	}
+	cfg := keepalive.Config{Idle: 30 * time.Second, Interval: 5 * time.Second, Count: 2}
+	client, _ := testkit.Pair(t, testkit.Loopback{Network: "tcp4", Addr: "127.0.0.1:0"}, nil, cfg.Dial)
+	local, remote := client.LocalAddr().String(), client.RemoteAddr().String()
+	sysIdle := detect(t, keepaliveValues(hostSys(t))).Idle
+
+	w := decode[whyOut](t, runCmd(t, unprivileged(t, "why", "--json", local, remote)))
+	require.Len(t, w.Connections, 1)
+	c := w.Connections[0]
+	require.Nil(t, c.Options, "uid 65534 may not read root's socket options")
+	assert.Equal(t, "on", c.Keepalive, "from the keepalive timer")
+	assert.Equal(t, "unknown", c.Verdict.Ends)
+	assert.Nil(t, c.Verdict.In, "no time from values the socket may not have")
+	assert.Nil(t, c.Verdict.Latest)
+	assert.Contains(t, c.Verdict.Cause, "could not be read")
+
+	r := runCmd(t, unprivileged(t, "why", local, remote))
+	require.Equal(t, 0, r.code, r.stderr)
+	t.Logf("as uid 65534:\n%s", r.stdout)
+	assert.NotContains(t, r.stdout, "healthy")
+	assert.NotContains(t, r.stdout, dur(sysIdle), "the system's model")
+	assert.NotContains(t, r.stdout, "assuming the system's")
+	assert.Contains(t, r.stdout, "Verdict: unknown")
+}

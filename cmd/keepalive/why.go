@@ -530,9 +530,8 @@ func explainTCP(c connInfo, peer *connInfo, sys keepalive.System, netns string) 
 	case c.Keepalive == "off" && values != nil:
 		say("Keepalive: off (SO_KEEPALIVE not set); %s.", ut)
 	case c.Keepalive == "on":
-		cfg := keepaliveValues(sys)
-		values = &cfg
-		say("Keepalive: on; its values could not be read (%s): assuming the system's, idle %s, interval %s, %d probes.", c.OptionsError, secs(cfg.Idle), secs(cfg.Interval), cfg.Count)
+		// The system's values are only a program's default: not assumed.
+		say("Keepalive: on (its timer runs); its values could not be read (%s), and a program may set its own instead of the system's.", c.OptionsError)
 	default:
 		say("Keepalive: %s (the values could not be read: %s).", c.Keepalive, c.OptionsError)
 	}
@@ -686,6 +685,15 @@ func explainTCP(c connInfo, peer *connInfo, sys keepalive.System, netns string) 
 				"the peer answers because that process still holds the socket, which this side cannot see, and keepalive never ends the connection.",
 				dur(lastData), dur(lastAck))
 			v.Todo = append(v.Todo, "on the peer's host, keepalive why "+c.Remote+" shows who holds its end", killTodo)
+		}
+		return v
+	case c.Keepalive == "on":
+		v.Ends, v.Cause = "unknown", "keepalive on; its values could not be read"
+		if c.Probes > 0 {
+			v.Cause = "keepalive probes unanswered; the values could not be read"
+			say("The peer has not answered %d keepalive probe(s): the kernel drops the connection once it has not answered the socket's count of them, which could not be read.", c.Probes)
+		} else {
+			say("When the kernel would end it if the peer died depends on the socket's idle, interval and count, which could not be read: run as root, or as the holder's user, to read them.")
 		}
 		return v
 	}
