@@ -8,6 +8,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/keepalive-go/keepalive"
 )
@@ -82,7 +84,7 @@ type holder struct {
 }
 
 func (h holder) String() string {
-	s := fmt.Sprintf("%s[%d] fd %d", h.Command, h.PID, h.FD)
+	s := fmt.Sprintf("%s[%d] fd %d", printable(h.Command), h.PID, h.FD)
 	if h.Orphaned {
 		s += " (orphaned)"
 	}
@@ -231,7 +233,7 @@ func runConns(stdout, stderr io.Writer, args []string) int {
 	printConns(stdout, conns, f.pid != 0)
 	for _, c := range conns {
 		for _, fl := range c.Flags {
-			fmt.Fprintf(stdout, "! %s -> %s: %s\n", c.Local, c.Remote, fl)
+			fmt.Fprintf(stdout, "! %s -> %s: %s\n", c.Local, c.Remote, printable(fl))
 		}
 	}
 	for _, n := range notes {
@@ -323,6 +325,19 @@ func holdersText(hs []holder) string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// printable is s for a terminal, as ps prints a command name: a byte that
+// is not printable (an escape sequence, a newline, invalid UTF-8) becomes
+// '?'. A process names itself, through a symlink for one, and its name
+// must neither drive the operator's terminal nor forge a line.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			return '?'
+		}
+		return r
+	}, s)
+}
 
 // windowProbes tells, for a socket whose window-probe (persist) timer
 // runs, whether anything answers its probes. Each answer resets

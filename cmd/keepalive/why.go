@@ -323,14 +323,15 @@ func connList(out []whyConn) string {
 }
 
 func printWhy(w io.Writer, c whyConn) {
+	// Every sentence may hold a holder's name (printable).
 	fmt.Fprintf(w, "%s -> %s: %s\n", c.Local, c.Remote, strings.ToUpper(c.State))
 	for _, s := range c.Verdict.Why {
-		fmt.Fprintln(w, "  "+s)
+		fmt.Fprintln(w, "  "+printable(s))
 	}
 	v := c.Verdict
 	switch v.Ends {
 	case "never":
-		fmt.Fprintf(w, "Verdict: the kernel will never end it (%s).\n", v.Cause)
+		fmt.Fprintf(w, "Verdict: the kernel will never end it (%s).\n", printable(v.Cause))
 	case "if the peer dies":
 		fmt.Fprintf(w, "Verdict: healthy; if the peer dies, the kernel ends it %s after the last segment it received (%s).\n", dur(time.Duration(*v.In)), v.Cause)
 	case "soon":
@@ -348,7 +349,7 @@ func printWhy(w io.Writer, c whyConn) {
 	if len(v.Todo) > 0 {
 		fmt.Fprintln(w, "What to do:")
 		for _, s := range v.Todo {
-			fmt.Fprintln(w, "  - "+s)
+			fmt.Fprintln(w, "  - "+printable(s))
 		}
 	}
 }
