@@ -6,10 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/keepalive-go/keepalive"
@@ -180,11 +182,9 @@ func runWhy(stdout, stderr io.Writer, args []string) int {
 		byEnds[[2]string{all[i].Local, all[i].Remote}] = &all[i]
 	}
 	var out []whyConn
+	var listeners []connInfo // described only when no connection matches
 	for i := range all {
 		c := all[i]
-		if c.State == "listen" {
-			continue
-		}
 		if len(ends) == 1 && !matches(ends[0], c.Local) && !matches(ends[0], c.Remote) {
 			continue
 		}
@@ -194,8 +194,18 @@ func runWhy(stdout, stderr io.Writer, args []string) int {
 		if *pid != 0 && !slices.ContainsFunc(c.Holders, func(h holder) bool { return h.PID == *pid }) {
 			continue
 		}
+		if c.State == "listen" {
+			listeners = append(listeners, c)
+			continue
+		}
 		in.options(&c)
 		out = append(out, whyConn{connInfo: c, Verdict: explain(c, byEnds[[2]string{c.Remote, c.Local}], in.system(), *netns)})
+	}
+	if len(out) == 0 {
+		for _, c := range listeners {
+			in.options(&c)
+			out = append(out, whyConn{connInfo: c, Verdict: explainListener(c)})
+		}
 	}
 	// The options note of conns is about --pid; why reads them itself.
 	notes = slices.DeleteFunc(notes, func(n string) bool { return strings.Contains(n, "add --pid PID") })
@@ -260,6 +270,12 @@ func killConns(stdout, stderr io.Writer, in inspector, out []whyConn, yes, asJSO
 			fmt.Fprintf(stderr, "keepalive why: %s -> %s is in TIME-WAIT, closed already: not ended\n", c.Local, c.Remote)
 			continue
 		}
+		if c.State == "listen" {
+			c.EndErr = "not ended: a listener, not a connection"
+			out[i] = c
+			fmt.Fprintf(stderr, "keepalive why: %s is a listener, not a connection: not ended (its holder closes it)\n", c.Local)
+			continue
+		}
 		if c.State == "closed" {
 			c.EndErr = "not ended: the kernel ended it already (its holders must close the socket)"
 			out[i] = c
@@ -298,15 +314,27 @@ func endConns(stdout, stderr io.Writer, in inspector, out []whyConn, yes, asJSON
 		}
 	}
 	code := exitOK
+	ended := map[[2]string]bool{}
 	for i := range out {
 		c := &out[i]
-		if err := in.end(c.connInfo); err != nil {
+		err := in.end(c.connInfo)
+		if errors.Is(err, syscall.ENOENT) && ended[[2]string{c.Remote, c.Local}] {
+			// Both ends were on this host: ending the other sent this one
+			// the reset that closed it.
+			c.Ended = true
+			if !asJSON {
+				fmt.Fprintf(stdout, "ended %s -> %s with its other end: the reset from ending that one closed it\n", c.Local, c.Remote)
+			}
+			continue
+		}
+		if err != nil {
 			c.EndErr = err.Error()
 			fmt.Fprintf(stderr, "keepalive why: ending %s -> %s: %v\n", c.Local, c.Remote, err)
 			code = exitFail
 			continue
 		}
 		c.Ended = true
+		ended[[2]string{c.Local, c.Remote}] = true
 		if !asJSON {
 			fmt.Fprintf(stdout, "ended %s -> %s: the peer receives a reset (ECONNRESET), the holders' next call fails (ECONNABORTED)\n", c.Local, c.Remote)
 		}
@@ -324,11 +352,31 @@ func connList(out []whyConn) string {
 
 func printWhy(w io.Writer, c whyConn) {
 	// Every sentence may hold a holder's name (printable).
-	fmt.Fprintf(w, "%s -> %s: %s\n", c.Local, c.Remote, strings.ToUpper(c.State))
+	if c.State == "listen" {
+		fmt.Fprintf(w, "%s: LISTEN\n", c.Local)
+	} else {
+		fmt.Fprintf(w, "%s -> %s: %s\n", c.Local, c.Remote, strings.ToUpper(c.State))
+	}
 	for _, s := range c.Verdict.Why {
 		fmt.Fprintln(w, "  "+printable(s))
 	}
 	v := c.Verdict
+	switch {
+	case c.State == "listen":
+		fmt.Fprintln(w, "Verdict: a listener, not a connection: it stays until its holders close it.")
+	default:
+		printVerdict(w, v)
+	}
+	if len(v.Todo) > 0 {
+		fmt.Fprintln(w, "What to do:")
+		for _, s := range v.Todo {
+			fmt.Fprintln(w, "  - "+printable(s))
+		}
+	}
+}
+
+// printVerdict prints a connection's verdict line.
+func printVerdict(w io.Writer, v verdict) {
 	switch v.Ends {
 	case "never":
 		fmt.Fprintf(w, "Verdict: the kernel will never end it (%s).\n", printable(v.Cause))
@@ -345,12 +393,6 @@ func printWhy(w io.Writer, c whyConn) {
 		}
 	default:
 		fmt.Fprintf(w, "Verdict: %s (%s).\n", v.Ends, v.Cause)
-	}
-	if len(v.Todo) > 0 {
-		fmt.Fprintln(w, "What to do:")
-		for _, s := range v.Todo {
-			fmt.Fprintln(w, "  - "+printable(s))
-		}
 	}
 }
 
@@ -491,6 +533,32 @@ func explain(c connInfo, peer *connInfo, sys keepalive.System, netns string) ver
 	return v
 }
 
+// explainListener describes a listening socket: why on its address finds
+// no connection, and conns and ss list it.
+func explainListener(c connInfo) verdict {
+	v := verdict{Ends: "when closed", Cause: "listening: a listener accepts connections and is not one"}
+	say := func(format string, a ...any) { v.Why = append(v.Why, fmt.Sprintf(format, a...)) }
+	if len(c.Holders) == 0 {
+		say("Held by: no process this command may inspect (run as root to see every process).")
+	} else {
+		say("Held by: %s.", holderSentence(c.Holders))
+	}
+	if c.AcceptQ != nil && c.Backlog != nil {
+		say("Listening: %d connection(s) waiting to be accepted, of a backlog of %d.", *c.AcceptQ, *c.Backlog)
+	}
+	if c.Options != nil {
+		ka := "off"
+		if c.Keepalive == "on" {
+			ka = fmt.Sprintf("on, idle %s, interval %s, %d probes", secs(time.Duration(c.Options.Idle)), secs(time.Duration(c.Options.Interval)), c.Options.Count)
+		}
+		say("Keepalive on the listener: %s; the connections it accepts start with these (Go's net package then sets its own, 15s/15s/9, unless ListenConfig.KeepAlive is negative).", ka)
+	}
+	if _, port, err := net.SplitHostPort(c.Local); err == nil {
+		v.Todo = append(v.Todo, "keepalive conns --port "+port+" lists its connections; keepalive why "+c.Local+" explains them once there are any")
+	}
+	return v
+}
+
 // explainTCP is explain for the TCP connection (a Multipath TCP subflow
 // as if it were one).
 func explainTCP(c connInfo, peer *connInfo, sys keepalive.System, netns string) verdict {
@@ -504,6 +572,10 @@ func explainTCP(c connInfo, peer *connInfo, sys keepalive.System, netns string) 
 
 	// Holders.
 	switch {
+	case len(c.Holders) == 0 && c.Inode == 0:
+		say("Held by: no process: its program closed it, and the kernel finishes the connection by itself.")
+	case len(c.Holders) == 0 && os.Getuid() == 0:
+		say("Held by: no process (waiting in its listener's accept queue, or closed by its program).")
 	case len(c.Holders) == 0:
 		say("Held by: no process this command may inspect (run as root to see every process).")
 	default:

@@ -745,13 +745,14 @@ func TestWhyInvalidInput(t *testing.T) {
 		assert.Contains(t, r.stderr, tc.want, tc.args)
 		assert.Empty(t, r.stdout, tc.args)
 	}
-	// A port no connection uses (a listener's own socket is not one).
+	// A port no socket uses (a listener's is described: TestWhyListener).
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	require.NoError(t, err)
-	defer ln.Close()
-	r := keepaliveCmd(t, "why", ln.Addr().String())
+	addr := ln.Addr().String()
+	ln.Close()
+	r := keepaliveCmd(t, "why", addr)
 	assert.Equal(t, 1, r.code)
-	assert.Contains(t, r.stderr, "no TCP connection with "+ln.Addr().String()+" at either end in this network namespace")
+	assert.Contains(t, r.stderr, "no TCP connection with "+addr+" at either end in this network namespace")
 }
 
 // TestWhyKillSkipsTimeWait: --kill leaves a TIME-WAIT socket alone: it is
