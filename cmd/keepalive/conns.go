@@ -257,8 +257,11 @@ type sockID struct {
 // other value a namespace made by `ip netns add` under /run/netns.
 func netnsPath(spec string) (string, error) {
 	if pid, err := strconv.Atoi(spec); err == nil {
-		if pid <= 0 {
+		switch {
+		case pid <= 0:
 			return "", fmt.Errorf("--netns %s: a process ID is positive", spec)
+		case strconv.Itoa(pid) != spec: // 007, +1: /proc has no such name
+			return "", fmt.Errorf("--netns %q: a process ID is written without a sign or leading zeros (%d)", spec, pid)
 		}
 		return "/proc/" + spec + "/ns/net", nil
 	}
@@ -282,7 +285,11 @@ func printConns(w io.Writer, conns []connInfo, withOptions bool) {
 		if c.MultipathTCP {
 			ka += " (Multipath TCP: subflow only)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d", c.State, c.Local, c.Remote, ka, timer, c.Probes, c.Retransmits, c.Unacked)
+		unacked := strconv.Itoa(c.Unacked)
+		if c.State == "listen" { // the kernel's tcpi_unacked there is the accept queue
+			unacked = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s", c.State, c.Local, c.Remote, ka, timer, c.Probes, c.Retransmits, unacked)
 		if withOptions {
 			switch {
 			case c.Options != nil:

@@ -664,6 +664,7 @@ func TestConnsInvalidInput(t *testing.T) {
 		{[]string{"--port", "70000"}, 2, "--port 70000 outside 1..65535"},
 		{[]string{"--pid", "-3"}, 2, "--pid -3"},
 		{[]string{"--pid", "4194305"}, 1, "--pid 4194305: no such process"}, // above PID_MAX_LIMIT
+		{[]string{"--netns", "01"}, 2, `--netns "01": a process ID is written without a sign or leading zeros (1)`},
 	} {
 		r := keepaliveCmd(t, append([]string{"conns"}, tc.args...)...)
 		assert.Equal(t, tc.code, r.code, tc.args)

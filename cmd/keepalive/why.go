@@ -99,6 +99,11 @@ func parseEndpoint(s string) (netip.AddrPort, error) {
 	if err != nil || ap.Port() == 0 {
 		return netip.AddrPort{}, fmt.Errorf("%q: give an IP address and a port, like 127.0.0.1:8080, [::1]:8080 or :8080 (host names are not looked up)", s)
 	}
+	if z := ap.Addr().Zone(); z != "" {
+		// sock_diag reports addresses without one: it would never match.
+		return netip.AddrPort{}, fmt.Errorf("%q: a zone (%%%s) is not supported: give the address without it (%s), which matches it on every interface",
+			s, z, netip.AddrPortFrom(ap.Addr().WithZone(""), ap.Port()))
+	}
 	return ap, nil
 }
 

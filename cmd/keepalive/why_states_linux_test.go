@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"regexp"
 	"strconv"
 	"syscall"
 	"testing"
@@ -116,4 +117,35 @@ func TestWhyListener(t *testing.T) {
 	conn, err := net.DialTimeout("tcp4", addr, 5*time.Second)
 	require.NoError(t, err, "the listener still accepts")
 	conn.Close()
+}
+
+// TestConnsListenerQueue: a listener's tcpi_unacked is its accept queue,
+// not segments unacknowledged: conns shows it as accept_queue in the JSON
+// and leaves UNACKED empty ("-") in the table.
+func TestConnsListenerQueue(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	for range 2 { // waiting in the accept queue: never accepted
+		c, err := net.DialTimeout("tcp4", ln.Addr().String(), 5*time.Second)
+		require.NoError(t, err)
+		t.Cleanup(func() { c.Close() })
+	}
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	var out struct {
+		Connections []connSS `json:"connections"`
+	}
+	require.Eventually(t, func() bool {
+		out = decode[struct {
+			Connections []connSS `json:"connections"`
+		}](t, keepaliveCmd(t, "conns", "--port", port, "--state", "listen", "--json"))
+		return len(out.Connections) == 1 && out.Connections[0].AcceptQ != nil && *out.Connections[0].AcceptQ == 2
+	}, 5*time.Second, 20*time.Millisecond, "2 in the accept queue")
+	assert.Zero(t, out.Connections[0].Unacked)
+
+	r := keepaliveCmd(t, "conns", "--port", port, "--state", "listen")
+	require.Equal(t, 0, r.code, r.stderr)
+	t.Logf("keepalive conns:\n%s", r.stdout)
+	assert.Regexp(t, `(?m)^listen +`+regexp.QuoteMeta(ln.Addr().String())+` +\S+ +unknown +- +0 +0 +- +`, r.stdout)
 }

@@ -739,6 +739,12 @@ func TestWhyInvalidInput(t *testing.T) {
 		{[]string{"--netns", "no-such-ns-here", ":1"}, 1, "/run/netns/no-such-ns-here does not exist"},
 		{[]string{"--netns", "4194305", ":1"}, 1, "/proc/4194305/ns/net does not exist"},
 		{[]string{"[::1]:1", "--bogus"}, 2, "flag provided but not defined: -bogus"},
+		// A zone never matched: sock_diag's addresses have none.
+		{[]string{"[fe80::1%lo]:80"}, 2, `"[fe80::1%lo]:80": a zone (%lo) is not supported`},
+		{[]string{"[::1]:1", "[fe80::1%2]:80"}, 2, "a zone (%2) is not supported"},
+		// Only a process ID as the kernel writes it is one.
+		{[]string{"--netns", "007", ":1"}, 2, `--netns "007": a process ID is written without a sign or leading zeros (7)`},
+		{[]string{"--netns", "+1", ":1"}, 2, `--netns "+1": a process ID is written without a sign or leading zeros (1)`},
 	} {
 		r := keepaliveCmd(t, append([]string{"why"}, tc.args...)...)
 		assert.Equal(t, tc.code, r.code, "%v: %s", tc.args, r.stderr)
