@@ -79,8 +79,10 @@ var (
 )
 
 func removeNobodyCopy() {
-	if nobodyBin != "" {
-		os.RemoveAll(filepath.Dir(nobodyBin))
+	for _, b := range []string{nobodyBin, cappedBin} {
+		if b != "" {
+			os.RemoveAll(filepath.Dir(b))
+		}
 	}
 }
 
