@@ -8,6 +8,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/keepalive-go/keepalive"
 )
@@ -82,7 +84,7 @@ type holder struct {
 }
 
 func (h holder) String() string {
-	s := fmt.Sprintf("%s[%d] fd %d", h.Command, h.PID, h.FD)
+	s := fmt.Sprintf("%s[%d] fd %d", printable(h.Command), h.PID, h.FD)
 	if h.Orphaned {
 		s += " (orphaned)"
 	}
@@ -104,20 +106,45 @@ type connInfo struct {
 	// when it fires (idiag_expires).
 	Timer   string  `json:"timer"`
 	TimerIn seconds `json:"timer_in_s"`
-	// DiagRetrans is idiag_retrans: unanswered keepalive probes for the
-	// keepalive timer, retransmissions for the retransmit timer.
+	// DiagRetrans is idiag_retrans: unanswered keepalive (or window)
+	// probes for those timers, retransmissions for the retransmit timer
+	// (ss's third timer field).
 	DiagRetrans int `json:"idiag_retrans"`
-	Probes      int `json:"probes"`      // tcpi_probes: unanswered keepalive (or zero-window) probes
+	Probes      int `json:"probes"`      // tcpi_probes: unanswered keepalive (or window) probes
 	Retransmits int `json:"retransmits"` // tcpi_retransmits: retransmissions outstanding
-	Unacked     int `json:"unacked"`     // tcpi_unacked: segments sent and not acknowledged
+	Unacked     int `json:"unacked"`     // tcpi_unacked: segments sent and not acknowledged (0 on a listener)
+	// WindowProbes, with the zero-window-probe (persist) timer: "answered"
+	// when the peer's kernel answers the window probes (a live peer whose
+	// window is closed: it stopped reading), "unanswered" when nothing
+	// comes back (the data cannot leave: this host's link or route is
+	// down, or the path or the peer's host is gone).
+	WindowProbes string `json:"window_probes,omitempty"`
+	// SendQ and RecvQ are ss's Send-Q and Recv-Q of a connection: bytes
+	// written and not yet acknowledged (sent or not), and bytes received
+	// and not yet read. A listener has AcceptQ (connections waiting for
+	// accept) and Backlog (its limit) instead, which ss shows there.
+	SendQ   *uint32 `json:"send_queue_bytes,omitempty"`
+	RecvQ   *uint32 `json:"recv_queue_bytes,omitempty"`
+	AcceptQ *uint32 `json:"accept_queue,omitempty"`
+	Backlog *uint32 `json:"accept_backlog,omitempty"`
+	// The rest is the kernel's tcp_info, left out for a socket that has
+	// none (TIME-WAIT, and FIN-WAIT-2 after its holders closed it): not
+	// zero, unknown.
+	//
 	// LastDataRecv and LastAckRecv: time since data, and since any
 	// acknowledgement (a probe's answer), was last received.
-	LastDataRecv seconds `json:"last_data_received_s"`
-	LastAckRecv  seconds `json:"last_ack_received_s"`
-	// RTO is the connection's retransmission timeout before any backoff
-	// (tcpi_rto >> tcpi_backoff): the System.RTO of the library's
-	// in-flight and zero-window model.
-	RTO seconds `json:"rto_s"`
+	LastDataRecv *seconds `json:"last_data_received_s,omitempty"`
+	LastAckRecv  *seconds `json:"last_ack_received_s,omitempty"`
+	// RTO is the retransmission timeout in force, backed off while
+	// retransmitting (tcpi_rto, ss's rto); Backoff is tcpi_backoff, the
+	// number of times the retransmission or window-probe timer backed off.
+	// RTOBase is the RTO the write started with, the System.RTO of the
+	// library's in-flight and zero-window model: RTO >> Backoff while the
+	// retransmit timer runs, RTO itself otherwise (the window-probe timer
+	// backs off its own interval, not the RTO).
+	RTO     *seconds `json:"rto_s,omitempty"`
+	RTOBase *seconds `json:"rto_base_s,omitempty"`
+	Backoff *int     `json:"backoff,omitempty"`
 	// Holders are the processes with the socket open; empty for a socket
 	// no process holds (closed, the kernel finishing it) or one held only
 	// by processes this one may not inspect (see the notes).
@@ -206,7 +233,7 @@ func runConns(stdout, stderr io.Writer, args []string) int {
 	printConns(stdout, conns, f.pid != 0)
 	for _, c := range conns {
 		for _, fl := range c.Flags {
-			fmt.Fprintf(stdout, "! %s -> %s: %s\n", c.Local, c.Remote, fl)
+			fmt.Fprintf(stdout, "! %s -> %s: %s\n", c.Local, c.Remote, printable(fl))
 		}
 	}
 	for _, n := range notes {
@@ -230,8 +257,11 @@ type sockID struct {
 // other value a namespace made by `ip netns add` under /run/netns.
 func netnsPath(spec string) (string, error) {
 	if pid, err := strconv.Atoi(spec); err == nil {
-		if pid <= 0 {
+		switch {
+		case pid <= 0:
 			return "", fmt.Errorf("--netns %s: a process ID is positive", spec)
+		case strconv.Itoa(pid) != spec: // 007, +1: /proc has no such name
+			return "", fmt.Errorf("--netns %q: a process ID is written without a sign or leading zeros (%d)", spec, pid)
 		}
 		return "/proc/" + spec + "/ns/net", nil
 	}
@@ -250,15 +280,16 @@ func printConns(w io.Writer, conns []connInfo, withOptions bool) {
 	head += "\tHOLDERS"
 	fmt.Fprintln(tw, head)
 	for _, c := range conns {
-		timer := "-"
-		if c.Timer != "none" {
-			timer = c.Timer + " " + dur(time.Duration(c.TimerIn))
-		}
+		timer := timerText(c)
 		ka := c.Keepalive
 		if c.MultipathTCP {
 			ka += " (Multipath TCP: subflow only)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d", c.State, c.Local, c.Remote, ka, timer, c.Probes, c.Retransmits, c.Unacked)
+		unacked := strconv.Itoa(c.Unacked)
+		if c.State == "listen" { // the kernel's tcpi_unacked there is the accept queue
+			unacked = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s", c.State, c.Local, c.Remote, ka, timer, c.Probes, c.Retransmits, unacked)
 		if withOptions {
 			switch {
 			case c.Options != nil:
@@ -298,6 +329,69 @@ func holdersText(hs []holder) string {
 		b.WriteString(h.String())
 	}
 	return b.String()
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// printable is s for a terminal, as ps prints a command name: a byte that
+// is not printable (an escape sequence, a newline, invalid UTF-8) becomes
+// '?'. A process names itself, through a symlink for one, and its name
+// must neither drive the operator's terminal nor forge a line.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+// windowProbes tells, for a socket whose window-probe (persist) timer
+// runs, whether anything answers its probes. Each answer resets
+// tcpi_probes, so a live peer whose window is closed shows none
+// unanswered and an acknowledgement within the last probe interval
+// (tcp_probe0_base, max(RTO, 200 ms), doubled per backoff up to rtoMax);
+// when the data cannot leave, or nothing comes back, the count climbs and
+// nothing arrives. With one probe out and an answer recent it cannot tell
+// yet: "".
+func windowProbes(c connInfo, rtoMax time.Duration) string {
+	if c.Timer != "zero-window-probe" || c.RTO == nil || c.Backoff == nil || c.LastAckRecv == nil {
+		return ""
+	}
+	if rtoMax <= 0 {
+		rtoMax = 120 * time.Second
+	}
+	interval := max(time.Duration(*c.RTO), 200*time.Millisecond)
+	for range min(*c.Backoff, 10) { // tcp_probe0_when: at most ilog2(120 s / 200 ms) + 1
+		interval = min(2*interval, rtoMax)
+	}
+	recent := time.Duration(*c.LastAckRecv) <= interval+time.Second
+	switch {
+	case c.Probes >= 2 || !recent:
+		return "unanswered"
+	case c.Probes == 0:
+		return "answered"
+	}
+	return ""
+}
+
+// timerText is the TIMER cell of conns: the timer, when it fires, and for
+// the window-probe timer whether anything answers.
+func timerText(c connInfo) string {
+	if c.Timer == "none" {
+		return "-"
+	}
+	if c.Timer != "zero-window-probe" {
+		return c.Timer + " " + dur(time.Duration(c.TimerIn))
+	}
+	s := "window-probe " + dur(time.Duration(c.TimerIn))
+	switch c.WindowProbes {
+	case "answered":
+		return s + " (answered)"
+	case "unanswered":
+		return fmt.Sprintf("%s (%d unanswered)", s, c.Probes)
+	}
+	return s + " (1 out)"
 }
 
 func fdString(fd *int) string {

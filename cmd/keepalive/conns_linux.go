@@ -87,13 +87,28 @@ func (d *diagNS) list(f connFilter) ([]connInfo, []string, error) {
 			if c.Timer == "none" {
 				c.TimerIn = 0
 			}
+			if m.State == 10 {
+				// A listener's queues are its accept queue and backlog.
+				c.AcceptQ, c.Backlog = ptr(m.RQueue), ptr(m.WQueue)
+			} else {
+				c.RecvQ, c.SendQ = ptr(m.RQueue), ptr(m.WQueue)
+			}
 			if ti := s.TCPInfo; ti != nil {
-				c.Probes, c.Retransmits, c.Unacked = int(ti.Probes), int(ti.Retransmits), int(ti.Unacked)
-				c.LastDataRecv = seconds(time.Duration(ti.Last_data_recv) * time.Millisecond)
-				c.LastAckRecv = seconds(time.Duration(ti.Last_ack_recv) * time.Millisecond)
-				// tcpi_rto is backed off while retransmitting; the model
-				// wants the RTO the write started with.
-				c.RTO = seconds(time.Duration(ti.Rto>>min(ti.Backoff, 31)) * time.Microsecond)
+				c.Probes, c.Retransmits = int(ti.Probes), int(ti.Retransmits)
+				if m.State != 10 { // on a listener tcpi_unacked is the accept queue
+					c.Unacked = int(ti.Unacked)
+				}
+				c.LastDataRecv = sec(time.Duration(ti.Last_data_recv) * time.Millisecond)
+				c.LastAckRecv = sec(time.Duration(ti.Last_ack_recv) * time.Millisecond)
+				c.RTO = sec(time.Duration(ti.Rto) * time.Microsecond)
+				c.RTOBase = c.RTO
+				if c.Timer == "retransmit" {
+					// Backed off: the model wants the RTO the write
+					// started with.
+					c.RTOBase = sec(time.Duration(ti.Rto>>min(ti.Backoff, 31)) * time.Microsecond)
+				}
+				c.Backoff = ptr(int(ti.Backoff))
+				c.WindowProbes = windowProbes(c, d.sys.RTOMax)
 			}
 			// An established socket with SO_KEEPALIVE on always has its
 			// keepalive timer pending; without it, no timer runs while
@@ -295,6 +310,9 @@ func readOptions(pid int, conns []connInfo, sys keepalive.System, mptcpClose tim
 	if len(conns) == 0 {
 		return nil
 	}
+	if err := mayInspect(pid); err != nil {
+		return []string{setAllErr(conns, err.Error())}
+	}
 	pidfd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
 		return []string{setAllErr(conns, fmt.Sprintf("pidfd_open(%d): %v", pid, err))}
@@ -302,15 +320,15 @@ func readOptions(pid int, conns []connInfo, sys keepalive.System, mptcpClose tim
 	defer unix.Close(pidfd)
 	for i := range conns {
 		c := &conns[i]
-		fd, err := unix.PidfdGetfd(pidfd, *c.FD, 0)
+		fd, err := getSocket(pidfd, *c.FD, c.Inode)
 		switch {
 		case errors.Is(err, unix.EPERM):
 			return []string{setAllErr(conns[i:], fmt.Sprintf("pidfd_getfd: %v: reading the options of process %d's sockets needs ptrace access to it "+
 				"(your own process with kernel.yama.ptrace_scope 0, or root / CAP_SYS_PTRACE)", err, pid))}
 		case errors.Is(err, unix.ENOSYS):
 			return []string{setAllErr(conns[i:], "pidfd_getfd: not in this kernel (Linux 5.6+)")}
-		case err != nil: // the fd was closed meanwhile
-			c.OptionsError = fmt.Sprintf("pidfd_getfd(fd %d): %v", *c.FD, err)
+		case err != nil: // the fd was closed, or reused, meanwhile
+			c.OptionsError = err.Error()
 			continue
 		}
 		cfg, on, mptcp, err := sockOptions(fd)
@@ -335,6 +353,28 @@ func readOptions(pid int, conns []connInfo, sys keepalive.System, mptcpClose tim
 		}
 	}
 	return nil
+}
+
+// getSocket duplicates descriptor fd of the process pidfd refers to, and
+// returns the duplicate only if it is still the socket with inode ino: the
+// number was read from /proc/PID/fd earlier, and a busy process closes and
+// reuses numbers all the time. Otherwise the options read would be
+// another socket's.
+func getSocket(pidfd, fd int, ino uint32) (int, error) {
+	dup, err := unix.PidfdGetfd(pidfd, fd, 0)
+	if err != nil {
+		return -1, fmt.Errorf("pidfd_getfd(fd %d): %w", fd, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(dup, &st); err != nil {
+		unix.Close(dup)
+		return -1, fmt.Errorf("fstat of fd %d: %w", fd, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFSOCK || st.Ino != uint64(ino) {
+		unix.Close(dup)
+		return -1, fmt.Errorf("fd %d is now another socket or file (inode %d, not %d): it was closed and its number reused since it was listed; options unknown", fd, st.Ino, ino)
+	}
+	return dup, nil
 }
 
 func setAllErr(conns []connInfo, msg string) string {
@@ -386,15 +426,19 @@ func holderOptions(c *connInfo, sys keepalive.System, mptcpClose time.Duration) 
 	}
 	var errs []string
 	for _, h := range c.Holders {
+		if err := mayInspect(h.PID); err != nil {
+			errs = append(errs, err.Error())
+			continue
+		}
 		pidfd, err := unix.PidfdOpen(h.PID, 0)
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("pidfd_open(%d): %v", h.PID, err))
 			continue
 		}
-		fd, err := unix.PidfdGetfd(pidfd, h.FD, 0)
+		fd, err := getSocket(pidfd, h.FD, c.Inode)
 		unix.Close(pidfd)
 		if err != nil {
-			errs = append(errs, fmt.Sprintf("pidfd_getfd(pid %d, fd %d): %v", h.PID, h.FD, err))
+			errs = append(errs, fmt.Sprintf("pid %d: %v", h.PID, err))
 			continue
 		}
 		cfg, on, mptcp, err := sockOptions(fd)
@@ -422,7 +466,12 @@ func holderOptions(c *connInfo, sys keepalive.System, mptcpClose time.Duration) 
 	}
 }
 
-func (d *diagNS) system() keepalive.System          { return d.sys }
-func (d *diagNS) options(c *connInfo)               { holderOptions(c, d.sys, d.mptcpClose) }
-func (d *diagNS) end(c connInfo) error              { return d.destroy(c.id) }
+func (d *diagNS) system() keepalive.System { return d.sys }
+func (d *diagNS) options(c *connInfo)      { holderOptions(c, d.sys, d.mptcpClose) }
+func (d *diagNS) end(c connInfo) error {
+	if err := mayEnd(c.UID); err != nil {
+		return err
+	}
+	return d.destroy(c.id)
+}
 func openInspector(netns string) (inspector, error) { return openDiag(netns) }

@@ -226,24 +226,18 @@ func refused(stderr io.Writer, args []string, err error) int {
 	for _, a := range args {
 		again += " " + shellQuote(a)
 	}
-	bin, xerr := os.Executable()
-	if xerr != nil {
-		bin = "keepalive"
-	}
 	fmt.Fprintf(stderr, `keepalive demo: not permitted to make the local peer go silent.
   %v
 The demo plays the dead host by attaching a socket filter (SO_ATTACH_FILTER)
 to its own peer's socket. Some kernels allow that on a TCP socket only to a
-process with CAP_NET_ADMIN over the socket's network namespace. Any of these
-gives the demo that:
+process with CAP_NET_ADMIN over the socket's network namespace. Either of
+these gives the demo that:
   as root:
     sudo %s
   without root, in a user and network namespace of its own (its "OS
   defaults" are then the kernel's built-in 7200s/75s/9):
     unshare -rn sh -c %s
-  with a file capability on the binary (set by root once):
-    sudo setcap cap_net_admin+ep %s
-`, err, again, shellQuote("ip link set lo up && "+again), shellQuote(bin))
+`, err, again, shellQuote("ip link set lo up && "+again))
 	return exitRefused
 }
 

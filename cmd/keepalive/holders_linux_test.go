@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keepalive-go/keepalive"
 	"github.com/keepalive-go/keepalive/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -146,4 +147,54 @@ func acceptN(n int) int {
 	fmt.Println("accepted")
 	io.Copy(io.Discard, os.Stdin)
 	return 0
+}
+
+// sockFD is conn's descriptor number and socket inode in this process.
+func sockFD(t *testing.T, conn net.Conn) (int, uint32) {
+	t.Helper()
+	rc, err := conn.(*net.TCPConn).SyscallConn()
+	require.NoError(t, err)
+	var fd int
+	var st unix.Stat_t
+	var serr error
+	require.NoError(t, rc.Control(func(f uintptr) { fd = int(f); serr = unix.Fstat(fd, &st) }))
+	require.NoError(t, serr)
+	return fd, uint32(st.Ino)
+}
+
+// TestOptionsFDReused: the descriptor number found in /proc/PID/fd may
+// name another socket by the time pidfd_getfd duplicates it (a busy server
+// closes and reuses numbers all the time). Here fd B, which the listing
+// would have found holding socket A, holds another socket with keepalive
+// on, idle 4321s: neither why's holder read nor conns --pid's may report
+// those values for A.
+func TestOptionsFDReused(t *testing.T) {
+	t.Parallel()
+	lb := testkit.Loopback{Network: "tcp4", Addr: "127.0.0.1:0"}
+	a, _ := testkit.Pair(t, lb, nil, (&net.Dialer{KeepAlive: -1}).DialContext)
+	other := keepalive.Config{Idle: 4321 * time.Second, Interval: 7 * time.Second, Count: 3}
+	b, _ := testkit.Pair(t, lb, nil, other.Dial)
+	_, inoA := sockFD(t, a)
+	fdB, inoB := sockFD(t, b)
+	require.NotEqual(t, inoA, inoB)
+	sys := hostSys(t)
+
+	c := connInfo{Inode: inoA, Keepalive: "unknown", Holders: []holder{{PID: os.Getpid(), FD: fdB}}}
+	holderOptions(&c, sys, time.Minute)
+	assert.Nil(t, c.Options, "another socket's options: %+v", c.Options)
+	assert.Equal(t, "unknown", c.Keepalive)
+	assert.Contains(t, c.OptionsError, "now another socket")
+
+	conns := []connInfo{{Inode: inoA, Keepalive: "unknown", FD: &fdB}}
+	readOptions(os.Getpid(), conns, sys, time.Minute)
+	assert.Nil(t, conns[0].Options, "another socket's options: %+v", conns[0].Options)
+	assert.Equal(t, "unknown", conns[0].Keepalive)
+	assert.Contains(t, conns[0].OptionsError, "now another socket")
+
+	// The socket itself, through its own descriptor: read.
+	fdA, _ := sockFD(t, a)
+	c = connInfo{Inode: inoA, Keepalive: "unknown", Holders: []holder{{PID: os.Getpid(), FD: fdA}}}
+	holderOptions(&c, sys, time.Minute)
+	require.NotNil(t, c.Options, c.OptionsError)
+	assert.Equal(t, "off", c.Keepalive)
 }

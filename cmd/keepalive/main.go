@@ -28,7 +28,15 @@ import (
 	"time"
 )
 
-func main() { os.Exit(run(os.Stdout, os.Stderr, os.Args[1:])) }
+func main() {
+	// Before anything is read: a binary given capabilities (setcap) or
+	// set-user-ID acts with its real user's rights only.
+	if err := dropPrivileges(os.Args[1:]); err != nil {
+		fmt.Fprintf(os.Stderr, "keepalive: %v\n", err)
+		os.Exit(exitFail)
+	}
+	os.Exit(run(os.Stdout, os.Stderr, os.Args[1:]))
+}
 
 // Exit statuses.
 const (

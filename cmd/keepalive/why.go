@@ -6,10 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/keepalive-go/keepalive"
@@ -97,6 +99,11 @@ func parseEndpoint(s string) (netip.AddrPort, error) {
 	if err != nil || ap.Port() == 0 {
 		return netip.AddrPort{}, fmt.Errorf("%q: give an IP address and a port, like 127.0.0.1:8080, [::1]:8080 or :8080 (host names are not looked up)", s)
 	}
+	if z := ap.Addr().Zone(); z != "" {
+		// sock_diag reports addresses without one: it would never match.
+		return netip.AddrPort{}, fmt.Errorf("%q: a zone (%%%s) is not supported: give the address without it (%s), which matches it on every interface",
+			s, z, netip.AddrPortFrom(ap.Addr().WithZone(""), ap.Port()))
+	}
 	return ap, nil
 }
 
@@ -180,11 +187,9 @@ func runWhy(stdout, stderr io.Writer, args []string) int {
 		byEnds[[2]string{all[i].Local, all[i].Remote}] = &all[i]
 	}
 	var out []whyConn
+	var listeners []connInfo // described only when no connection matches
 	for i := range all {
 		c := all[i]
-		if c.State == "listen" {
-			continue
-		}
 		if len(ends) == 1 && !matches(ends[0], c.Local) && !matches(ends[0], c.Remote) {
 			continue
 		}
@@ -194,8 +199,18 @@ func runWhy(stdout, stderr io.Writer, args []string) int {
 		if *pid != 0 && !slices.ContainsFunc(c.Holders, func(h holder) bool { return h.PID == *pid }) {
 			continue
 		}
+		if c.State == "listen" {
+			listeners = append(listeners, c)
+			continue
+		}
 		in.options(&c)
 		out = append(out, whyConn{connInfo: c, Verdict: explain(c, byEnds[[2]string{c.Remote, c.Local}], in.system(), *netns)})
+	}
+	if len(out) == 0 {
+		for _, c := range listeners {
+			in.options(&c)
+			out = append(out, whyConn{connInfo: c, Verdict: explainListener(c)})
+		}
 	}
 	// The options note of conns is about --pid; why reads them itself.
 	notes = slices.DeleteFunc(notes, func(n string) bool { return strings.Contains(n, "add --pid PID") })
@@ -260,6 +275,12 @@ func killConns(stdout, stderr io.Writer, in inspector, out []whyConn, yes, asJSO
 			fmt.Fprintf(stderr, "keepalive why: %s -> %s is in TIME-WAIT, closed already: not ended\n", c.Local, c.Remote)
 			continue
 		}
+		if c.State == "listen" {
+			c.EndErr = "not ended: a listener, not a connection"
+			out[i] = c
+			fmt.Fprintf(stderr, "keepalive why: %s is a listener, not a connection: not ended (its holder closes it)\n", c.Local)
+			continue
+		}
 		if c.State == "closed" {
 			c.EndErr = "not ended: the kernel ended it already (its holders must close the socket)"
 			out[i] = c
@@ -298,15 +319,27 @@ func endConns(stdout, stderr io.Writer, in inspector, out []whyConn, yes, asJSON
 		}
 	}
 	code := exitOK
+	ended := map[[2]string]bool{}
 	for i := range out {
 		c := &out[i]
-		if err := in.end(c.connInfo); err != nil {
+		err := in.end(c.connInfo)
+		if errors.Is(err, syscall.ENOENT) && ended[[2]string{c.Remote, c.Local}] {
+			// Both ends were on this host: ending the other sent this one
+			// the reset that closed it.
+			c.Ended = true
+			if !asJSON {
+				fmt.Fprintf(stdout, "ended %s -> %s with its other end: the reset from ending that one closed it\n", c.Local, c.Remote)
+			}
+			continue
+		}
+		if err != nil {
 			c.EndErr = err.Error()
 			fmt.Fprintf(stderr, "keepalive why: ending %s -> %s: %v\n", c.Local, c.Remote, err)
 			code = exitFail
 			continue
 		}
 		c.Ended = true
+		ended[[2]string{c.Local, c.Remote}] = true
 		if !asJSON {
 			fmt.Fprintf(stdout, "ended %s -> %s: the peer receives a reset (ECONNRESET), the holders' next call fails (ECONNABORTED)\n", c.Local, c.Remote)
 		}
@@ -323,14 +356,35 @@ func connList(out []whyConn) string {
 }
 
 func printWhy(w io.Writer, c whyConn) {
-	fmt.Fprintf(w, "%s -> %s: %s\n", c.Local, c.Remote, strings.ToUpper(c.State))
+	// Every sentence may hold a holder's name (printable).
+	if c.State == "listen" {
+		fmt.Fprintf(w, "%s: LISTEN\n", c.Local)
+	} else {
+		fmt.Fprintf(w, "%s -> %s: %s\n", c.Local, c.Remote, strings.ToUpper(c.State))
+	}
 	for _, s := range c.Verdict.Why {
-		fmt.Fprintln(w, "  "+s)
+		fmt.Fprintln(w, "  "+printable(s))
 	}
 	v := c.Verdict
+	switch {
+	case c.State == "listen":
+		fmt.Fprintln(w, "Verdict: a listener, not a connection: it stays until its holders close it.")
+	default:
+		printVerdict(w, v)
+	}
+	if len(v.Todo) > 0 {
+		fmt.Fprintln(w, "What to do:")
+		for _, s := range v.Todo {
+			fmt.Fprintln(w, "  - "+printable(s))
+		}
+	}
+}
+
+// printVerdict prints a connection's verdict line.
+func printVerdict(w io.Writer, v verdict) {
 	switch v.Ends {
 	case "never":
-		fmt.Fprintf(w, "Verdict: the kernel will never end it (%s).\n", v.Cause)
+		fmt.Fprintf(w, "Verdict: the kernel will never end it (%s).\n", printable(v.Cause))
 	case "if the peer dies":
 		fmt.Fprintf(w, "Verdict: healthy; if the peer dies, the kernel ends it %s after the last segment it received (%s).\n", dur(time.Duration(*v.In)), v.Cause)
 	case "soon":
@@ -344,12 +398,6 @@ func printWhy(w io.Writer, c whyConn) {
 		}
 	default:
 		fmt.Fprintf(w, "Verdict: %s (%s).\n", v.Ends, v.Cause)
-	}
-	if len(v.Todo) > 0 {
-		fmt.Fprintln(w, "What to do:")
-		for _, s := range v.Todo {
-			fmt.Fprintln(w, "  - "+s)
-		}
 	}
 }
 
@@ -371,17 +419,90 @@ func holderSentence(hs []holder) string {
 
 func sec(d time.Duration) *seconds { s := seconds(d); return &s }
 
+// deref is *p, or zero for nil.
+func deref[T any](p *T) T {
+	var v T
+	if p != nil {
+		v = *p
+	}
+	return v
+}
+
 // flightModel is the library's model for data in flight and a zero window
 // on c: its values with the namespace's sysctls and the socket's own RTO
 // (tcpi_rto). ok is false when the values could not be read: the user
 // timeout, which decides both, is then unknown.
 func flightModel(values *keepalive.Config, sys keepalive.System, c connInfo) (keepalive.Detection, bool) {
-	if values == nil || c.Options == nil {
+	if values == nil || c.Options == nil || c.RTOBase == nil {
 		return keepalive.Detection{}, false
 	}
-	sys.RTO = time.Duration(c.RTO)
+	sys.RTO = time.Duration(*c.RTOBase)
 	d, err := values.Detection(sys)
 	return d, err == nil
+}
+
+// deadPath is the verdict for data that waits behind a window-probe
+// timer nothing answers: it never left (this host's link or route is
+// down: the kernel keeps it unsent, and writes succeed until the buffer
+// fills) or the path or the peer's host is gone since the window closed.
+// The timer gives up after tcp_retries2 unanswered probes, backing off
+// from the RTO (the model's in-flight bounds), or at the user timeout,
+// clamped to it as for a closed window (its zero-window bounds); both
+// count from the first write held back, which the kernel does not report.
+func deadPath(v verdict, c connInfo, values *keepalive.Config, sys keepalive.System, killTodo string) verdict {
+	say := func(format string, a ...any) { v.Why = append(v.Why, fmt.Sprintf(format, a...)) }
+	v.Cause = "nothing answers: the data cannot leave, or the path or the peer's host is gone"
+	queued := ""
+	if c.SendQ != nil {
+		queued = fmt.Sprintf(" (%d bytes in the send queue)", *c.SendQ)
+	}
+	say("Why it stays: nothing answers the window probes (a live peer's kernel answers each one, whether or not its program reads): the data written%s cannot leave, "+
+		"because this host's link or route to the peer is down, or the path or the peer's host is gone. Writes succeed until the send buffer fills.", queued)
+	if c.Keepalive == "on" {
+		say("Keepalive sends nothing while data waits to be sent.")
+	}
+	retries2 := sys.Retries2
+	if retries2 <= 0 {
+		retries2 = 15
+	}
+	v.Todo = append(v.Todo, "check this host's link and route to the peer (ip link; ip route get "+hostOf(c.Remote)+")")
+	d, ok := flightModel(values, sys, c)
+	switch {
+	case !ok:
+		v.Ends = "unknown"
+		say("The kernel gives up after tcp_retries2 (%d) unanswered probes (%d so far), or sooner at the user timeout, which could not be read.", retries2, c.Probes)
+	case values.UserTimeout > 0 && d.ZeroWindowMax > 0 && d.ZeroWindowMax != keepalive.Never:
+		v.Ends, v.From = "soon", "the write"
+		v.In, v.Earliest, v.Latest = sec(d.ZeroWindowMax), sec(d.ZeroWindowMin), sec(d.ZeroWindowMax)
+		say("The user timeout (%s) ends it %s to %s after the first write that could not leave (the kernel does not report when that was).",
+			dur(values.UserTimeout), dur(d.ZeroWindowMin), dur(d.ZeroWindowMax))
+	case d.InFlightMax > 0:
+		v.Ends, v.From = "soon", "the write"
+		v.In, v.Earliest, v.Latest = sec(d.InFlightMax), sec(d.InFlightMin), sec(d.InFlightMax)
+		say("The kernel gives up after tcp_retries2 (%d) unanswered probes (%d so far), each interval doubling from the RTO (%s) up to %s: %s to %s after the first write that could not leave (the library's model; the kernel does not report when that was).",
+			retries2, c.Probes, dur(time.Duration(*c.RTOBase)), dur(sysRTOMax(sys)), dur(d.InFlightMin), dur(d.InFlightMax))
+		v.Todo = append(v.Todo, "set a user timeout with the library (keepalive.Config{UserTimeout: ...}.Apply(conn)) to bound it")
+	default:
+		v.Ends = "unknown"
+		say("The kernel gives up after tcp_retries2 (%d) unanswered probes (%d so far); the library has no model for it here.", retries2, c.Probes)
+	}
+	v.Todo = append(v.Todo, killTodo)
+	return v
+}
+
+func sysRTOMax(sys keepalive.System) time.Duration {
+	if sys.RTOMax > 0 {
+		return sys.RTOMax
+	}
+	return 120 * time.Second
+}
+
+// hostOf is the address of an "ip:port" end.
+func hostOf(end string) string {
+	if ap, err := netip.ParseAddrPort(end); err == nil {
+		return ap.Addr().String()
+	}
+	return end
 }
 
 // explain turns what the kernel reports about c, and about its peer's end
@@ -417,6 +538,32 @@ func explain(c connInfo, peer *connInfo, sys keepalive.System, netns string) ver
 	return v
 }
 
+// explainListener describes a listening socket: why on its address finds
+// no connection, and conns and ss list it.
+func explainListener(c connInfo) verdict {
+	v := verdict{Ends: "when closed", Cause: "listening: a listener accepts connections and is not one"}
+	say := func(format string, a ...any) { v.Why = append(v.Why, fmt.Sprintf(format, a...)) }
+	if len(c.Holders) == 0 {
+		say("Held by: no process this command may inspect (run as root to see every process).")
+	} else {
+		say("Held by: %s.", holderSentence(c.Holders))
+	}
+	if c.AcceptQ != nil && c.Backlog != nil {
+		say("Listening: %d connection(s) waiting to be accepted, of a backlog of %d.", *c.AcceptQ, *c.Backlog)
+	}
+	if c.Options != nil {
+		ka := "off"
+		if c.Keepalive == "on" {
+			ka = fmt.Sprintf("on, idle %s, interval %s, %d probes", secs(time.Duration(c.Options.Idle)), secs(time.Duration(c.Options.Interval)), c.Options.Count)
+		}
+		say("Keepalive on the listener: %s; the connections it accepts start with these (Go's net package then sets its own, 15s/15s/9, unless ListenConfig.KeepAlive is negative).", ka)
+	}
+	if _, port, err := net.SplitHostPort(c.Local); err == nil {
+		v.Todo = append(v.Todo, "keepalive conns --port "+port+" lists its connections; keepalive why "+c.Local+" explains them once there are any")
+	}
+	return v
+}
+
 // explainTCP is explain for the TCP connection (a Multipath TCP subflow
 // as if it were one).
 func explainTCP(c connInfo, peer *connInfo, sys keepalive.System, netns string) verdict {
@@ -430,6 +577,10 @@ func explainTCP(c connInfo, peer *connInfo, sys keepalive.System, netns string) 
 
 	// Holders.
 	switch {
+	case len(c.Holders) == 0 && c.Inode == 0:
+		say("Held by: no process: its program closed it, and the kernel finishes the connection by itself.")
+	case len(c.Holders) == 0 && os.Getuid() == 0:
+		say("Held by: no process (waiting in its listener's accept queue, or closed by its program).")
 	case len(c.Holders) == 0:
 		say("Held by: no process this command may inspect (run as root to see every process).")
 	default:
@@ -457,9 +608,8 @@ func explainTCP(c connInfo, peer *connInfo, sys keepalive.System, netns string) 
 	case c.Keepalive == "off" && values != nil:
 		say("Keepalive: off (SO_KEEPALIVE not set); %s.", ut)
 	case c.Keepalive == "on":
-		cfg := keepaliveValues(sys)
-		values = &cfg
-		say("Keepalive: on; its values could not be read (%s): assuming the system's, idle %s, interval %s, %d probes.", c.OptionsError, secs(cfg.Idle), secs(cfg.Interval), cfg.Count)
+		// The system's values are only a program's default: not assumed.
+		say("Keepalive: on (its timer runs); its values could not be read (%s), and a program may set its own instead of the system's.", c.OptionsError)
 	default:
 		say("Keepalive: %s (the values could not be read: %s).", c.Keepalive, c.OptionsError)
 	}
@@ -472,7 +622,16 @@ func explainTCP(c connInfo, peer *connInfo, sys keepalive.System, netns string) 
 	case "retransmit":
 		say("Timer: the retransmission timer fires in %s; %d retransmission(s) so far.", dur(time.Duration(c.TimerIn)), c.Retransmits)
 	case "zero-window-probe":
-		say("Timer: the zero-window probe timer fires in %s: the peer's receive window is closed; %d probe(s) unanswered.", dur(time.Duration(c.TimerIn)), c.Probes)
+		switch c.WindowProbes {
+		case "answered":
+			say("Timer: the window-probe timer fires in %s: the peer's receive window is closed, and its kernel answers the probes (none unanswered, the last answer %s ago).",
+				dur(time.Duration(c.TimerIn)), dur(time.Duration(deref(c.LastAckRecv))))
+		case "unanswered":
+			say("Timer: the window-probe timer fires in %s: data waits to be sent, and nothing answers the probes (%d unanswered, nothing received for %s).",
+				dur(time.Duration(c.TimerIn)), c.Probes, dur(time.Duration(deref(c.LastAckRecv))))
+		default:
+			say("Timer: the window-probe timer fires in %s: data waits to be sent; %d probe out, no answer yet.", dur(time.Duration(c.TimerIn)), c.Probes)
+		}
 	default:
 		say("Timer: %s, fires in %s.", c.Timer, dur(time.Duration(c.TimerIn)))
 	}
@@ -481,7 +640,11 @@ func explainTCP(c connInfo, peer *connInfo, sys keepalive.System, netns string) 
 	} else {
 		say("Data: nothing unacknowledged.")
 	}
-	say("Last received: data %s ago, an acknowledgement %s ago.", dur(time.Duration(c.LastDataRecv)), dur(time.Duration(c.LastAckRecv)))
+	if c.LastDataRecv != nil && c.LastAckRecv != nil {
+		say("Last received: data %s ago, an acknowledgement %s ago.", dur(time.Duration(*c.LastDataRecv)), dur(time.Duration(*c.LastAckRecv)))
+	} else {
+		say("Last received: unknown (the kernel keeps no TCP information for this socket).")
+	}
 
 	// The verdict.
 	switch c.State {
@@ -532,6 +695,12 @@ func explainTCP(c connInfo, peer *connInfo, sys keepalive.System, netns string) 
 			"it never reads or writes, yet its kernel answers every keepalive probe, so no keepalive setting ends this connection.", peer.Local, holderSentence(peer.Holders))
 		v.Todo = append(v.Todo, killTodo, "or end the other end's holder (keepalive why "+peer.Local+" "+peer.Remote+")")
 		return v
+	case c.Timer == "zero-window-probe" && c.WindowProbes == "unanswered":
+		return deadPath(v, c, values, sys, killTodo)
+	case c.Timer == "zero-window-probe" && c.WindowProbes == "":
+		v.Ends, v.Cause = "unknown", "a window probe is out, not answered yet"
+		say("A window probe is out and its answer not yet seen: run again to tell a live peer that stopped reading (its kernel answers each probe) from data that cannot leave (the unanswered probes climb).")
+		return v
 	case c.Timer == "zero-window-probe":
 		v.Cause = "the peer stopped reading (zero window)"
 		d, ok := flightModel(values, sys, c)
@@ -557,7 +726,7 @@ func explainTCP(c connInfo, peer *connInfo, sys keepalive.System, netns string) 
 			v.Ends, v.From = "soon", "the write"
 			v.Earliest, v.Latest, v.In = sec(d.InFlightMin), sec(d.InFlightMax), sec(d.InFlightMax)
 			say("With data unacknowledged keepalive is suspended: if the peer stays silent, the kernel gives up %s to %s after the write it is retransmitting (RTO %s; the kernel does not report when the write was made).",
-				dur(d.InFlightMin), dur(d.InFlightMax), dur(time.Duration(c.RTO)))
+				dur(d.InFlightMin), dur(d.InFlightMax), dur(time.Duration(*c.RTOBase)))
 		} else {
 			v.Ends = "unknown"
 			say("With data unacknowledged keepalive is suspended: the retransmission limit (tcp_retries2, or the user timeout) decides.")
@@ -575,7 +744,8 @@ func explainTCP(c connInfo, peer *connInfo, sys keepalive.System, netns string) 
 			v.Ends, v.Cause = "unknown", "the library's model refused the values: "+err.Error()
 			return v
 		}
-		since := time.Duration(min(c.LastAckRecv, c.LastDataRecv))
+		lastData, lastAck := time.Duration(deref(c.LastDataRecv)), time.Duration(deref(c.LastAckRecv))
+		since := min(lastAck, lastData)
 		if c.Probes > 0 {
 			v.Ends, v.Cause, v.From = "soon", "keepalive timeout: the peer does not answer", "now"
 			v.In, v.Earliest, v.Latest = sec(max(0, d.Idle-since)), sec(max(0, d.IdleMin-since)), sec(max(0, d.IdleMax-since))
@@ -586,13 +756,22 @@ func explainTCP(c connInfo, peer *connInfo, sys keepalive.System, netns string) 
 		v.In, v.Earliest, v.Latest = sec(d.Idle), sec(d.IdleMin), sec(d.IdleMax)
 		say("The peer answers. If it dies or the path goes silent, the kernel drops the connection %s after the last segment received (between %s and %s with the timer rounding); the last came %s ago.",
 			dur(d.Idle), dur(d.IdleMin), dur(d.IdleMax), dur(since))
-		if time.Duration(c.LastDataRecv) > values.Idle+values.Interval && time.Duration(c.LastAckRecv) < values.Idle {
+		if lastData > values.Idle+values.Interval && lastAck < values.Idle {
 			// Probes answered, no data: idle, or nobody there will ever use it.
 			say("No data came from the peer for %s, but its kernel answered a keepalive probe %s ago: the socket is open there. "+
 				"If no process there will use it again (a server killed while a child it started still holds the socket), "+
 				"the peer answers because that process still holds the socket, which this side cannot see, and keepalive never ends the connection.",
-				dur(time.Duration(c.LastDataRecv)), dur(time.Duration(c.LastAckRecv)))
+				dur(lastData), dur(lastAck))
 			v.Todo = append(v.Todo, "on the peer's host, keepalive why "+c.Remote+" shows who holds its end", killTodo)
+		}
+		return v
+	case c.Keepalive == "on":
+		v.Ends, v.Cause = "unknown", "keepalive on; its values could not be read"
+		if c.Probes > 0 {
+			v.Cause = "keepalive probes unanswered; the values could not be read"
+			say("The peer has not answered %d keepalive probe(s): the kernel drops the connection once it has not answered the socket's count of them, which could not be read.", c.Probes)
+		} else {
+			say("When the kernel would end it if the peer died depends on the socket's idle, interval and count, which could not be read: run as root, or as the holder's user, to read them.")
 		}
 		return v
 	}

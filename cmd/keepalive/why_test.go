@@ -185,10 +185,12 @@ type whyOut struct {
 		Remote    string     `json:"remote"`
 		Keepalive string     `json:"keepalive"`
 		Timer     string     `json:"timer"`
+		Probes    int        `json:"probes"`
+		Window    string     `json:"window_probes"`
 		Holders   []holder   `json:"holders"`
 		Flags     []string   `json:"flags"`
 		Options   *configOut `json:"options"`
-		RTO       float64    `json:"rto_s"`
+		RTOBase   float64    `json:"rto_base_s"`
 		Multipath bool       `json:"multipath_tcp"`
 		MPClose   *float64   `json:"mptcp_close_timeout_s"`
 		Verdict   struct {
@@ -530,8 +532,8 @@ func TestWhyInFlightAndZeroWindow(t *testing.T) {
 		assert.Equal(t, "soon", c.Verdict.Ends)
 		assert.Equal(t, "data in flight", c.Verdict.Cause)
 		assert.Equal(t, "the write", c.Verdict.From)
-		require.Greater(t, c.RTO, 0.0, "tcpi_rto")
-		d := model(c.RTO)
+		require.Greater(t, c.RTOBase, 0.0, "tcpi_rto")
+		d := model(c.RTOBase)
 		require.NotNil(t, c.Verdict.Earliest)
 		require.NotNil(t, c.Verdict.Latest)
 		assert.Equal(t, d.InFlightMin.Seconds(), *c.Verdict.Earliest)
@@ -553,10 +555,12 @@ func TestWhyInFlightAndZeroWindow(t *testing.T) {
 		}
 		w, text := whyOne(client, "zero-window-probe")
 		c := w.Connections[0]
+		assert.Equal(t, "answered", c.Window, "a live peer: its kernel answers the window probes")
+		assert.Contains(t, text, "its kernel answers the probes (none unanswered")
 		assert.Equal(t, "soon", c.Verdict.Ends)
 		assert.Equal(t, "the peer stopped reading (zero window)", c.Verdict.Cause)
 		assert.Equal(t, "the window closing", c.Verdict.From)
-		d := model(c.RTO)
+		d := model(c.RTOBase)
 		require.NotEqual(t, keepalive.Never, d.ZeroWindowMax)
 		require.NotNil(t, c.Verdict.Latest)
 		assert.Equal(t, d.ZeroWindowMin.Seconds(), *c.Verdict.Earliest)
@@ -642,10 +646,15 @@ func TestWhyMultipathTCP(t *testing.T) {
 }
 
 // TestWhyKillNeedsPrivilege: without CAP_NET_ADMIN, --kill says what it
-// needs and ends nothing. As root the command runs as nobody.
+// needs and ends nothing, even on the user's own connection. As root the
+// command runs as nobody, on a socket nobody owns.
 func TestWhyKillNeedsPrivilege(t *testing.T) {
 	t.Parallel()
-	client, _ := testkit.Pair(t, testkit.Loopback{Network: "tcp4", Addr: "127.0.0.1:0"}, nil, (&net.Dialer{KeepAlive: -1}).DialContext)
+	dial := (&net.Dialer{KeepAlive: -1}).DialContext
+	if os.Geteuid() == 0 {
+		dial = func(_ context.Context, _, addr string) (net.Conn, error) { return dialAs(t, 65534, addr), nil }
+	}
+	client, _ := testkit.Pair(t, testkit.Loopback{Network: "tcp4", Addr: "127.0.0.1:0"}, nil, dial)
 	local, remote := client.LocalAddr().String(), client.RemoteAddr().String()
 	cmd := unprivileged(t, "why", "--kill", "--yes", local, remote)
 	var stdout, stderr strings.Builder
@@ -730,19 +739,26 @@ func TestWhyInvalidInput(t *testing.T) {
 		{[]string{"--netns", "no-such-ns-here", ":1"}, 1, "/run/netns/no-such-ns-here does not exist"},
 		{[]string{"--netns", "4194305", ":1"}, 1, "/proc/4194305/ns/net does not exist"},
 		{[]string{"[::1]:1", "--bogus"}, 2, "flag provided but not defined: -bogus"},
+		// A zone never matched: sock_diag's addresses have none.
+		{[]string{"[fe80::1%lo]:80"}, 2, `"[fe80::1%lo]:80": a zone (%lo) is not supported`},
+		{[]string{"[::1]:1", "[fe80::1%2]:80"}, 2, "a zone (%2) is not supported"},
+		// Only a process ID as the kernel writes it is one.
+		{[]string{"--netns", "007", ":1"}, 2, `--netns "007": a process ID is written without a sign or leading zeros (7)`},
+		{[]string{"--netns", "+1", ":1"}, 2, `--netns "+1": a process ID is written without a sign or leading zeros (1)`},
 	} {
 		r := keepaliveCmd(t, append([]string{"why"}, tc.args...)...)
 		assert.Equal(t, tc.code, r.code, "%v: %s", tc.args, r.stderr)
 		assert.Contains(t, r.stderr, tc.want, tc.args)
 		assert.Empty(t, r.stdout, tc.args)
 	}
-	// A port no connection uses (a listener's own socket is not one).
+	// A port no socket uses (a listener's is described: TestWhyListener).
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	require.NoError(t, err)
-	defer ln.Close()
-	r := keepaliveCmd(t, "why", ln.Addr().String())
+	addr := ln.Addr().String()
+	ln.Close()
+	r := keepaliveCmd(t, "why", addr)
 	assert.Equal(t, 1, r.code)
-	assert.Contains(t, r.stderr, "no TCP connection with "+ln.Addr().String()+" at either end in this network namespace")
+	assert.Contains(t, r.stderr, "no TCP connection with "+addr+" at either end in this network namespace")
 }
 
 // TestWhyKillSkipsTimeWait: --kill leaves a TIME-WAIT socket alone: it is
