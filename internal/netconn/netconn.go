@@ -83,6 +83,14 @@ type seen struct {
 	s  Seen
 }
 
+// note records err if it is the first that counts, and returns it.
+func (r *seen) note(err error) error {
+	if err != nil {
+		r.err(err)
+	}
+	return err
+}
+
 func (r *seen) err(err error) {
 	if errors.Is(err, io.EOF) || errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, net.ErrClosed) {
 		return
@@ -111,9 +119,9 @@ func (r *seen) get() Seen {
 // *net.TCPConn keeps every method of its own.
 func Hook[E Ender](conn net.Conn, e E) net.Conn {
 	if tc, ok := conn.(*net.TCPConn); ok {
-		return &hookedTCP[E]{TCPConn: tc, e: e}
+		return &hookedTCP[E]{TCPConn: tc, hook: hook[E]{e: e}}
 	}
-	return &hooked[E]{Conn: conn, e: e}
+	return &hooked[E]{Conn: conn, hook: hook[E]{e: e}}
 }
 
 // ender is the hook wrappers' own method set, for CloseHard.
@@ -122,30 +130,34 @@ type ender interface {
 	end()
 }
 
-// hookedTCP embeds the *net.TCPConn, so that every method the standard
-// library looks for (io.ReaderFrom, io.WriterTo, CloseRead, CloseWrite,
-// syscall.Conn) is still there.
-type hookedTCP[E Ender] struct {
-	*net.TCPConn
+// hook is what both wrappers keep: the Ender, called once, and what the
+// calls saw.
+type hook[E Ender] struct {
 	e    E
 	once sync.Once
 	seen seen
 }
 
+func (h *hook[E]) report(wrapper, conn net.Conn) {
+	h.once.Do(func() { h.e.End(wrapper, conn, h.seen.get()) })
+}
+
+// hookedTCP embeds the *net.TCPConn, so that every method the standard
+// library looks for (io.ReaderFrom, io.WriterTo, CloseRead, CloseWrite,
+// syscall.Conn) is still there.
+type hookedTCP[E Ender] struct {
+	*net.TCPConn
+	hook[E]
+}
+
 func (c *hookedTCP[E]) Read(b []byte) (int, error) {
 	n, err := c.TCPConn.Read(b)
-	if err != nil {
-		c.seen.err(err)
-	}
-	return n, err
+	return n, c.seen.note(err)
 }
 
 func (c *hookedTCP[E]) Write(b []byte) (int, error) {
 	n, err := c.TCPConn.Write(b)
-	if err != nil {
-		c.seen.err(err)
-	}
-	return n, err
+	return n, c.seen.note(err)
 }
 
 // ReadFrom and WriteTo pass the other end on as it is, so that the
@@ -181,32 +193,24 @@ func (c *hookedTCP[E]) Close() (err error) {
 	return nil
 }
 
-func (c *hookedTCP[E]) end() { c.once.Do(func() { c.e.End(c, c.TCPConn, c.seen.get()) }) }
+func (c *hookedTCP[E]) end() { c.report(c, c.TCPConn) }
 
 // NetConn returns the *net.TCPConn under c, as *tls.Conn does.
 func (c *hookedTCP[E]) NetConn() net.Conn { return c.TCPConn }
 
 type hooked[E Ender] struct {
 	net.Conn
-	e    E
-	once sync.Once
-	seen seen
+	hook[E]
 }
 
 func (c *hooked[E]) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
-	if err != nil {
-		c.seen.err(err)
-	}
-	return n, err
+	return n, c.seen.note(err)
 }
 
 func (c *hooked[E]) Write(b []byte) (int, error) {
 	n, err := c.Conn.Write(b)
-	if err != nil {
-		c.seen.err(err)
-	}
-	return n, err
+	return n, c.seen.note(err)
 }
 
 func (c *hooked[E]) Close() (err error) {
@@ -215,7 +219,7 @@ func (c *hooked[E]) Close() (err error) {
 	return nil
 }
 
-func (c *hooked[E]) end() { c.once.Do(func() { c.e.End(c, c.Conn, c.seen.get()) }) }
+func (c *hooked[E]) end() { c.report(c, c.Conn) }
 
 // NetConn returns the connection under c.
 func (c *hooked[E]) NetConn() net.Conn { return c.Conn }
