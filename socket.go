@@ -29,7 +29,8 @@ type fdOp struct {
 	soErr syscall.Errno // opCause: the pending error
 	opts  Config        // opCause: the probe count and user timeout in force
 
-	fn func(fd uintptr) // run, bound once for a pooled fdOp
+	fn  func(fd uintptr) // run, bound once for a pooled fdOp
+	ran bool
 }
 
 type opKind uint8
@@ -42,6 +43,7 @@ const (
 )
 
 func (op *fdOp) run(fd uintptr) {
+	op.ran = true
 	var err error
 	switch op.kind {
 	case opApply:
@@ -111,8 +113,11 @@ func onRawConn(rc syscall.RawConn, op *fdOp) error {
 	op.fn = nil
 	*p = fdOp{fn: fn}
 	fdOps.Put(p)
-	if err != nil {
+	switch {
+	case err != nil:
 		return fmt.Errorf("keepalive: %w", err)
+	case !op.ran:
+		return fmt.Errorf("keepalive: %T.Control returned without calling its function: %w", rc, syscall.EINVAL)
 	}
 	return nil
 }

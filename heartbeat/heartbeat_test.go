@@ -230,3 +230,24 @@ func TestWithinShortest(t *testing.T) {
 		assert.ErrorIs(t, err, syscall.EINVAL, "min %v: 1ms below the shortest, %v", min, shortest)
 	}
 }
+
+// A connection that panics on every call (a wrapper around nil) fails its
+// ping and is closed without taking the Monitor down.
+func TestHeartbeatOddConn(t *testing.T) {
+	t.Parallel()
+	m, err := heartbeat.NewMonitor(heartbeat.Config{Interval: time.Millisecond, Timeout: time.Second})
+	require.NoError(t, err)
+	defer m.Close()
+	failed := make(chan error, 1)
+	conn := struct{ net.Conn }{}
+	_, err = m.Start(conn, func(context.Context) error { _, err := conn.Write(nil); return err }, func(err error) { failed <- err })
+	require.NoError(t, err)
+	select {
+	case err := <-failed:
+		var he *heartbeat.Error
+		require.ErrorAs(t, err, &he)
+		assert.ErrorContains(t, err, "ping panicked")
+	case <-time.After(5 * time.Second):
+		t.Fatal("onFail not called")
+	}
+}
