@@ -587,3 +587,34 @@ func intConsts(t *testing.T, file string) map[string]int {
 	}
 	return consts
 }
+
+// Every platform's settings: the user timeout first, SO_KEEPALIVE last,
+// each value in its option's unit, and nothing for an option the platform
+// lacks or sets another way (SIO_KEEPALIVE_VALS).
+func TestPlatformSettingsOrder(t *testing.T) {
+	t.Parallel()
+	all := map[string]*platform{"windows SIO": &windowsSIOPlatform, "dragonfly ms": &dragonflyMsPlatform, "freebsd 13": &freebsd13Platform}
+	for goos, row := range platforms {
+		all[goos] = row.platform
+	}
+	c := Config{Idle: 20 * s, Interval: 3 * s, Count: 4, UserTimeout: 29 * s}
+	for goos, p := range all {
+		got, n := p.settings(c)
+		var want []setting
+		for _, o := range []struct {
+			d   durOpt
+			set time.Duration
+		}{{p.userTimeout, c.UserTimeout}, {p.idle, c.Idle}, {p.interval, c.Interval}} {
+			if o.d.num != 0 {
+				want = append(want, setting{o.d.name, o.d.num, int(o.set / o.d.unit)})
+			}
+		}
+		if p.count.num != 0 {
+			want = append(want, setting{p.count.name, p.count.num, c.Count})
+		}
+		want = append(want, setting{"SO_KEEPALIVE", 0, 1})
+		assert.Equal(t, want, got[:n], goos)
+		none, n := p.settings(Config{})
+		assert.Equal(t, []setting{{"SO_KEEPALIVE", 0, 1}}, none[:n], "%s: a zero Config only turns keepalive on", goos)
+	}
+}

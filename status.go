@@ -205,12 +205,17 @@ func (st *Status) options(fd uintptr, held Config, src optionSource) {
 		st.Known |= FieldKeepAlive | FieldConfig
 	case readOptions:
 		// A Multipath TCP socket's values are read all the same.
-		if c, on, err := getOptions(fd, false); err == nil {
-			st.KeepAlive, st.Config = on, c
-			st.Known |= FieldKeepAlive | FieldConfig
-		}
+		st.read(getOptions(fd, false))
 	}
 	host().giveUp(st, systemOnce())
+}
+
+// read takes the keepalive values getOptions read, if it could.
+func (st *Status) read(c Config, on bool, err error) {
+	if err == nil {
+		st.KeepAlive, st.Config = on, c
+		st.Known |= FieldKeepAlive | FieldConfig
+	}
 }
 
 // optionSource says where readStatus takes the keepalive values from.

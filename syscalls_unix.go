@@ -32,13 +32,6 @@ func setOptions(sysfd uintptr, c Config) error {
 	return nil
 }
 
-func setInt(fd, level, opt int, name string, v int) error {
-	if err := unix.SetsockoptInt(fd, level, opt, v); err != nil {
-		return setErr(name, v, err)
-	}
-	return nil
-}
-
 func setErr(name string, v int, err error) error {
 	if errors.Is(err, unix.ENOPROTOOPT) || errors.Is(err, unix.EOPNOTSUPP) {
 		hint := "is it a TCP socket?"
