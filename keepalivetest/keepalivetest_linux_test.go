@@ -221,9 +221,11 @@ type recorder struct {
 	errs []string
 }
 
-func (r *recorder) Error(args ...any)                 { r.errs = append(r.errs, fmt.Sprint(args...)) }
-func (r *recorder) Errorf(format string, args ...any) { r.errs = append(r.errs, fmt.Sprintf(format, args...)) }
-func (r *recorder) Logf(string, ...any)               {}
+func (r *recorder) Error(args ...any) { r.errs = append(r.errs, fmt.Sprint(args...)) }
+func (r *recorder) Errorf(format string, args ...any) {
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
+func (r *recorder) Logf(string, ...any) {}
 
 // EndsWithin tells code that never noticed from code that ignored the
 // kernel's error.
@@ -373,4 +375,3 @@ func TestRefused(t *testing.T) {
 	assert.Contains(t, err.Error(), "lacks CAP_NET_ADMIN")
 	assert.Contains(t, err.Error(), "InNetNS")
 }
-
