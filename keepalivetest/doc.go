@@ -65,3 +65,17 @@ func (f Fault) check() error {
 	}
 	return nil
 }
+
+// TB is what the package needs of a test: *testing.T and *testing.B have
+// it. (A program that Reruns itself need not link the testing package.)
+type TB interface {
+	Helper()
+	Name() string
+	Logf(format string, args ...any)
+	Error(args ...any)
+	Errorf(format string, args ...any)
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Skip(args ...any)
+	Skipf(format string, args ...any)
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"testing"
 	"time"
 
 	"github.com/keepalive-go/keepalive"
@@ -23,7 +22,7 @@ const grace = 5 * time.Second
 // With op nil, EndsWithin waits for conn itself to end: closed by the
 // kernel or by the code under test. It returns how long the wait took and
 // op's error.
-func EndsWithin(t testing.TB, deadline time.Duration, conn net.Conn, op func(ctx context.Context) error) (time.Duration, error) {
+func EndsWithin(t TB, deadline time.Duration, conn net.Conn, op func(ctx context.Context) error) (time.Duration, error) {
 	t.Helper()
 	switch {
 	case deadline <= 0:

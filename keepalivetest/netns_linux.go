@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -86,7 +85,7 @@ func loopbackUp() error {
 //	if !keepalivetest.InNetNS(t, nil) {
 //		return
 //	}
-func InNetNS(t testing.TB, sysctls map[string]string) bool {
+func InNetNS(t TB, sysctls map[string]string) bool {
 	t.Helper()
 	if inside.name == t.Name() {
 		if inside.err != nil {
@@ -212,7 +211,7 @@ func namespaceAttr() *syscall.SysProcAttr {
 
 // skip skips t with msg, but fails it under CI (CI set), which must run
 // every test.
-func skip(t testing.TB, msg string) {
+func skip(t TB, msg string) {
 	t.Helper()
 	if os.Getenv("CI") != "" {
 		t.Fatal(msg + " (under CI this test must run)")

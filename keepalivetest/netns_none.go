@@ -2,11 +2,9 @@
 
 package keepalivetest
 
-import "testing"
-
 // InNetNS runs the calling test again in a network namespace of its own.
 // It needs Linux: elsewhere it skips the test.
-func InNetNS(t testing.TB, _ map[string]string) bool {
+func InNetNS(t TB, _ map[string]string) bool {
 	t.Helper()
 	t.Skip(unsupported("InNetNS (network namespaces)").Error())
 	return false
