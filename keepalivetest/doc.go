@@ -20,7 +20,6 @@ package keepalivetest
 import (
 	"errors"
 	"fmt"
-	"runtime"
 )
 
 // ErrRefused is wrapped by the error of Silence when the kernel refuses the
@@ -28,11 +27,6 @@ import (
 // only from a process with CAP_NET_ADMIN over its network namespace. Root
 // has it, and so does an unprivileged test inside InNetNS.
 var ErrRefused = errors.New("keepalivetest: the kernel refused the socket filter that silences the peer")
-
-// unsupported is the error of what needs Linux.
-func unsupported(what string) error {
-	return fmt.Errorf("keepalivetest: %s needs Linux, not %s: %w", what, runtime.GOOS, errors.ErrUnsupported)
-}
 
 // A Fault is how a Conn dies.
 type Fault int

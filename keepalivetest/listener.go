@@ -263,7 +263,8 @@ func (c *Conn) Fail(f Fault) error {
 	// Wake a Read or Write in progress; they see stop and block.
 	now := time.Now()
 	c.tcp.SetDeadline(now)
-	c.wmu.Lock() // no Write in progress from here
+	c.wmu.Lock()
+	//lint:ignore SA2001 waits for a Write in progress to end
 	c.wmu.Unlock()
 	if c.server != nil && f != Hung {
 		c.server.Close() // the server's side of a dead peer is gone
