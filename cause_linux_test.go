@@ -21,6 +21,7 @@ import (
 
 	"github.com/keepalive-go/keepalive"
 	"github.com/keepalive-go/keepalive/internal/testkit"
+	"github.com/keepalive-go/keepalive/internal/testkit/deadpeer"
 )
 
 var loopback4 = testkit.Loopback{Network: "tcp4", Addr: "127.0.0.1:0"}
@@ -187,7 +188,7 @@ func TestCauseResetMidTimer(t *testing.T) {
 					dial = keepalive.WatchDial(dial, e.hook)
 				}
 				client, server := testkit.Pair(t, loopback4, nil, dial)
-				testkit.SilenceOrSkip(t, server)
+				deadpeer.Silence(t, server)
 				if cfg.UserTimeout == cfg.Idle {
 					_, err := client.Write([]byte("x"))
 					require.NoError(t, err)
@@ -225,7 +226,7 @@ func TestCauseKeepAliveUserTimeout(t *testing.T) {
 	t.Parallel()
 	cfg := keepalive.Config{Idle: time.Second, Interval: time.Second, Count: 9, UserTimeout: 2500 * time.Millisecond}
 	client, server := pairWith(t, cfg)
-	testkit.SilenceOrSkip(t, server)
+	deadpeer.Silence(t, server)
 	rerr := <-reader(client, 20*time.Second)
 	require.ErrorIs(t, rerr, syscall.ETIMEDOUT)
 	blind, st, err := keepalive.CauseOf(client, nil)

@@ -15,6 +15,8 @@ import (
 
 	"github.com/keepalive-go/keepalive"
 	"github.com/keepalive-go/keepalive/internal/testkit"
+	"github.com/keepalive-go/keepalive/internal/testkit/deadpeer"
+	"github.com/keepalive-go/keepalive/keepalivetest"
 )
 
 // schedSlack covers the scheduler and the race detector on a loaded 2-core
@@ -54,7 +56,7 @@ func TestDetectIdle(t *testing.T) {
 				earliest, model, worst := d.IdleMin, d.Idle, d.IdleMax
 				start := time.Now() // before the handshake, so before the last segment received
 				client, server := testkit.Pair(t, lb, nil, tc.cfg.Dial)
-				testkit.SilenceOrSkip(t, server)
+				deadpeer.Silence(t, server)
 				// Silenced before the first probe, or a probe could be answered.
 				require.Less(t, time.Since(start), tc.cfg.Idle/2, "the peer went silent too late")
 				// Past worst+schedSlack the read deadline ends the wait with
@@ -85,7 +87,7 @@ func TestDetectInFlight(t *testing.T) {
 				d := detection(t, tc.cfg)
 				lo, hi := d.InFlightMin, d.InFlightMax
 				client, server := testkit.Pair(t, lb, nil, tc.cfg.Dial)
-				testkit.SilenceOrSkip(t, server)
+				deadpeer.Silence(t, server)
 				start := time.Now()
 				_, err := client.Write([]byte("are you there?"))
 				require.NoError(t, err)
@@ -117,7 +119,7 @@ func TestWithoutConfigStillHanging(t *testing.T) {
 	bound := 3 * detection(t, cfg).IdleMax
 	lb := testkit.Loopbacks(t)[0]
 	client, server := testkit.Pair(t, lb, nil, (&net.Dialer{}).DialContext)
-	testkit.SilenceOrSkip(t, server)
+	deadpeer.Silence(t, server)
 	took, err := testkit.ReadFailure(client, time.Now(), bound)
 	assert.ErrorIs(t, err, os.ErrDeadlineExceeded, "still open after %v", took)
 }
@@ -127,7 +129,7 @@ func TestWithoutConfigStillHanging(t *testing.T) {
 // lowered sysctl.
 func TestDetectInFlightRetries2(t *testing.T) {
 	t.Parallel()
-	if !testkit.InNetNS(t, map[string]string{"net/ipv4/tcp_retries2": "3"}) {
+	if !keepalivetest.InNetNS(t, map[string]string{"net/ipv4/tcp_retries2": "3"}) {
 		return
 	}
 	sys, err := keepalive.ReadSystem()
@@ -140,7 +142,7 @@ func TestDetectInFlightRetries2(t *testing.T) {
 		t.Run(lb.Network, func(t *testing.T) {
 			t.Parallel()
 			client, server := testkit.Pair(t, lb, nil, keepalive.Config{Idle: 60 * time.Second}.Dial)
-			testkit.SilenceOrSkip(t, server)
+			deadpeer.Silence(t, server)
 			start := time.Now()
 			_, err := client.Write([]byte("are you there?"))
 			require.NoError(t, err)
@@ -164,7 +166,7 @@ func TestDetectInFlightRetries2(t *testing.T) {
 // kernel all follow changed sysctls, and a zero Config gets them.
 func TestReadSystemFollowsSysctls(t *testing.T) {
 	t.Parallel()
-	if !testkit.InNetNS(t, map[string]string{
+	if !keepalivetest.InNetNS(t, map[string]string{
 		"net/ipv4/tcp_keepalive_time":   "2",
 		"net/ipv4/tcp_keepalive_intvl":  "1",
 		"net/ipv4/tcp_keepalive_probes": "2",
@@ -191,7 +193,7 @@ func TestReadSystemFollowsSysctls(t *testing.T) {
 	got, err := keepalive.Inspect(client)
 	require.NoError(t, err)
 	assert.Equal(t, keepalive.Config{Idle: 2 * time.Second, Interval: time.Second, Count: 2}, got)
-	testkit.SilenceOrSkip(t, server)
+	deadpeer.Silence(t, server)
 	took, err := testkit.ReadFailure(client, start, d.IdleMax+schedSlack)
 	require.ErrorIs(t, err, syscall.ETIMEDOUT)
 	assert.GreaterOrEqual(t, took, d.Idle-jiffy)
@@ -248,9 +250,9 @@ func TestDetectMultipathPeers(t *testing.T) {
 					// socket (EOPNOTSUPP): there, drop what reaches mine
 					// instead, which its kernel cannot tell from a dead peer.
 					if mptcp(t, peer) {
-						testkit.SilenceOrSkip(t, mine)
+						deadpeer.Silence(t, mine)
 					} else {
-						testkit.SilenceOrSkip(t, peer)
+						deadpeer.Silence(t, peer)
 					}
 					require.Less(t, time.Since(start), cfg.Idle/2, "the peer went silent too late")
 					took, err := testkit.ReadFailure(mine, start, d.IdleMax+schedSlack)

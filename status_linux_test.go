@@ -19,6 +19,8 @@ import (
 
 	"github.com/keepalive-go/keepalive"
 	"github.com/keepalive-go/keepalive/internal/testkit"
+	"github.com/keepalive-go/keepalive/internal/testkit/deadpeer"
+	"github.com/keepalive-go/keepalive/keepalivetest"
 )
 
 // pairWith dials a loopback pair whose client holds cfg.
@@ -93,7 +95,7 @@ func TestStatusBytes(t *testing.T) {
 	t.Run("in flight", func(t *testing.T) {
 		t.Parallel()
 		client, server := pairWith(t, keepalive.Config{UserTimeout: 30 * time.Second})
-		testkit.SilenceOrSkip(t, server)
+		deadpeer.Silence(t, server)
 		_, err := client.Write(make([]byte, 3000))
 		require.NoError(t, err)
 		time.Sleep(50 * time.Millisecond)
@@ -211,7 +213,7 @@ func TestCause(t *testing.T) {
 			name: "keepalive timeout",
 			cfg:  keepalive.Config{Idle: time.Second, Interval: time.Second, Count: 2},
 			end: func(t *testing.T, client, server net.Conn) []error {
-				testkit.SilenceOrSkip(t, server)
+				deadpeer.Silence(t, server)
 				return []error{<-reader(client, 20*time.Second)}
 			},
 			want: keepalive.CauseKeepAlive,
@@ -220,7 +222,7 @@ func TestCause(t *testing.T) {
 			name: "retransmission timeout, reader and writer",
 			cfg:  keepalive.Config{Idle: 30 * time.Second, UserTimeout: 1500 * time.Millisecond},
 			end: func(t *testing.T, client, server net.Conn) []error {
-				testkit.SilenceOrSkip(t, server)
+				deadpeer.Silence(t, server)
 				r, w := reader(client, 20*time.Second), writer(client, 20*time.Second)
 				return []error{<-r, <-w}
 			},
@@ -230,7 +232,7 @@ func TestCause(t *testing.T) {
 			name: "retransmission timeout, tcp_retries2",
 			cfg:  keepalive.Config{Idle: 30 * time.Second},
 			end: func(t *testing.T, client, server net.Conn) []error {
-				testkit.SilenceOrSkip(t, server)
+				deadpeer.Silence(t, server)
 				// With retries2 at the default this takes 15 minutes:
 				// only the reader's view is checked here, through
 				// Status, not the end.
@@ -275,7 +277,7 @@ func TestCause(t *testing.T) {
 			name: "reset by peer after 1 of 5 keepalive probes",
 			cfg:  keepalive.Config{Idle: time.Second, Interval: 2 * time.Second, Count: 5},
 			end: func(t *testing.T, client, server net.Conn) []error {
-				testkit.SilenceOrSkip(t, server)
+				deadpeer.Silence(t, server)
 				r := reader(client, 20*time.Second)
 				require.Eventually(t, func() bool {
 					st, err := keepalive.StatusOf(client)
@@ -341,13 +343,13 @@ func TestCauseNoRoute(t *testing.T) {
 	t.Parallel()
 	for _, when := range []string{"written after", "in flight"} {
 		t.Run(when, func(t *testing.T) {
-			if !testkit.InNetNS(t, nil) {
+			if !keepalivetest.InNetNS(t, nil) {
 				return
 			}
 			lb := testkit.Loopback{Network: "tcp4", Addr: "127.0.0.2:0"}
 			client, server := testkit.Pair(t, lb, nil, keepalive.Config{Idle: 30 * time.Second, UserTimeout: 2 * time.Second}.Dialer(nil).DialContext)
 			if when == "in flight" {
-				testkit.SilenceOrSkip(t, server)
+				deadpeer.Silence(t, server)
 				_, err := client.Write([]byte("x"))
 				require.NoError(t, err)
 			}

@@ -1,7 +1,7 @@
 //go:build linux
 
 // Command accuracy measures how long a connection takes to fail against a
-// real peer that has gone silent (internal/testkit.Silence: the peer socket
+// real peer that has gone silent (keepalivetest.Silence: the peer socket
 // drops everything it is sent, like a dead host), for a grid of Configs, and
 // prints the model's prediction next to the measurement.
 //
@@ -41,8 +41,8 @@ import (
 
 	"github.com/keepalive-go/keepalive"
 	"github.com/keepalive-go/keepalive/internal/faultlab"
-	"github.com/keepalive-go/keepalive/internal/silence"
 	"github.com/keepalive-go/keepalive/internal/testkit"
+	"github.com/keepalive-go/keepalive/keepalivetest"
 )
 
 const s = time.Second
@@ -353,7 +353,7 @@ func measure(r row, network string) result {
 	}
 	defer client.Close()
 	defer server.Close()
-	if err := testkit.Silence(server); errors.Is(err, silence.ErrRefused) {
+	if err := keepalivetest.Silence(server); errors.Is(err, keepalivetest.ErrRefused) {
 		// Not this row's fault: like a netns row without root.
 		res.Skipped = err.Error()
 		return res

@@ -13,6 +13,8 @@ import (
 
 	"github.com/keepalive-go/keepalive"
 	"github.com/keepalive-go/keepalive/internal/testkit"
+	"github.com/keepalive-go/keepalive/internal/testkit/deadpeer"
+	"github.com/keepalive-go/keepalive/keepalivetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -138,7 +140,7 @@ func TestConnsMatchesSS(t *testing.T) {
 	if _, err := exec.LookPath("ss"); err != nil {
 		testkit.Skip(t, "skipping: comparing with ss needs ss (Debian: apt-get install iproute2)")
 	}
-	if !testkit.InNetNS(t, nil) {
+	if !keepalivetest.InNetNS(t, nil) {
 		return
 	}
 	lb := testkit.Loopback{Network: "tcp4", Addr: "127.0.0.1:0"}
@@ -146,7 +148,7 @@ func TestConnsMatchesSS(t *testing.T) {
 	idle, _ := testkit.Pair(t, lb, nil, cfg.Dial)
 
 	retrans, silent := testkit.Pair(t, lb, nil, (&net.Dialer{KeepAlive: -1}).DialContext)
-	testkit.SilenceOrSkip(t, silent)
+	deadpeer.Silence(t, silent)
 	_, err := retrans.Write([]byte("lost"))
 	require.NoError(t, err)
 

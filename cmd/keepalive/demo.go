@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/keepalive-go/keepalive"
-	"github.com/keepalive-go/keepalive/internal/silence"
+	"github.com/keepalive-go/keepalive/keepalivetest"
 )
 
 const demoAbout = `Dials a local peer three times: with Go's default dialer, with the OS
@@ -24,8 +24,10 @@ silent, keepalive probes sent (TCP_INFO tcpi_probes), and when the model says
 it is declared dead. It waits for the Config's worst case plus 1s, then
 compares predicted and measured; the others are still hanging by then.
 A Config whose worst case plus 1s exceeds --max-wait (10m by default) is
-refused, so the demo always ends. Needs Linux. Some kernels allow the filter
-only with CAP_NET_ADMIN: there the demo exits 3 and says how to run it.`
+refused, so the demo always ends. Needs Linux. Without CAP_NET_ADMIN it runs
+itself again in a user and network namespace of its own (its "OS defaults"
+are then the kernel's built-in ones); where the kernel forbids that too it
+exits 3 and says which sysctl or policy to change.`
 
 const demoExample = `  keepalive demo
   keepalive demo --idle 5s --interval 2s --count 3
@@ -144,8 +146,17 @@ func runDemo(stdout, stderr io.Writer, args []string) int {
 
 	for _, c := range conns {
 		defer c.close()
-		if err := c.open(); errors.Is(err, silence.ErrRefused) {
-			return refused(stderr, args, err)
+		if err := c.open(); errors.Is(err, keepalivetest.ErrRefused) {
+			// The rootless path: the same demo, in a user and network
+			// namespace of its own, where this user may silence its peer.
+			for _, c := range conns {
+				c.close()
+			}
+			code, nerr := keepalivetest.Rerun(os.Args[1:]...)
+			if nerr != nil {
+				return refused(stderr, args, err, nerr)
+			}
+			return code
 		} else if err != nil {
 			return fail(stderr, "demo", fmt.Errorf("%s: %w", c.name, err))
 		}
@@ -216,28 +227,26 @@ func (c *demoConn) open() error {
 	if c.peer, err = ln.Accept(); err != nil {
 		return err
 	}
-	return silence.Peer(c.peer)
+	return keepalivetest.Silence(c.peer)
 }
 
-// refused explains a refused socket filter and how to run the demo with
-// what it needs, and returns exitRefused.
-func refused(stderr io.Writer, args []string, err error) int {
+// refused explains a refused socket filter and a refused namespace, and
+// how to run the demo with what it needs, and returns exitRefused.
+func refused(stderr io.Writer, args []string, err, nsErr error) int {
 	again := "keepalive demo"
 	for _, a := range args {
 		again += " " + shellQuote(a)
 	}
 	fmt.Fprintf(stderr, `keepalive demo: not permitted to make the local peer go silent.
   %v
+  %v
 The demo plays the dead host by attaching a socket filter (SO_ATTACH_FILTER)
-to its own peer's socket. Some kernels allow that on a TCP socket only to a
-process with CAP_NET_ADMIN over the socket's network namespace. Either of
-these gives the demo that:
-  as root:
+to its own peer's socket, which a TCP socket takes only from a process with
+CAP_NET_ADMIN over its network namespace. Without root the demo runs again
+in a user and network namespace of its own, and this kernel refused that.
+Allow unprivileged user namespaces as the line above says, or run as root:
     sudo %s
-  without root, in a user and network namespace of its own (its "OS
-  defaults" are then the kernel's built-in 7200s/75s/9):
-    unshare -rn sh -c %s
-`, err, again, shellQuote("ip link set lo up && "+again))
+`, err, nsErr, again)
 	return exitRefused
 }
 

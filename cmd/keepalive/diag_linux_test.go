@@ -5,7 +5,7 @@ import (
 	"net"
 	"testing"
 
-	"github.com/keepalive-go/keepalive/internal/testkit"
+	"github.com/keepalive-go/keepalive/keepalivetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -55,7 +55,7 @@ func TestParseDiagMsgLengths(t *testing.T) {
 // TestDumpTCPCountsEverySocket: the dump of a private namespace holds
 // exactly the sockets made there, across several netlink reads.
 func TestDumpTCPCountsEverySocket(t *testing.T) {
-	if !testkit.InNetNS(t, nil) {
+	if !keepalivetest.InNetNS(t, nil) {
 		return
 	}
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")

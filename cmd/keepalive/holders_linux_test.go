@@ -14,6 +14,7 @@ import (
 
 	"github.com/keepalive-go/keepalive"
 	"github.com/keepalive-go/keepalive/internal/testkit"
+	"github.com/keepalive-go/keepalive/keepalivetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -26,7 +27,7 @@ import (
 //
 //	cd cmd/keepalive && GOWORK=$PWD/go.work go test -count=1 -run TestHolders10k -v .
 func TestHolders10k(t *testing.T) {
-	if !testkit.InNetNS(t, nil) {
+	if !keepalivetest.InNetNS(t, nil) {
 		return
 	}
 	const n = 10_000

@@ -21,6 +21,8 @@ import (
 
 	"github.com/keepalive-go/keepalive"
 	"github.com/keepalive-go/keepalive/internal/testkit"
+	"github.com/keepalive-go/keepalive/internal/testkit/deadpeer"
+	"github.com/keepalive-go/keepalive/keepalivetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -240,7 +242,7 @@ func ppid(t *testing.T, pid int) int {
 // the client's blocked Read gets a reset.
 func TestWhyOrphanedHolder(t *testing.T) {
 	t.Parallel()
-	if !testkit.InNetNS(t, nil) {
+	if !keepalivetest.InNetNS(t, nil) {
 		return
 	}
 	helper := exec.Command(os.Args[0])
@@ -369,7 +371,7 @@ func TestWhyOrphanedHolder(t *testing.T) {
 // child: conns must not flag it, why must not say the connection never ends.
 func TestDaemonNotOrphaned(t *testing.T) {
 	t.Parallel()
-	if !testkit.InNetNS(t, nil) {
+	if !keepalivetest.InNetNS(t, nil) {
 		return
 	}
 	parent := exec.Command(os.Args[0])
@@ -432,11 +434,11 @@ func TestDaemonNotOrphaned(t *testing.T) {
 // has gone silent like a dead host never ends, and why says so.
 func TestWhyKeepaliveOff(t *testing.T) {
 	t.Parallel()
-	if !testkit.InNetNS(t, nil) {
+	if !keepalivetest.InNetNS(t, nil) {
 		return
 	}
 	client, server := testkit.Pair(t, testkit.Loopback{Network: "tcp4", Addr: "127.0.0.1:0"}, nil, (&net.Dialer{KeepAlive: -1}).DialContext)
-	testkit.SilenceOrSkip(t, server)
+	deadpeer.Silence(t, server)
 	local, remote := client.LocalAddr().String(), client.RemoteAddr().String()
 
 	w := decode[whyOut](t, keepaliveCmd(t, "why", local, remote, "--json"))
@@ -463,7 +465,7 @@ func TestWhyKeepaliveOff(t *testing.T) {
 // model for the values read from the socket.
 func TestWhyHealthy(t *testing.T) {
 	t.Parallel()
-	if !testkit.InNetNS(t, nil) {
+	if !keepalivetest.InNetNS(t, nil) {
 		return
 	}
 	cfg := keepalive.Config{Idle: 37 * time.Second, Interval: 11 * time.Second, Count: 4, UserTimeout: 53 * time.Second}
@@ -497,7 +499,7 @@ func TestWhyHealthy(t *testing.T) {
 // closing: not from now, which the kernel cannot tell.
 func TestWhyInFlightAndZeroWindow(t *testing.T) {
 	t.Parallel()
-	if !testkit.InNetNS(t, nil) {
+	if !keepalivetest.InNetNS(t, nil) {
 		return
 	}
 	cfg := keepalive.Config{Idle: 37 * time.Second, Interval: 11 * time.Second, Count: 4, UserTimeout: 53 * time.Second}
@@ -524,7 +526,7 @@ func TestWhyInFlightAndZeroWindow(t *testing.T) {
 
 	t.Run("in flight", func(t *testing.T) {
 		client, server := testkit.Pair(t, lb, nil, cfg.Dial)
-		testkit.SilenceOrSkip(t, server)
+		deadpeer.Silence(t, server)
 		_, err := client.Write([]byte("x"))
 		require.NoError(t, err)
 		w, text := whyOne(client, "retransmit")
@@ -585,7 +587,7 @@ func TestWhyMultipathTCP(t *testing.T) {
 	if _, err := os.Stat("/proc/sys/net/mptcp/close_timeout"); err == nil {
 		sysctls["net/mptcp/close_timeout"] = "47"
 	}
-	if !testkit.InNetNS(t, sysctls) {
+	if !keepalivetest.InNetNS(t, sysctls) {
 		return
 	}
 	want := 60 * time.Second

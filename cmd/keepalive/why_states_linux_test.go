@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/keepalive-go/keepalive/internal/testkit"
+	"github.com/keepalive-go/keepalive/keepalivetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -20,7 +21,7 @@ import (
 // "run as root" (as root), nor "last received 0s ago".
 func TestWhyClosedByItsProgram(t *testing.T) {
 	t.Parallel()
-	if !testkit.InNetNS(t, nil) { // root: every process's descriptors are readable
+	if !keepalivetest.InNetNS(t, nil) { // root: every process's descriptors are readable
 		return
 	}
 	lb := testkit.Loopback{Network: "tcp4", Addr: "127.0.0.1:0"}
@@ -57,7 +58,7 @@ func TestWhyClosedByItsProgram(t *testing.T) {
 // the reset closed: that is no failure.
 func TestWhyKillBothEnds(t *testing.T) {
 	t.Parallel()
-	if !testkit.InNetNS(t, nil) { // root: CAP_NET_ADMIN
+	if !keepalivetest.InNetNS(t, nil) { // root: CAP_NET_ADMIN
 		return
 	}
 	client, server := testkit.Pair(t, testkit.Loopback{Network: "tcp4", Addr: "127.0.0.1:0"}, nil, (&net.Dialer{KeepAlive: -1}).DialContext)

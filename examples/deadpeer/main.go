@@ -21,6 +21,7 @@ import (
 
 	"github.com/keepalive-go/keepalive"
 	"github.com/keepalive-go/keepalive/internal/testkit"
+	"github.com/keepalive-go/keepalive/keepalivetest"
 )
 
 func main() { os.Exit(run(os.Stdout, os.Stderr, os.Args[1:])) }
@@ -96,7 +97,7 @@ func measure(dial testkit.DialFunc, predicted, bound time.Duration) string {
 		return "error: " + err.Error()
 	}
 	defer peer.Close()
-	if err := testkit.Silence(peer); err != nil {
+	if err := keepalivetest.Silence(peer); err != nil {
 		return "error: " + err.Error()
 	}
 	took, err := testkit.ReadFailure(client, start, bound)

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keepalive-go/keepalive/internal/testkit"
+	"github.com/keepalive-go/keepalive/internal/testkit/deadpeer"
 )
 
 func TestDeadPeerDemo(t *testing.T) {
@@ -19,7 +20,7 @@ func TestDeadPeerDemo(t *testing.T) {
 	// The program silences its peers as testkit does; where the kernel
 	// refuses, skip with the reason instead of failing on its error rows.
 	_, peer := testkit.Pair(t, testkit.Loopbacks(t)[0], nil, (&net.Dialer{}).DialContext)
-	testkit.SilenceOrSkip(t, peer)
+	deadpeer.Silence(t, peer)
 	var out, errOut bytes.Buffer
 	require.Equal(t, 0, run(&out, &errOut, []string{"-idle", "1s", "-interval", "1s", "-count", "1"}), errOut.String())
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")

@@ -1,17 +1,15 @@
-// Package testkit holds what the tests and the examples share: loopback
-// connection pairs, a peer that goes silent like a dead host, and runs in a
-// private network namespace.
+// Package testkit holds what the project's tests share and users need not:
+// loopback connection pairs, the CI skip policy, Wine detection and
+// TCP_INFO. The dead peer and the namespace runner are public, in
+// keepalivetest.
 package testkit
 
 import (
 	"context"
-	"errors"
 	"net"
 	"os"
 	"testing"
 	"time"
-
-	"github.com/keepalive-go/keepalive/internal/silence"
 )
 
 // Loopback is a loopback address to listen on.
@@ -107,45 +105,6 @@ func Skip(t testing.TB, msg string) {
 		t.Fatal(msg + " (under CI this test must run: .ci/run installs and runs what it needs)")
 	}
 	t.Skip(msg)
-}
-
-// ErrNoSilence is returned by Silence where it cannot work.
-var ErrNoSilence = errors.New("testkit: making a peer silent needs Linux socket filters")
-
-// Silence makes conn drop every segment that arrives for it, before TCP
-// sees it: to its peer, conn now behaves like a host that died or a cable
-// that was pulled (a BPF "ret #0" filter). conn itself can still send, but
-// nothing it is sent is acknowledged. The work is done by internal/silence,
-// which the keepalive command shares without linking this package's
-// testing import; where it cannot work, Silence returns ErrNoSilence, and
-// where the kernel refuses the filter an error wrapping silence.ErrRefused
-// and EPERM that says why. Tests use SilenceOrSkip.
-func Silence(conn net.Conn) error {
-	err := silence.Peer(conn)
-	if errors.Is(err, silence.ErrUnsupported) {
-		return ErrNoSilence
-	}
-	return err
-}
-
-// SilenceOrSkip silences conn like Silence. Where this process may not
-// (the kernel refuses the filter, or the OS has none) it skips the test
-// with the reason and how to run it, through Skip, so it fails under CI;
-// any other error fails the test.
-func SilenceOrSkip(t testing.TB, conn net.Conn) {
-	t.Helper()
-	err := Silence(conn)
-	switch {
-	case err == nil:
-	case errors.Is(err, silence.ErrRefused):
-		Skip(t, "skipping, no dead peer: "+err.Error()+
-			"; to run it: as root, with CAP_NET_ADMIN, or in a user and network namespace of its own"+
-			" (unshare -rn sh -c 'ip link set lo up && go test ...')")
-	case errors.Is(err, ErrNoSilence):
-		Skip(t, "skipping, no dead peer: "+err.Error())
-	default:
-		t.Fatalf("silencing the peer: %v", err)
-	}
 }
 
 // SkipUnderWine skips the test, naming Wine and why, where it runs under

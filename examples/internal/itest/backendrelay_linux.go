@@ -8,7 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keepalive-go/keepalive/internal/testkit"
+	"github.com/keepalive-go/keepalive/internal/testkit/deadpeer"
+	"github.com/keepalive-go/keepalive/keepalivetest"
 )
 
 // BackendRelay is an L4 proxy whose backend can die while its client side
@@ -59,7 +60,7 @@ func NewBackendRelay(t testing.TB, target string) *BackendRelay {
 			r.mu.Lock()
 			r.backends = append(r.backends, b)
 			if r.silent { // a new backend connection is as dead as the old ones
-				testkit.Silence(b)
+				keepalivetest.Silence(b)
 			}
 			r.mu.Unlock()
 			go io.Copy(b, c)
@@ -73,7 +74,7 @@ func NewBackendRelay(t testing.TB, target string) *BackendRelay {
 func (r *BackendRelay) Addr() string { return r.ln.Addr().String() }
 
 // KillBackend makes the backend dead to the relay: every segment it sends
-// the relay is dropped (testkit.SilenceOrSkip), now and on connections the
+// the relay is dropped (deadpeer.Silence), now and on connections the
 // relay dials later.
 func (r *BackendRelay) KillBackend(t testing.TB) {
 	t.Helper()
@@ -81,6 +82,6 @@ func (r *BackendRelay) KillBackend(t testing.TB) {
 	defer r.mu.Unlock()
 	r.silent = true
 	for _, b := range r.backends {
-		testkit.SilenceOrSkip(t, b)
+		deadpeer.Silence(t, b)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keepalive-go/keepalive/internal/testkit"
+	"github.com/keepalive-go/keepalive/internal/testkit/deadpeer"
 )
 
 // Relay is a TCP relay between clients and a server, in the test process.
@@ -94,7 +95,7 @@ func (p *pair) toClient() {
 // Silence makes every client connection the relay has now go silent: the
 // relay stops writing to it, waits until the client has acknowledged all it
 // was sent (or a retransmission would reach the client and look like a live
-// peer), then drops everything that arrives on it (testkit.SilenceOrSkip:
+// peer), then drops everything that arrives on it (deadpeer.Silence:
 // where the kernel refuses, the test is skipped with the reason). It
 // returns how many connections went silent.
 func (r *Relay) Silence(t testing.TB) int {
@@ -120,7 +121,7 @@ func (r *Relay) Silence(t testing.TB) int {
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
-		testkit.SilenceOrSkip(t, p.client)
+		deadpeer.Silence(t, p.client)
 	}
 	return len(pairs)
 }

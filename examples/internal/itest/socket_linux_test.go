@@ -12,7 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/keepalive-go/keepalive"
-	"github.com/keepalive-go/keepalive/internal/testkit"
+	"github.com/keepalive-go/keepalive/internal/testkit/deadpeer"
 )
 
 // loopbackPair returns a loopback connection dialed with cfg, the server's end, and
@@ -54,13 +54,13 @@ func TestEnds(t *testing.T) {
 			return read(client)
 		}, keepalive.CauseReset},
 		{"in flight", keepalive.Config{UserTimeout: time.Second}, func(t *testing.T, client net.Conn, server *net.TCPConn) error {
-			testkit.SilenceOrSkip(t, server)
+			deadpeer.Silence(t, server)
 			_, err := client.Write([]byte("hello"))
 			require.NoError(t, err)
 			return read(client)
 		}, keepalive.CauseRetransmit},
 		{"idle", keepalive.Config{Idle: time.Second, Interval: time.Second, Count: 1}, func(t *testing.T, client net.Conn, server *net.TCPConn) error {
-			testkit.SilenceOrSkip(t, server)
+			deadpeer.Silence(t, server)
 			return read(client)
 		}, keepalive.CauseKeepAlive},
 	} {

@@ -3,7 +3,7 @@
 // Command silentpeer is a dead peer for tests that cannot make one
 // themselves, such as the Windows tests under Wine (see .ci/run): it
 // listens on a loopback port, prints the address, and silences every
-// connection it accepts (internal/silence; Linux only), so the dialer's
+// connection it accepts (keepalivetest.Silence; Linux only), so the dialer's
 // keepalive probes go unanswered. It exits after -for.
 package main
 
@@ -16,7 +16,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/keepalive-go/keepalive/internal/silence"
+	"github.com/keepalive-go/keepalive/keepalivetest"
 )
 
 func main() {
@@ -37,7 +37,7 @@ func main() {
 			fmt.Fprintln(os.Stderr, "silentpeer:", err)
 			os.Exit(1)
 		}
-		if err := silence.Peer(conn); err != nil {
+		if err := keepalivetest.Silence(conn); err != nil {
 			fmt.Fprintln(os.Stderr, "silentpeer:", err)
 			os.Exit(1)
 		}
