@@ -11,7 +11,7 @@
 // attach the filter. [EndsWithin] waits, bounded, for an operation or a
 // connection to end, and says what the kernel saw when it does not.
 //
-// Linux only: elsewhere Silence, Fail with Silent or Held, and Command
+// Linux only: elsewhere Silence, Fail with Silent or Held, and Rerun
 // return an error wrapping [errors.ErrUnsupported] that names the OS, and
 // InNetNS skips. Every wait is bounded; nothing outlives the test that
 // closes what it made (see docs/testing-your-service.md).
