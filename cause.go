@@ -58,27 +58,34 @@ type seen struct {
 }
 
 func causeOf(conn net.Conn, saw seen) (Cause, Status, error) {
-	op := fdOp{kind: opCause}
-	return op.cause(onConn(conn, &op), saw)
+	var st Status
+	var e ending
+	op := fdOp{kind: opCause, st: &st, end: &e}
+	cerr, err := onConn(conn, &op)
+	return decide(cerr, err, st, e, saw)
 }
 
 // CauseOfRawConn is CauseOf for a socket that is not a net.Conn.
 func CauseOfRawConn(rc syscall.RawConn, err error) (Cause, Status, error) {
-	op := fdOp{kind: opCause, raw: true}
-	return op.cause(onRawConn(rc, &op), seen{err: err})
+	var st Status
+	var e ending
+	op := fdOp{kind: opCause, raw: true, st: &st, end: &e}
+	cerr, rerr := onRawConn(rc, &op)
+	return decide(cerr, rerr, st, e, seen{err: err})
 }
 
-// cause decides from what op read; cerr is what kept it from reading.
-func (op *fdOp) cause(cerr error, saw seen) (Cause, Status, error) {
+// decide is the cause from what was read: cerr kept the read from
+// happening, err is the read's own error.
+func decide(cerr, err error, st Status, e ending, saw seen) (Cause, Status, error) {
 	switch {
 	case errors.Is(cerr, ErrNotTCP):
 		return CauseUnknown, Status{}, cerr
 	case cerr != nil:
 		return closedOr(cerr)
-	case op.err != nil:
-		return CauseUnknown, Status{}, op.err
+	case err != nil:
+		return CauseUnknown, Status{}, err
 	}
-	return causeFrom(op.st, op.soErr, op.opts, saw), op.st, nil
+	return causeFrom(st, e.soErr, e.opts, saw), st, nil
 }
 
 // ended reads what decides between the causes of an ended connection: the

@@ -60,10 +60,11 @@ func (p *platform) withSystem(c Config) (Config, error) {
 // (one getsockopt saved).
 func applyConn(conn net.Conn, c Config, plain bool) error {
 	op := fdOp{kind: opApply, cfg: c, plain: plain}
-	if err := onConn(conn, &op); err != nil {
-		return err
+	cerr, err := onConn(conn, &op)
+	if cerr != nil {
+		return cerr
 	}
-	return op.err
+	return err
 }
 
 // Inspect returns the keepalive values the kernel holds for conn now; a
@@ -76,16 +77,20 @@ func applyConn(conn net.Conn, c Config, plain bool) error {
 // returns the system's; NetBSD and Windows before 10 1709 cannot read them
 // back and fail with errors.ErrUnsupported.
 func Inspect(conn net.Conn) (Config, error) {
-	op := fdOp{kind: opInspect}
-	return op.insp.result(onConn(conn, &op))
+	var r inspection
+	op := fdOp{kind: opInspect, insp: &r}
+	cerr, _ := onConn(conn, &op) // the error is r.err
+	return r.result(cerr)
 }
 
 // InspectRawConn is Inspect for a socket that is not a net.Conn, such as an
 // *os.File's holding a socket duplicated from another process. A socket
 // that is not TCP fails with ErrNotTCP.
 func InspectRawConn(rc syscall.RawConn) (Config, error) {
-	op := fdOp{kind: opInspect, raw: true}
-	return op.insp.result(onRawConn(rc, &op))
+	var r inspection
+	op := fdOp{kind: opInspect, raw: true, insp: &r}
+	cerr, _ := onRawConn(rc, &op) // the error is r.err
+	return r.result(cerr)
 }
 
 // inspection is what getOptions read; result adds what RawConn.Control
@@ -136,10 +141,11 @@ func (c Config) control(network string, rc syscall.RawConn, plain bool) error {
 		return err
 	}
 	op := fdOp{kind: opApply, cfg: c.Rounded(), plain: plain}
-	if err := onRawConn(rc, &op); err != nil {
-		return err
+	cerr, err := onRawConn(rc, &op)
+	if cerr != nil {
+		return cerr
 	}
-	return op.err
+	return err
 }
 
 // setChecked is setOptions on a socket that is plain TCP, or is first

@@ -321,38 +321,60 @@ func errUnsupported() error {
 }
 
 // setting is one option setOptions sets: a TCP-level option num, or, with
-// num zero, SO_KEEPALIVE.
+// num zero, SO_KEEPALIVE. The name, needed only for an error, is optName().
 type setting struct {
-	name string
-	num  int
-	v    int
+	field, num, v int // field: index into fieldOpts
 }
 
-// settings is what setOptions sets for c, already validated and rounded,
-// in order. The user timeout goes first because it is the option a socket
-// can refuse (Linux Multipath TCP sockets), so a refusal leaves the socket
-// untouched; SO_KEEPALIVE goes last, so probing starts with the values in
-// place. An option with no number (SIO_KEEPALIVE_VALS' fields) is the
-// caller's.
-func (p *platform) settings(c Config) (s [5]setting, n int) {
+// settings fills s with what setOptions sets for c, already validated and
+// rounded, in order, and returns how many. The user timeout goes first
+// because it is the option a socket can refuse (Linux Multipath TCP
+// sockets), so a refusal leaves the socket untouched; SO_KEEPALIVE goes
+// last, so probing starts with the values in place. An option with no
+// number (SIO_KEEPALIVE_VALS' fields) is the caller's.
+func (p *platform) settings(c Config, s *[5]setting) int {
+	n := 0
 	if c.UserTimeout > 0 && p.userTimeout.num != 0 {
-		s[n] = setting{p.userTimeout.name, p.userTimeout.num, units(c.UserTimeout, p.userTimeout.unit)}
+		s[n] = setting{fieldUserTimeout, p.userTimeout.num, units(c.UserTimeout, p.userTimeout.unit)}
 		n++
 	}
 	if c.Idle > 0 && p.idle.num != 0 {
-		s[n] = setting{p.idle.name, p.idle.num, units(c.Idle, p.idle.unit)}
+		s[n] = setting{fieldIdle, p.idle.num, units(c.Idle, p.idle.unit)}
 		n++
 	}
 	if c.Interval > 0 && p.interval.num != 0 {
-		s[n] = setting{p.interval.name, p.interval.num, units(c.Interval, p.interval.unit)}
+		s[n] = setting{fieldInterval, p.interval.num, units(c.Interval, p.interval.unit)}
 		n++
 	}
 	if c.Count > 0 && p.count.num != 0 {
-		s[n] = setting{p.count.name, p.count.num, c.Count}
+		s[n] = setting{fieldCount, p.count.num, c.Count}
 		n++
 	}
-	s[n] = setting{"SO_KEEPALIVE", 0, 1}
-	return s, n + 1
+	s[n] = setting{fieldKeepAlive, 0, 1}
+	return n + 1
+}
+
+const (
+	fieldUserTimeout = iota
+	fieldIdle
+	fieldInterval
+	fieldCount
+	fieldKeepAlive
+)
+
+// optName is the option's name, for errors.
+func (p *platform) optName(s setting) string {
+	switch s.field {
+	case fieldUserTimeout:
+		return p.userTimeout.name
+	case fieldIdle:
+		return p.idle.name
+	case fieldInterval:
+		return p.interval.name
+	case fieldCount:
+		return p.count.name
+	}
+	return "SO_KEEPALIVE"
 }
 
 // units is d in the kernel's unit.

@@ -599,22 +599,29 @@ func TestPlatformSettingsOrder(t *testing.T) {
 	}
 	c := Config{Idle: 20 * s, Interval: 3 * s, Count: 4, UserTimeout: 29 * s}
 	for goos, p := range all {
-		got, n := p.settings(c)
-		var want []setting
+		var s [5]setting
+		type named struct {
+			name   string
+			num, v int
+		}
+		var got, want []named
+		for _, o := range s[:p.settings(c, &s)] {
+			got = append(got, named{p.optName(o), o.num, o.v})
+		}
 		for _, o := range []struct {
 			d   durOpt
 			set time.Duration
 		}{{p.userTimeout, c.UserTimeout}, {p.idle, c.Idle}, {p.interval, c.Interval}} {
 			if o.d.num != 0 {
-				want = append(want, setting{o.d.name, o.d.num, int(o.set / o.d.unit)})
+				want = append(want, named{o.d.name, o.d.num, int(o.set / o.d.unit)})
 			}
 		}
 		if p.count.num != 0 {
-			want = append(want, setting{p.count.name, p.count.num, c.Count})
+			want = append(want, named{p.count.name, p.count.num, c.Count})
 		}
-		want = append(want, setting{"SO_KEEPALIVE", 0, 1})
-		assert.Equal(t, want, got[:n], goos)
-		none, n := p.settings(Config{})
-		assert.Equal(t, []setting{{"SO_KEEPALIVE", 0, 1}}, none[:n], "%s: a zero Config only turns keepalive on", goos)
+		want = append(want, named{"SO_KEEPALIVE", 0, 1})
+		assert.Equal(t, want, got, goos)
+		n := p.settings(Config{}, &s)
+		assert.Equal(t, []setting{{fieldKeepAlive, 0, 1}}, s[:n], "%s: a zero Config only turns keepalive on", goos)
 	}
 }

@@ -15,22 +15,33 @@ import (
 // an fdOp on it without a heap allocation.
 
 // fdOp is one operation on a socket's descriptor: its kind, what it
-// takes, and what it found.
+// takes, and where it writes what it found (the caller's variables, on its
+// stack).
 type fdOp struct {
-	kind  opKind
-	raw   bool   // from a RawConn: a failure on a socket that is not TCP is ErrNotTCP
-	cfg   Config // opApply: what to set; opStatus: what the socket holds (heldOptions)
-	plain bool   // opApply: the socket is plain TCP, no Multipath TCP check
-	src   optionSource
+	kind            opKind
+	raw, plain, ran bool // raw: from a RawConn, a failure on a socket that is not TCP is ErrNotTCP; plain: opApply skips the Multipath TCP check
+	src             optionSource
+	cfg             Config // opApply: what to set; opStatus: what the socket holds (heldOptions)
 
-	err   error // opApply, opStatus, opCause
-	insp  inspection
-	st    Status        // opStatus, opCause
-	soErr syscall.Errno // opCause: the pending error
-	opts  Config        // opCause: the probe count and user timeout in force
+	insp *inspection // opInspect
+	st   *Status     // opStatus, opCause
+	end  *ending     // opCause
 
-	fn  func(fd uintptr) // run, bound once for a pooled fdOp
-	ran bool
+	fn  func(fd uintptr) // a pooled fdOp's callback, bound once
+	buf *fdBuf           // a pooled fdOp's own results
+	err error            // and the error its run returned
+}
+
+// ending is what CauseOf reads beyond the Status of an ended connection.
+type ending struct {
+	soErr syscall.Errno // the pending error
+	opts  Config        // the probe count and user timeout in force
+}
+
+type fdBuf struct {
+	insp inspection
+	st   Status
+	end  ending
 }
 
 type opKind uint8
@@ -42,89 +53,98 @@ const (
 	opCause
 )
 
-func (op *fdOp) run(fd uintptr) {
+// run does op on fd and returns its error. (An error kept in op would, to
+// escape analysis, carry op's result pointers, and the caller's variables,
+// to the heap.)
+func (op *fdOp) run(fd uintptr) (err error) {
 	op.ran = true
-	var err error
 	switch op.kind {
 	case opApply:
 		err = setChecked(fd, op.cfg, op.plain)
-		op.err = err
 	case opInspect:
 		op.insp.c, op.insp.enabled, op.insp.err = getOptions(fd, true)
 		err = op.insp.err
-	case opStatus, opCause:
-		src := op.src
-		if op.kind == opCause {
-			src = noOptions
+	case opStatus:
+		err = readStatus(fd, op.st, op.cfg, op.src)
+	case opCause:
+		if err = readStatus(fd, op.st, Config{}, noOptions); err == nil && op.st.State == StateClosed {
+			ended(fd, op.st, &op.end.soErr, &op.end.opts) // decides only between ended causes
 		}
-		err = readStatus(fd, &op.st, op.cfg, src)
-		if err == nil && op.kind == opCause && op.st.State == StateClosed {
-			ended(fd, &op.st, &op.soErr, &op.opts) // decides only between ended causes
-		}
-		op.err = err
 	}
 	if err != nil && op.raw && !isTCPSocket(fd) {
 		err = fmt.Errorf("%w: the socket is not a TCP socket", ErrNotTCP)
-		op.err, op.insp.err = err, err
+		if op.insp != nil {
+			op.insp.err = err
+		}
 	}
+	return err
 }
 
-// onConn runs op on the TCP socket under conn. Its error is one that kept
-// op from running: conn is not TCP, or RawConn.Control failed (typically
-// conn is closed: errors.Is(err, net.ErrClosed) holds).
-func onConn(conn net.Conn, op *fdOp) error {
-	tc, sc, err := socketOf(conn)
-	if err != nil {
-		return err
+// onConn runs op on the TCP socket under conn and returns cerr, what kept
+// op from running (conn is not TCP, or RawConn.Control failed, typically
+// because conn is closed: errors.Is(cerr, net.ErrClosed) holds), or err,
+// op's own.
+func onConn(conn net.Conn, op *fdOp) (cerr, err error) {
+	tc, sc, cerr := socketOf(conn)
+	if cerr != nil {
+		return cerr, nil
 	}
 	if tc == nil {
-		rc, err := sc.SyscallConn()
-		if err != nil {
-			return fmt.Errorf("keepalive: %w", err)
+		rc, cerr := sc.SyscallConn()
+		if cerr != nil {
+			return fmt.Errorf("keepalive: %w", cerr), nil
 		}
 		op.raw = true
 		return onRawConn(rc, op)
 	}
-	rc, err := tc.SyscallConn()
-	if err != nil {
-		return fmt.Errorf("keepalive: %w", err)
+	rc, cerr := tc.SyscallConn()
+	if cerr != nil {
+		return fmt.Errorf("keepalive: %w", cerr), nil
 	}
 	// rc is concrete here, so Control is devirtualized and the closure,
 	// and op with it, stay on the caller's stack.
-	if err := rc.Control(func(fd uintptr) { op.run(fd) }); err != nil {
-		return fmt.Errorf("keepalive: %w", err)
+	if cerr := rc.Control(func(fd uintptr) { err = op.run(fd) }); cerr != nil {
+		return fmt.Errorf("keepalive: %w", cerr), nil
 	}
-	return nil
+	return nil, err
 }
 
 // onRawConn is onConn for a RawConn. Its Control is an interface call, so
 // op's fields go through a pooled fdOp, whose callback is bound once: op
 // stays off the heap.
-func onRawConn(rc syscall.RawConn, op *fdOp) error {
+func onRawConn(rc syscall.RawConn, op *fdOp) (cerr, err error) {
 	if netconn.IsNil(rc) {
-		return fmt.Errorf("%w: nil syscall.RawConn", ErrNotTCP)
+		return fmt.Errorf("%w: nil syscall.RawConn", ErrNotTCP), nil
 	}
 	p := fdOps.Get().(*fdOp)
-	fn := p.fn
-	*p = *op
-	p.fn = fn
-	err := rc.Control(p.fn)
-	*op = *p
-	op.fn = nil
-	*p = fdOp{fn: fn}
+	p.kind, p.raw, p.plain, p.src, p.cfg = op.kind, op.raw, op.plain, op.src, op.cfg
+	p.insp, p.st, p.end = &p.buf.insp, &p.buf.st, &p.buf.end
+	cerr = rc.Control(p.fn)
+	op.ran, err = p.ran, p.err
+	if op.insp != nil {
+		*op.insp = p.buf.insp
+	}
+	if op.st != nil {
+		*op.st = p.buf.st
+	}
+	if op.end != nil {
+		*op.end = p.buf.end
+	}
+	*p.buf = fdBuf{}
+	p.ran, p.err = false, nil
 	fdOps.Put(p)
 	switch {
-	case err != nil:
-		return fmt.Errorf("keepalive: %w", err)
+	case cerr != nil:
+		return fmt.Errorf("keepalive: %w", cerr), nil
 	case !op.ran:
-		return fmt.Errorf("keepalive: %T.Control returned without calling its function: %w", rc, syscall.EINVAL)
+		return fmt.Errorf("keepalive: %T.Control returned without calling its function: %w", rc, syscall.EINVAL), nil
 	}
-	return nil
+	return nil, err
 }
 
 var fdOps = sync.Pool{New: func() any {
-	op := new(fdOp)
-	op.fn = op.run
+	op := &fdOp{buf: new(fdBuf)}
+	op.fn = func(fd uintptr) { op.err = op.run(fd) }
 	return op
 }}
 

@@ -171,20 +171,24 @@ func (c Config) Status(conn net.Conn) (Status, error) {
 
 // statusOf reads conn's Status, its keepalive values as src says.
 func statusOf(conn net.Conn, held Config, src optionSource) (Status, error) {
-	op := fdOp{kind: opStatus, cfg: held, src: src}
-	if err := onConn(conn, &op); err != nil {
-		return Status{}, err
+	var st Status
+	op := fdOp{kind: opStatus, cfg: held, src: src, st: &st}
+	cerr, err := onConn(conn, &op)
+	if cerr != nil {
+		return Status{}, cerr
 	}
-	return op.st, op.err
+	return st, err
 }
 
 // StatusOfRawConn is StatusOf for a socket that is not a net.Conn.
 func StatusOfRawConn(rc syscall.RawConn) (Status, error) {
-	op := fdOp{kind: opStatus, src: readOptions, raw: true}
-	if err := onRawConn(rc, &op); err != nil {
-		return Status{}, err
+	var st Status
+	op := fdOp{kind: opStatus, src: readOptions, raw: true, st: &st}
+	cerr, err := onRawConn(rc, &op)
+	if cerr != nil {
+		return Status{}, cerr
 	}
-	return op.st, op.err
+	return st, err
 }
 
 // readStatus reads fd's counters (readCounters, status_<goos>.go), then

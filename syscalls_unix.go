@@ -19,14 +19,15 @@ import (
 // setOptions sets c, already validated and rounded, on fd, in the order
 // settings gives.
 func setOptions(sysfd uintptr, c Config) error {
-	s, n := host().settings(c)
-	for _, o := range s[:n] {
+	p := host()
+	var s [5]setting
+	for _, o := range s[:p.settings(c, &s)] {
 		level, num := unix.IPPROTO_TCP, o.num
 		if num == 0 {
 			level, num = unix.SOL_SOCKET, unix.SO_KEEPALIVE
 		}
 		if err := unix.SetsockoptInt(int(sysfd), level, num, o.v); err != nil {
-			return setErr(o.name, o.v, err)
+			return setErr(p.optName(o), o.v, err)
 		}
 	}
 	return nil

@@ -35,13 +35,14 @@ func setOptions(sysfd uintptr, c Config) error {
 		}
 		c = c.withDefaults(Config{Idle: d.Idle, Interval: d.Interval})
 	}
-	s, n := host().settings(c)
-	for _, o := range s[:n] {
+	p := host()
+	var s [5]setting
+	for _, o := range s[:p.settings(c, &s)] {
 		level, num := windows.IPPROTO_TCP, o.num
 		if num == 0 {
 			level, num = windows.SOL_SOCKET, windows.SO_KEEPALIVE
 		}
-		if err := setInt(fd, level, num, o.name, o.v); err != nil {
+		if err := setInt(fd, level, num, p.optName(o), o.v); err != nil {
 			return err
 		}
 	}
