@@ -69,7 +69,7 @@ func causeOf(conn net.Conn, saw seen) (Cause, Status, error) {
 func CauseOfRawConn(rc syscall.RawConn, err error) (Cause, Status, error) {
 	var st Status
 	var e ending
-	op := fdOp{kind: opCause, raw: true, st: &st, end: &e}
+	op := fdOp{kind: opCause, st: &st, end: &e}
 	cerr, rerr := onRawConn(rc, &op)
 	return decide(cerr, rerr, st, e, seen{err: err})
 }

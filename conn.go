@@ -88,7 +88,7 @@ func Inspect(conn net.Conn) (Config, error) {
 // that is not TCP fails with ErrNotTCP.
 func InspectRawConn(rc syscall.RawConn) (Config, error) {
 	var r inspection
-	op := fdOp{kind: opInspect, raw: true, insp: &r}
+	op := fdOp{kind: opInspect, insp: &r}
 	cerr, _ := onRawConn(rc, &op) // the error is r.err
 	return r.result(cerr)
 }

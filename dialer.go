@@ -71,7 +71,19 @@ func (c Config) Dial(ctx context.Context, network, address string) (net.Conn, er
 	if err != nil {
 		return nil, err
 	}
-	if err := applyConn(conn, p.rounded(c), true); err != nil { // plain TCP: dialed so
+	// A *net.TCPConn, as net.Dialer makes for TCP networks: onTCP, not the
+	// whole of onConn, so a program that only dials links no more.
+	tc, ok := conn.(*net.TCPConn)
+	if !ok {
+		conn.Close()
+		return nil, fmt.Errorf("%w: net.Dialer returned a %T for %q", ErrNotTCP, conn, network)
+	}
+	op := fdOp{kind: opApply, cfg: p.rounded(c), plain: true} // plain TCP: dialed so
+	cerr, err := onTCP(tc, &op)
+	if cerr != nil {
+		err = cerr
+	}
+	if err != nil {
 		conn.Close()
 		return nil, err
 	}

@@ -18,10 +18,10 @@ import (
 // takes, and where it writes what it found (the caller's variables, on its
 // stack).
 type fdOp struct {
-	kind            opKind
-	raw, plain, ran bool // raw: from a RawConn, a failure on a socket that is not TCP is ErrNotTCP; plain: opApply skips the Multipath TCP check
-	src             optionSource
-	cfg             Config // opApply: what to set; opStatus: what the socket holds (heldOptions)
+	kind       opKind
+	plain, ran bool // plain: opApply skips the Multipath TCP check
+	src        optionSource
+	cfg        Config // opApply: what to set; opStatus: what the socket holds (heldOptions)
 
 	insp *inspection // opInspect
 	st   *Status     // opStatus, opCause
@@ -71,7 +71,13 @@ func (op *fdOp) run(fd uintptr) (err error) {
 			ended(fd, op.st, &op.end.soErr, &op.end.opts) // decides only between ended causes
 		}
 	}
-	if err != nil && op.raw && !isTCPSocket(fd) {
+	return err
+}
+
+// runRaw is run for a socket from a RawConn, which may not be TCP.
+func (op *fdOp) runRaw(fd uintptr) error {
+	err := op.run(fd)
+	if err != nil && !isTCPSocket(fd) {
 		err = fmt.Errorf("%w: the socket is not a TCP socket", ErrNotTCP)
 		if op.insp != nil {
 			op.insp.err = err
@@ -94,9 +100,13 @@ func onConn(conn net.Conn, op *fdOp) (cerr, err error) {
 		if cerr != nil {
 			return fmt.Errorf("keepalive: %w", cerr), nil
 		}
-		op.raw = true
 		return onRawConn(rc, op)
 	}
+	return onTCP(tc, op)
+}
+
+// onTCP is onConn for a *net.TCPConn.
+func onTCP(tc *net.TCPConn, op *fdOp) (cerr, err error) {
 	rc, cerr := tc.SyscallConn()
 	if cerr != nil {
 		return fmt.Errorf("keepalive: %w", cerr), nil
@@ -117,7 +127,7 @@ func onRawConn(rc syscall.RawConn, op *fdOp) (cerr, err error) {
 		return fmt.Errorf("%w: nil syscall.RawConn", ErrNotTCP), nil
 	}
 	p := fdOps.Get().(*fdOp)
-	p.kind, p.raw, p.plain, p.src, p.cfg = op.kind, op.raw, op.plain, op.src, op.cfg
+	p.kind, p.plain, p.src, p.cfg = op.kind, op.plain, op.src, op.cfg
 	p.insp, p.st, p.end = &p.buf.insp, &p.buf.st, &p.buf.end
 	cerr = rc.Control(p.fn)
 	op.ran, err = p.ran, p.err
@@ -144,7 +154,7 @@ func onRawConn(rc syscall.RawConn, op *fdOp) (cerr, err error) {
 
 var fdOps = sync.Pool{New: func() any {
 	op := &fdOp{buf: new(fdBuf)}
-	op.fn = func(fd uintptr) { op.err = op.run(fd) }
+	op.fn = func(fd uintptr) { op.err = op.runRaw(fd) }
 	return op
 }}
 

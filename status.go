@@ -183,7 +183,7 @@ func statusOf(conn net.Conn, held Config, src optionSource) (Status, error) {
 // StatusOfRawConn is StatusOf for a socket that is not a net.Conn.
 func StatusOfRawConn(rc syscall.RawConn) (Status, error) {
 	var st Status
-	op := fdOp{kind: opStatus, src: readOptions, raw: true, st: &st}
+	op := fdOp{kind: opStatus, src: readOptions, st: &st}
 	cerr, err := onRawConn(rc, &op)
 	if cerr != nil {
 		return Status{}, cerr
