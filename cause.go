@@ -136,6 +136,11 @@ func causeFrom(st Status, soErr syscall.Errno, opts Config, saw seen) Cause {
 	if e == 0 {
 		e = errnoOf(saw.err)
 	}
+	if e == syscall.EPIPE && (st.Probes > 0 || st.Retransmits > 0) {
+		// A write after the end, whose own error another call took (a
+		// driver's liveness peek): the counters decide, not the pipe.
+		e = 0
+	}
 	switch e {
 	case syscall.ECONNRESET, syscall.EPIPE:
 		return CauseReset

@@ -193,6 +193,10 @@ func TestCauseFrom(t *testing.T) {
 		{"zero window, reset said", func(s *Status) { s.Unsent, s.ZeroWindow = 5000, true }, 0, seen{err: reset}, CauseReset, Config{}},
 		{"reset, said", func(*Status) {}, 0, seen{err: reset}, CauseReset, Config{}},
 		{"broken pipe, said", func(*Status) {}, 0, seen{err: syscall.EPIPE}, CauseReset, Config{}},
+		// go-sql-driver/mysql's idle check peeks and takes ETIMEDOUT; its
+		// goodbye write then gets EPIPE: not a reset.
+		{"broken pipe after the probes ran out", func(s *Status) { s.Probes = 2 }, 0, seen{err: syscall.EPIPE}, CauseKeepAlive, Config{Count: 2}},
+		{"broken pipe after retransmissions", func(s *Status) { s.Retransmits, s.retransSent = 3, 1000 }, 0, seen{err: syscall.EPIPE}, CauseUnknown, Config{}},
 		{"reset pending", func(s *Status) { s.Probes = 1 }, syscall.ECONNRESET, seen{}, CauseReset, Config{}},
 		{"(a) nothing left, nothing said", func(*Status) {}, 0, seen{}, CauseUnknown, Config{}},
 		{"(a) nothing left, EOF said", func(*Status) {}, 0, seen{err: io.EOF}, CauseUnknown, Config{}},
