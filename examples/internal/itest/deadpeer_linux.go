@@ -65,6 +65,15 @@ type Driver struct {
 	// 1 s (pgx pings a connection idle for longer, and moves a query whose
 	// ping fails to a new connection).
 	WritesAfterResponse bool
+	// NextFails says the driver hands out a pooled connection without
+	// checking it (gomemcache): after an idle drop, the next request goes
+	// to the dropped connection and fails with the kernel's error, and the
+	// one after it goes to a new connection.
+	NextFails bool
+	// NoReconnect says the client holds one connection and never dials
+	// again by itself (a WebSocket): after an idle drop the next request
+	// fails, and there is no new connection to check.
+	NoReconnect bool
 }
 
 // DeadPeer runs, in parallel, a client with the Config and the same client
@@ -163,8 +172,8 @@ func DeadPeer(t *testing.T, d Driver) {
 					require.Equal(t, keepalive.CauseRetransmit, end.Cause, "the kernel timed the driver's connection out (driver: %v; %+v)", err, end.Status)
 					assert.True(t, d.TimeoutErr(err), "the driver reports a timeout as documented, not %v", err)
 					assert.GreaterOrEqual(t, took, InFlightEarliest(cfg), "no sooner than UserTimeout: %v", err)
-					t.Logf("request in flight to a dead peer failed after %v (bound %v): driver said %q; keepalive.CauseOf: %v after %d retransmissions",
-						took.Round(time.Millisecond), InFlightBound(cfg).Round(time.Millisecond), err, end.Cause, end.Status.Retransmits)
+					t.Logf("request in flight to a dead peer failed after %v (bound %v): driver said %q (%T); keepalive.CauseOf: %v after %d retransmissions",
+						took.Round(time.Millisecond), InFlightBound(cfg).Round(time.Millisecond), err, err, end.Cause, end.Status.Retransmits)
 				case mode == "in flight":
 					took, err, returned := call.Wait(ControlWait(cfg))
 					require.False(t, returned, "without the Config the request returned after %v: %v", took, err)
@@ -176,6 +185,20 @@ func DeadPeer(t *testing.T, d Driver) {
 					assert.GreaterOrEqual(t, took, IdleEarliest(cfg), "no sooner than the model")
 					if d.ReadsIdle {
 						require.True(t, sock.WaitReleased(NextWait), "the driver has not closed the dropped connection within %v", NextWait)
+					}
+					if d.NextFails || d.NoReconnect {
+						first := Start(func() error { return c.Do(ctx) })
+						firstTook, err, returned := first.Wait(NextWait)
+						require.True(t, returned, "the request after the drop not done within %v: %v, error %v", NextWait, firstTook, err)
+						require.Error(t, err, "the request after the drop went to the dropped connection")
+						t.Logf("the request after the drop failed after %v: driver said %q (%T)", firstTook.Round(time.Millisecond), err, err)
+						if d.NoReconnect {
+							end := ends.Wait(t, conn, NextWait)
+							require.Equal(t, keepalive.CauseKeepAlive, end.Cause, "the kernel timed the driver's connection out (%+v)", end.Status)
+							t.Logf("idle connection to a dead peer dropped %v after its last segment (bound %v); keepalive.CauseOf: %v after %d probes; the client does not reconnect",
+								took.Round(time.Millisecond), IdleBound(cfg).Round(time.Millisecond), end.Cause, end.Status.Probes)
+							return
+						}
 					}
 					next := Start(func() error { return c.Do(ctx) })
 					nextTook, err, returned := next.Wait(NextWait)
