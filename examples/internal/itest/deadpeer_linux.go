@@ -74,6 +74,11 @@ type Driver struct {
 	// again by itself (a WebSocket): after an idle drop the next request
 	// fails, and there is no new connection to check.
 	NoReconnect bool
+	// ResendsInFlight says the driver keeps a request whose connection
+	// died and sends it again once it has reconnected (paho's QoS 1
+	// publish): the request in flight then succeeds, on a new connection,
+	// after the kernel dropped the old one, instead of failing.
+	ResendsInFlight bool
 }
 
 // DeadPeer runs, in parallel, a client with the Config and the same client
@@ -166,6 +171,16 @@ func DeadPeer(t *testing.T, d Driver) {
 				case mode == "in flight" && withConfig:
 					took, err, returned := call.Wait(InFlightBound(cfg))
 					require.True(t, returned, "request to a dead peer not done within %v: %v, error %v", InFlightBound(cfg), took, err)
+					if d.ResendsInFlight {
+						require.NoError(t, err, "request resent after the reconnect")
+						assert.Greater(t, len(tr.Conns()), 1, "the request was resent on a new connection")
+						end := ends.Wait(t, conn, NextWait)
+						require.Equal(t, keepalive.CauseRetransmit, end.Cause, "the kernel timed the driver's connection out (%+v)", end.Status)
+						assert.GreaterOrEqual(t, took, InFlightEarliest(cfg), "no sooner than UserTimeout")
+						t.Logf("request in flight to a dead peer: its connection dropped, the request resent on a new one, done after %v (bound %v); keepalive.CauseOf: %v after %d retransmissions",
+							took.Round(time.Millisecond), InFlightBound(cfg).Round(time.Millisecond), end.Cause, end.Status.Retransmits)
+						return
+					}
 					require.Error(t, err, "request to a dead peer succeeded after %v", took)
 					// The proof is the cause, whatever the driver made of ETIMEDOUT.
 					end := ends.Wait(t, conn, NextWait)
