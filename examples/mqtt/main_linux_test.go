@@ -47,15 +47,16 @@ func TestDeadPeerMQTT(t *testing.T) {
 		// The kernel's error reaches the ConnectionLostHandler.
 		ResendsInFlight: true,
 		Open: func(t *testing.T, addr string, dial testkit.DialFunc) itest.Client {
+			logf, stop := itest.LogUntil(t)
 			opts := Options(brokerURL(addr), layers.Plan{}, dial).
 				SetKeepAlive(0). // MQTT's own PINGs off for the test: they would end the wait whatever the socket does
 				SetMaxReconnectInterval(100 * time.Millisecond).
-				SetConnectionLostHandler(func(_ mqtt.Client, err error) { t.Logf("paho ConnectionLostHandler: %q (%T)", err, err) })
+				SetConnectionLostHandler(func(_ mqtt.Client, err error) { logf("paho ConnectionLostHandler: %q (%T)", err, err) })
 			c := mqtt.NewClient(opts)
 			require.NoError(t, wait(context.Background(), c.Connect()))
 			return itest.Client{
 				Do:    func(ctx context.Context) error { return wait(ctx, c.Publish("t", 1, false, "x")) },
-				Close: func() { c.Disconnect(0) },
+				Close: func() { stop(); c.Disconnect(0) },
 			}
 		},
 	})

@@ -63,13 +63,14 @@ func TestDeadPeerNATS(t *testing.T) {
 		TimeoutErr: natsTimeout,
 		ReadsIdle:  true, // its read loop sees the drop and reconnects
 		Open: func(t *testing.T, addr string, dial testkit.DialFunc) itest.Client {
+			logf, stop := itest.LogUntil(t)
 			nc, err := nats.Connect(natsURL(addr), nats.SetCustomDialer(Dialer(dial)),
 				// NATS's own PINGs off for the test (they would end the wait
 				// whatever the socket does); reconnect at once.
 				nats.PingInterval(time.Hour), nats.ReconnectWait(10*time.Millisecond), nats.ReconnectJitter(0, 0),
 				nats.MaxReconnects(-1),
 				nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
-					t.Logf("nats.go DisconnectErrHandler: %v; LastError %v", err, nc.LastError())
+					logf("nats.go DisconnectErrHandler: %v", err)
 				}))
 			require.NoError(t, err)
 			return itest.Client{
@@ -79,7 +80,7 @@ func TestDeadPeerNATS(t *testing.T) {
 					defer cancel()
 					return nc.FlushWithContext(ctx)
 				},
-				Close: nc.Close,
+				Close: func() { stop(); nc.Close() },
 			}
 		},
 	})
