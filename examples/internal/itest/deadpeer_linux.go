@@ -65,6 +65,28 @@ type Driver struct {
 	// 1 s (pgx pings a connection idle for longer, and moves a query whose
 	// ping fails to a new connection).
 	WritesAfterResponse bool
+	// NextFails says the driver hands out a pooled connection without
+	// checking it (gomemcache): after an idle drop, the next request goes
+	// to the dropped connection and fails with the kernel's error, and the
+	// one after it goes to a new connection.
+	NextFails bool
+	// NoReconnect says the client holds one connection and never dials
+	// again by itself (a WebSocket): after an idle drop the next request
+	// fails, and there is no new connection to check.
+	NoReconnect bool
+	// ResendsInFlight says the driver keeps a request whose connection
+	// died and sends it again once it has reconnected (paho's QoS 1
+	// publish): the request in flight then succeeds, on a new connection,
+	// after the kernel dropped the old one, instead of failing.
+	ResendsInFlight bool
+	// TakesIdleError says the driver's liveness check reads the socket's
+	// pending error with its own system call (go-sql-driver/mysql's
+	// MSG_PEEK recvfrom), past the watched net.Conn, and then writes a
+	// goodbye that fails with EPIPE. keepalive.CauseOf, seeing only that
+	// EPIPE, says "reset by peer" (reported against the library; it is
+	// not changed here): the idle case then takes the proof from the
+	// kernel's own record instead, every probe sent and unanswered.
+	TakesIdleError bool
 }
 
 // DeadPeer runs, in parallel, a client with the Config and the same client
@@ -157,14 +179,24 @@ func DeadPeer(t *testing.T, d Driver) {
 				case mode == "in flight" && withConfig:
 					took, err, returned := call.Wait(InFlightBound(cfg))
 					require.True(t, returned, "request to a dead peer not done within %v: %v, error %v", InFlightBound(cfg), took, err)
+					if d.ResendsInFlight {
+						require.NoError(t, err, "request resent after the reconnect")
+						assert.Greater(t, len(tr.Conns()), 1, "the request was resent on a new connection")
+						end := ends.Wait(t, conn, NextWait)
+						require.Equal(t, keepalive.CauseRetransmit, end.Cause, "the kernel timed the driver's connection out (%+v)", end.Status)
+						assert.GreaterOrEqual(t, took, InFlightEarliest(cfg), "no sooner than UserTimeout")
+						t.Logf("request in flight to a dead peer: its connection dropped, the request resent on a new one, done after %v (bound %v); keepalive.CauseOf: %v after %d retransmissions",
+							took.Round(time.Millisecond), InFlightBound(cfg).Round(time.Millisecond), end.Cause, end.Status.Retransmits)
+						return
+					}
 					require.Error(t, err, "request to a dead peer succeeded after %v", took)
 					// The proof is the cause, whatever the driver made of ETIMEDOUT.
 					end := ends.Wait(t, conn, NextWait)
 					require.Equal(t, keepalive.CauseRetransmit, end.Cause, "the kernel timed the driver's connection out (driver: %v; %+v)", err, end.Status)
 					assert.True(t, d.TimeoutErr(err), "the driver reports a timeout as documented, not %v", err)
 					assert.GreaterOrEqual(t, took, InFlightEarliest(cfg), "no sooner than UserTimeout: %v", err)
-					t.Logf("request in flight to a dead peer failed after %v (bound %v): driver said %q; keepalive.CauseOf: %v after %d retransmissions",
-						took.Round(time.Millisecond), InFlightBound(cfg).Round(time.Millisecond), err, end.Cause, end.Status.Retransmits)
+					t.Logf("request in flight to a dead peer failed after %v (bound %v): driver said %q (%T); keepalive.CauseOf: %v after %d retransmissions",
+						took.Round(time.Millisecond), InFlightBound(cfg).Round(time.Millisecond), err, err, end.Cause, end.Status.Retransmits)
 				case mode == "in flight":
 					took, err, returned := call.Wait(ControlWait(cfg))
 					require.False(t, returned, "without the Config the request returned after %v: %v", took, err)
@@ -177,13 +209,32 @@ func DeadPeer(t *testing.T, d Driver) {
 					if d.ReadsIdle {
 						require.True(t, sock.WaitReleased(NextWait), "the driver has not closed the dropped connection within %v", NextWait)
 					}
+					if d.NextFails || d.NoReconnect {
+						first := Start(func() error { return c.Do(ctx) })
+						firstTook, err, returned := first.Wait(NextWait)
+						require.True(t, returned, "the request after the drop not done within %v: %v, error %v", NextWait, firstTook, err)
+						require.Error(t, err, "the request after the drop went to the dropped connection")
+						t.Logf("the request after the drop failed after %v: driver said %q (%T)", firstTook.Round(time.Millisecond), err, err)
+						if d.NoReconnect {
+							end := ends.Wait(t, conn, NextWait)
+							require.Equal(t, keepalive.CauseKeepAlive, end.Cause, "the kernel timed the driver's connection out (%+v)", end.Status)
+							t.Logf("idle connection to a dead peer dropped %v after its last segment (bound %v); keepalive.CauseOf: %v after %d probes; the client does not reconnect",
+								took.Round(time.Millisecond), IdleBound(cfg).Round(time.Millisecond), end.Cause, end.Status.Probes)
+							return
+						}
+					}
 					next := Start(func() error { return c.Do(ctx) })
 					nextTook, err, returned := next.Wait(NextWait)
 					require.True(t, returned, "the request after the drop not done within %v: %v, error %v", NextWait, nextTook, err)
 					require.NoError(t, err, "the request after the drop")
 					assert.Greater(t, len(tr.Conns()), 1, "the request after the drop went to a new connection")
 					end := ends.Wait(t, conn, NextWait)
-					require.Equal(t, keepalive.CauseKeepAlive, end.Cause, "the kernel timed the driver's connection out (%+v)", end.Status)
+					if d.TakesIdleError {
+						assert.GreaterOrEqual(t, end.Status.Probes, cfg.Count, "every probe went unanswered (%+v)", end.Status)
+						t.Logf("the driver took the socket's error itself: the hook's cause reads %q", end.Cause)
+					} else {
+						require.Equal(t, keepalive.CauseKeepAlive, end.Cause, "the kernel timed the driver's connection out (%+v)", end.Status)
+					}
 					t.Logf("idle pooled connection to a dead peer dropped %v after its last segment (bound %v); keepalive.CauseOf: %v after %d probes; the next request took %v on a new connection",
 						took.Round(time.Millisecond), IdleBound(cfg).Round(time.Millisecond), end.Cause, end.Status.Probes, nextTook.Round(time.Millisecond))
 				default:

@@ -8,6 +8,7 @@ import (
 	"context"
 	"net"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/keepalive-go/keepalive"
@@ -149,4 +150,25 @@ func (c *Call) Wait(bound time.Duration) (took time.Duration, err error, returne
 		}
 	}
 	return c.took, c.err, c.took <= bound
+}
+
+// LogUntil returns t.Logf for a driver's callbacks, which may run after
+// the test has ended (a connection-lost handler as the relay closes), and
+// stop, after which it logs nothing: call stop before closing the client.
+func LogUntil(t testing.TB) (logf func(format string, args ...any), stop func()) {
+	var mu sync.Mutex
+	done := false
+	logf = func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !done {
+			t.Logf(format, args...)
+		}
+	}
+	stop = func() {
+		mu.Lock()
+		done = true
+		mu.Unlock()
+	}
+	return logf, stop
 }

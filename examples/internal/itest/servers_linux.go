@@ -44,6 +44,9 @@ type server struct {
 
 var postgres, redis server
 
+// The servers of the client recipes (issue 20), each from its Debian package.
+var memcached, natsServer, mosquitto, mariadb, etcd server
+
 // Main is TestMain for the packages whose tests use these servers. It stops
 // the servers after the tests and, if tests found their server missing,
 // names them on stderr and fails the test binary unless -short: go test
@@ -95,6 +98,11 @@ func (s *skips) report() string {
 func stopServers() {
 	postgres.stop(syscall.SIGINT) // fast shutdown: ends the sessions, no checkpoint wait for clients
 	redis.stop(syscall.SIGTERM)
+	memcached.stop(syscall.SIGTERM)
+	natsServer.stop(syscall.SIGTERM)
+	mosquitto.stop(syscall.SIGTERM)
+	mariadb.stop(syscall.SIGTERM)
+	etcd.stop(syscall.SIGTERM)
 }
 
 func (s *server) stop(sig syscall.Signal) {
