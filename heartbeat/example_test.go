@@ -56,3 +56,16 @@ func ExampleSlack() {
 	fmt.Println(heartbeat.Slack(30 * time.Second))
 	// Output: 1.0375s
 }
+
+// Detection says when a Monitor running cfg closes a connection to a hung
+// peer: Interval + Timeout after the last ping that succeeded, Slack later
+// at worst.
+func ExampleConfig_Detection() {
+	cfg := heartbeat.Config{Interval: 20 * time.Second, Timeout: 10 * time.Second}
+	d, err := cfg.Detection()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(d.IdleMin, d.IdleMax)
+	// Output: 30s 31.0375s
+}
