@@ -87,7 +87,12 @@ func fits(deadline time.Duration) time.Duration {
 
 // shortest is the shortest deadline Within accepts for minInterval >= 1s:
 // the one whose fits is minInterval + 1s rounded up to whole seconds.
+// It saturates: a minInterval of centuries has none.
 func shortest(minInterval time.Duration) time.Duration {
+	const most = 1<<63 - 1
+	if minInterval > (most-100*time.Millisecond)/33*32-2*time.Second {
+		return most
+	}
 	sum := (minInterval + 2*time.Second - 1).Truncate(time.Second)
 	d := 100*time.Millisecond + (sum/32)*33
 	for fits(d) < sum { // sum/32 truncated: at most a few ns more

@@ -217,7 +217,9 @@ func TestWithin(t *testing.T) {
 func TestWithinShortest(t *testing.T) {
 	t.Parallel()
 	re := regexp.MustCompile(`the shortest is ([0-9hms.]+)\)`)
-	for _, min := range []time.Duration{0, time.Second, 1500 * time.Millisecond, 10 * time.Second, 2*time.Minute + 300*time.Millisecond} {
+	_, err := heartbeat.Within(time.Hour, 1<<63-1)
+	assert.ErrorContains(t, err, "(the shortest is 2562047h47m16.854775807s)", "saturated, not wrapped")
+	for _, min := range []time.Duration{0, time.Second, 1500 * time.Millisecond, 10 * time.Second, 2*time.Minute + 300*time.Millisecond, 1000 * time.Hour} {
 		_, err := heartbeat.Within(time.Second, min)
 		require.ErrorIs(t, err, syscall.EINVAL)
 		m := re.FindStringSubmatch(err.Error())
