@@ -14,7 +14,11 @@ import (
 
 // BackendRelay is an L4 proxy whose backend can die while its client side
 // stays healthy: its kernel goes on answering the client (TCP keepalive
-// probes included), as a load balancer or Envoy in TCP mode does.
+// probes included), as a load balancer or Envoy in TCP mode does. It is the
+// opposite of a keepalivetest.Proxy, whose client side is what dies: here
+// the relay's own connections to the backend are silenced, and every one
+// it dials after KillBackend too, which a Proxy (new connections work, as
+// after a failover) does not model.
 type BackendRelay struct {
 	ln       net.Listener
 	mu       sync.Mutex

@@ -1,7 +1,8 @@
 // Package itest is what the examples' tests share: the Config they use, the
-// time bounds it predicts, a TCP relay whose client side can go silent like a
-// dead host, a dialer that keeps the connections it made, and real servers
-// (PostgreSQL, Redis) started from the system's packages.
+// time bounds it predicts, the DeadPeer measurement (its dead peer is a
+// keepalivetest.Proxy), an L4 proxy whose backend can die behind a healthy
+// front (BackendRelay), a dialer that keeps the connections it made, and
+// real servers (PostgreSQL, Redis) started from the system's packages.
 package itest
 
 import (

@@ -24,13 +24,15 @@ import (
 // A server started once per test binary, on a free loopback port, in a
 // temporary directory; Main stops it.
 type server struct {
-	once sync.Once
-	addr string
-	err  error
-	skip string // why it cannot run here, and how to install it
-	cmd  *exec.Cmd
-	dir  string
-	out  lockedBuffer
+	once   sync.Once
+	env    string // where a process started in a network namespace finds socket
+	addr   string
+	socket string // its unix socket's path
+	err    error
+	skip   string // why it cannot run here, and how to install it
+	cmd    *exec.Cmd
+	dir    string
+	out    lockedBuffer
 
 	exited  chan struct{} // closed when the process has exited
 	exitErr error
@@ -42,7 +44,10 @@ type server struct {
 	readyLine string
 }
 
-var postgres, redis server
+var (
+	postgres = server{env: "KEEPALIVE_ITEST_POSTGRES_SOCKET"}
+	redis    = server{env: "KEEPALIVE_ITEST_REDIS_SOCKET"}
+)
 
 // The servers of the client recipes (issue 20), each from its Debian package.
 var memcached, natsServer, mosquitto, mariadb, etcd server
@@ -124,7 +129,17 @@ func (s *server) stop(sig syscall.Signal) {
 // (failing it under CI) where the server is not installed.
 func (s *server) get(t testing.TB, start func(s *server) error) string {
 	t.Helper()
-	s.once.Do(func() { s.err = start(s) })
+	s.once.Do(func() {
+		// In a process keepalivetest.InNetNS started, the server is the one
+		// the calling process started, outside this network namespace.
+		if sock := os.Getenv(s.env); sock != "" {
+			s.socket = sock
+			return
+		}
+		if s.err = start(s); s.err == nil && s.skip == "" {
+			os.Setenv(s.env, s.socket) // for the processes InNetNS starts
+		}
+	})
 	if s.skip != "" {
 		skipped.add(t.Name(), s.skip)
 		testkit.Skip(t, "skipping: "+s.skip)
@@ -135,12 +150,43 @@ func (s *server) get(t testing.TB, start func(s *server) error) string {
 	return s.addr
 }
 
+// getSocket is get's unix socket.
+func (s *server) getSocket(t testing.TB, start func(s *server) error) string {
+	t.Helper()
+	s.get(t, start)
+	return s.socket
+}
+
 // Postgres returns the address of a PostgreSQL server (user postgres,
 // database postgres, trust authentication, no TLS) on 127.0.0.1.
-func Postgres(t testing.TB) string { return postgres.get(t, startPostgres) }
+func Postgres(t testing.TB) string { return postgres.tcp(t, startPostgres) }
 
 // Redis returns the address of a Redis server on 127.0.0.1.
-func Redis(t testing.TB) string { return redis.get(t, startRedis) }
+func Redis(t testing.TB) string { return redis.tcp(t, startRedis) }
+
+// PostgresSocket is the path of the unix socket of the server Postgres
+// returns. A test that runs in keepalivetest.InNetNS calls it before
+// InNetNS, so that the server starts outside the namespace (PostgreSQL
+// refuses to run as root, which the test is in a namespace of its own),
+// and reaches it through the socket: a network namespace has a loopback of
+// its own, but the same files. The process InNetNS starts gets the same
+// path, without starting a server.
+func PostgresSocket(t testing.TB) string { return postgres.getSocket(t, startPostgres) }
+
+// RedisSocket is the path of the unix socket of the server Redis returns,
+// for tests in keepalivetest.InNetNS as PostgresSocket's.
+func RedisSocket(t testing.TB) string { return redis.getSocket(t, startRedis) }
+
+// tcp is get's TCP address, which a process in a network namespace of its
+// own cannot reach.
+func (s *server) tcp(t testing.TB, start func(s *server) error) string {
+	t.Helper()
+	addr := s.get(t, start)
+	if addr == "" {
+		t.Fatalf("itest: the server runs outside this network namespace (%s): reach it through its unix socket", s.socket)
+	}
+	return addr
+}
 
 func startPostgres(s *server) error {
 	bin := postgresBinDir()
@@ -181,6 +227,7 @@ func startPostgres(s *server) error {
 		return err
 	}
 	s.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	s.socket = filepath.Join(dir, ".s.PGSQL."+strconv.Itoa(port))
 	s.cmd = exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-k", dir, "-p", strconv.Itoa(port),
 		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=50")
 	// SIGQUIT (immediate shutdown) if this test binary dies without stopServers.
@@ -225,7 +272,8 @@ func startRedis(s *server) error {
 		return err
 	}
 	s.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	s.cmd = exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+	s.socket = filepath.Join(dir, "redis.sock")
+	s.cmd = exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--unixsocket", s.socket, "--save", "", "--appendonly", "no",
 		"--dir", dir, "--daemonize", "no")
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	return s.run()
