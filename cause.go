@@ -136,9 +136,10 @@ func causeFrom(st Status, soErr syscall.Errno, opts Config, saw seen) Cause {
 	if e == 0 {
 		e = errnoOf(saw.err)
 	}
-	if e == syscall.EPIPE && (st.Probes > 0 || st.Retransmits > 0) {
+	if e == syscall.EPIPE && soErr == 0 && (st.Probes > 0 || st.Retransmits > 0 || saw.closedWrite) {
 		// A write after the end, whose own error another call took (a
-		// driver's liveness peek): the counters decide, not the pipe.
+		// driver's liveness peek), or after this side's own CloseWrite:
+		// the counters decide, not the pipe.
 		e = 0
 	}
 	switch e {

@@ -26,7 +26,7 @@ type System struct {
 }
 
 // Never is a Detection bound for a failure the kernel never detects.
-const Never = maxDuration
+const Never time.Duration = 1<<63 - 1
 
 // Detection is how long the kernel keeps a connection to a dead peer open.
 type Detection struct {

@@ -1,5 +1,3 @@
-//go:build linux
-
 // The examples show the values of a Linux host: other systems count and
 // default differently (see docs/platforms.md).
 

@@ -54,6 +54,9 @@ func TestFileNamesFollowTheRule(t *testing.T) {
 		default:
 			want = osSet(nil, word)
 			rule = "_" + word + ": builds on " + word + " only, all of it"
+			if line != nil && namesOS(line) {
+				t.Errorf("%s: a _%s file needs no OS in its build line %q (only tags such as race)", path, word, line)
+			}
 		}
 		if !maps(oses, want) {
 			t.Errorf("%s builds on %v; the rule says %s (%v)", path, keys(oses), rule, keys(want))
@@ -222,4 +225,19 @@ func keys(m map[string]bool) []string {
 	}
 	slices.Sort(ks)
 	return ks
+}
+
+// namesOS reports whether a build line names an OS or a family.
+func namesOS(e constraint.Expr) bool {
+	switch e := e.(type) {
+	case *constraint.TagExpr:
+		return slices.Contains(knownOS, e.Tag) || e.Tag == "unix"
+	case *constraint.NotExpr:
+		return namesOS(e.X)
+	case *constraint.AndExpr:
+		return namesOS(e.X) || namesOS(e.Y)
+	case *constraint.OrExpr:
+		return namesOS(e.X) || namesOS(e.Y)
+	}
+	return false
 }

@@ -197,6 +197,7 @@ func TestCauseFrom(t *testing.T) {
 		// goodbye write then gets EPIPE: not a reset.
 		{"broken pipe after the probes ran out", func(s *Status) { s.Probes = 2 }, 0, seen{err: syscall.EPIPE}, CauseKeepAlive, Config{Count: 2}},
 		{"broken pipe after retransmissions", func(s *Status) { s.Retransmits, s.retransSent = 3, 1000 }, 0, seen{err: syscall.EPIPE}, CauseUnknown, Config{}},
+		{"broken pipe after this side's CloseWrite, then the peer's FIN", func(*Status) {}, 0, seen{err: syscall.EPIPE, closedWrite: true}, CausePeerClosed, Config{}},
 		{"reset pending", func(s *Status) { s.Probes = 1 }, syscall.ECONNRESET, seen{}, CauseReset, Config{}},
 		{"(a) nothing left, nothing said", func(*Status) {}, 0, seen{}, CauseUnknown, Config{}},
 		{"(a) nothing left, EOF said", func(*Status) {}, 0, seen{err: io.EOF}, CauseUnknown, Config{}},

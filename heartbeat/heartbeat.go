@@ -9,7 +9,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"net"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -176,8 +178,9 @@ func NewMonitor(cfg Config) (*Monitor, error) {
 // onFail, if not nil, with an *Error. ping does one round trip on conn's
 // protocol; it must return once its context is done or conn is closed
 // (Close waits for it). A panic in ping fails the connection; a panic in
-// onFail, or in a keepalive.OnEnd the close runs, is recovered. Neither ping
-// nor onFail may call Close.
+// onFail, or in a keepalive.OnEnd the close runs, is recovered and logged,
+// as net/http does a handler's. Neither ping nor onFail may call
+// Monitor.Close, which waits for them.
 func (m *Monitor) Start(conn net.Conn, ping func(ctx context.Context) error, onFail func(error)) (*Pinger, error) {
 	switch {
 	case m == nil || m.done == nil:
@@ -420,10 +423,16 @@ func (m *Monitor) fail(w *Pinger) {
 	}
 	err := w.err
 	m.mu.Unlock()
-	netconn.CloseHard(w.conn)
+	if p := netconn.CloseHard(w.conn); p != nil {
+		log.Printf("heartbeat: panic in an OnEnd closing %v: %v", netconn.LocalAddr(w.conn), p)
+	}
 	if w.onFail != nil {
 		func() {
-			defer func() { recover() }()
+			defer func() {
+				if p := recover(); p != nil {
+					log.Printf("heartbeat: panic in onFail: %v\n%s", p, debug.Stack())
+				}
+			}()
 			w.onFail(err)
 		}()
 	}

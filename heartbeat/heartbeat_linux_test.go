@@ -1,5 +1,3 @@
-//go:build linux
-
 package heartbeat_test
 
 import (

@@ -21,7 +21,9 @@ const grace = 5 * time.Second
 // never noticed the dead peer from code that ignored the kernel's error.
 // With op nil, EndsWithin waits for conn itself to end: closed by the
 // kernel or by the code under test. It returns how long the wait took and
-// op's error.
+// op's error. An op that ignores its context is left running after a 5 s
+// grace, and reported; asking the kernel takes a pending socket error, so
+// the code under test may read EOF where it would have read ETIMEDOUT.
 func EndsWithin(t TB, deadline time.Duration, conn net.Conn, op func(ctx context.Context) error) (time.Duration, error) {
 	t.Helper()
 	switch {

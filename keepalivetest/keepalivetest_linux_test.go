@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -388,4 +389,57 @@ func TestRefused(t *testing.T) {
 	require.ErrorIs(t, err, syscall.EPERM)
 	assert.Contains(t, err.Error(), "lacks CAP_NET_ADMIN")
 	assert.Contains(t, err.Error(), "InNetNS")
+}
+
+// Odd values get errors, not panics: typed nils, zero values.
+func TestNilAndZero(t *testing.T) {
+	t.Parallel()
+	assert.Error(t, keepalivetest.Silence((*net.TCPConn)(nil)))
+	_, err := keepalivetest.NewListener((*net.TCPListener)(nil))
+	assert.Error(t, err)
+	_, err = keepalivetest.Proxy("tcp", "nonsense")
+	assert.Error(t, err, "an address that cannot be dialed")
+	_, err = keepalivetest.Proxy("unix", filepath.Join(t.TempDir(), "none"))
+	assert.Error(t, err, "a socket that is not there")
+	for _, l := range []*keepalivetest.Listener{nil, {}} {
+		_, err := l.Accept()
+		assert.Error(t, err)
+		assert.Nil(t, l.Addr())
+		assert.Error(t, l.Close())
+		assert.Empty(t, l.Conns())
+		assert.Error(t, l.FailNext(keepalivetest.Reset))
+		assert.Error(t, l.FailAll(keepalivetest.Reset))
+	}
+	for _, c := range []*keepalivetest.Conn{nil, {}} {
+		assert.Error(t, c.Fail(keepalivetest.Reset))
+		assert.Zero(t, c.Fault())
+		_, err := c.Read(nil)
+		assert.Error(t, err)
+		_, err = c.Write(nil)
+		assert.Error(t, err)
+		assert.Error(t, c.Close())
+		assert.Nil(t, c.LocalAddr())
+		assert.Nil(t, c.RemoteAddr())
+		assert.Error(t, c.SetDeadline(time.Time{}))
+		_, err = c.SyscallConn()
+		assert.Error(t, err)
+	}
+}
+
+// The environment alone makes no process write sysctls: only one InNetNS
+// or Rerun started in a namespace of its own (a set-user-ID program that
+// imports the package would write them as root), and a name outside
+// net/ is refused.
+func TestEnvironmentAloneWritesNothing(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	target := filepath.Join(dir, "written")
+	rel, err := filepath.Rel("/proc/sys", target)
+	require.NoError(t, err)
+	cmd := exec.Command(os.Args[0], "-test.run", "^$")
+	cmd.Env = append(os.Environ(), "KEEPALIVETEST_NETNS=x", "KEEPALIVETEST_SYSCTLS=net/../"+rel+"=1\n"+rel+"=1")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	_, err = os.Stat(target)
+	assert.ErrorIs(t, err, os.ErrNotExist, "a file written through the sysctls")
 }

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"os/exec"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/keepalive-go/keepalive/internal/netconn"
 )
 
 // A Listener is a TCP listener whose connections the test can make fail.
@@ -19,17 +22,20 @@ type Listener struct {
 	ln     net.Listener
 	target func(ctx context.Context) (net.Conn, error) // a Proxy's server; nil otherwise
 
-	mu     sync.Mutex
-	conns  []*Conn
-	next   []Fault
-	closed bool
-	wg     sync.WaitGroup // a Proxy's goroutines
+	mu      sync.Mutex
+	conns   []*Conn
+	next    []Fault
+	closed  bool
+	dialErr error          // a Proxy's first failure to reach the server
+	wg      sync.WaitGroup // a Proxy's goroutines
 }
+
+var errZero = errors.New("keepalivetest: a nil or zero Listener or Conn (make them with NewListener or Proxy)")
 
 // NewListener wraps ln, a TCP listener, so that the connections it
 // accepts are Conns. Closing the Listener closes ln and every Conn.
 func NewListener(ln net.Listener) (*Listener, error) {
-	if ln == nil {
+	if netconn.IsNil(ln) || netconn.IsNil(ln.Addr()) {
 		return nil, errors.New("keepalivetest: NewListener: nil listener")
 	}
 	if _, ok := ln.Addr().(*net.TCPAddr); !ok {
@@ -50,6 +56,13 @@ func Proxy(network, address string) (*Listener, error) {
 	}
 	if address == "" {
 		return nil, errors.New("keepalivetest: Proxy: empty address")
+	}
+	if network == "unix" {
+		if _, err := os.Stat(address); err != nil {
+			return nil, fmt.Errorf("keepalivetest: Proxy: %w", err)
+		}
+	} else if _, err := net.ResolveTCPAddr(network, address); err != nil {
+		return nil, fmt.Errorf("keepalivetest: Proxy: %w", err)
 	}
 	listen := "127.0.0.1:0"
 	if host, _, err := net.SplitHostPort(address); err == nil && network != "unix" {
@@ -75,6 +88,9 @@ func Proxy(network, address string) (*Listener, error) {
 // Accept waits for the next connection and returns it as a *Conn. The
 // Fault of a FailNext still pending is applied to it first.
 func (l *Listener) Accept() (net.Conn, error) {
+	if l == nil || l.ln == nil {
+		return nil, errZero
+	}
 	if l.target != nil {
 		return nil, errors.New("keepalivetest: Accept on a Proxy: it accepts by itself")
 	}
@@ -114,11 +130,20 @@ func (l *Listener) accept() (*Conn, error) {
 }
 
 // Addr is the address to dial.
-func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
+func (l *Listener) Addr() net.Addr {
+	if l == nil || l.ln == nil {
+		return nil
+	}
+	return l.ln.Addr()
+}
 
 // Close stops listening and closes every connection accepted, ending the
-// child processes of Held ones.
+// child processes of Held ones. For a Proxy it returns the first error met
+// reaching the server, if any: its clients got EOF then.
 func (l *Listener) Close() error {
+	if l == nil || l.ln == nil {
+		return errZero
+	}
 	l.mu.Lock()
 	l.closed = true
 	conns := l.conns
@@ -128,11 +153,16 @@ func (l *Listener) Close() error {
 		c.Close()
 	}
 	l.wg.Wait()
-	return err
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return errors.Join(err, l.dialErr)
 }
 
 // Conns returns the connections accepted so far, oldest first.
 func (l *Listener) Conns() []*Conn {
+	if l == nil {
+		return nil
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return append([]*Conn(nil), l.conns...)
@@ -141,8 +171,14 @@ func (l *Listener) Conns() []*Conn {
 // FailNext makes the next connection accepted fail with f as it arrives;
 // called twice, the next two.
 func (l *Listener) FailNext(f Fault) error {
+	if l == nil || l.ln == nil {
+		return errZero
+	}
 	if err := f.check(); err != nil {
 		return err
+	}
+	if err := supported(f); err != nil {
+		return fmt.Errorf("keepalivetest: FailNext(%v): %w", f, err)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -153,6 +189,9 @@ func (l *Listener) FailNext(f Fault) error {
 // FailAll makes every connection accepted so far and still open fail
 // with f. Later connections work, as after a failover.
 func (l *Listener) FailAll(f Fault) error {
+	if l == nil || l.ln == nil {
+		return errZero
+	}
 	if err := f.check(); err != nil {
 		return err
 	}
@@ -181,6 +220,11 @@ func (l *Listener) serve() {
 		s, err := l.target(ctx)
 		cancel()
 		if err != nil {
+			l.mu.Lock()
+			if l.dialErr == nil {
+				l.dialErr = fmt.Errorf("keepalivetest: Proxy: reaching the server: %w", err)
+			}
+			l.mu.Unlock()
 			c.Close()
 			continue
 		}
@@ -239,7 +283,7 @@ type Conn struct {
 // Reset's RST). Fail on a Conn that has failed already or is closed
 // returns an error.
 func (c *Conn) Fail(f Fault) error {
-	if c == nil {
+	if c == nil || c.tcp == nil {
 		return errors.New("keepalivetest: Fail on a nil *Conn")
 	}
 	if err := f.check(); err != nil {
@@ -288,12 +332,18 @@ func (c *Conn) Fail(f Fault) error {
 
 // Fault returns how c failed, or 0.
 func (c *Conn) Fault() Fault {
+	if c == nil {
+		return 0
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.fault
 }
 
 func (c *Conn) Read(b []byte) (int, error) {
+	if c == nil || c.tcp == nil {
+		return 0, errZero
+	}
 	select {
 	case <-c.stop:
 		<-c.done
@@ -311,6 +361,9 @@ func (c *Conn) Read(b []byte) (int, error) {
 }
 
 func (c *Conn) Write(b []byte) (int, error) {
+	if c == nil || c.tcp == nil {
+		return 0, errZero
+	}
 	c.wmu.Lock()
 	select {
 	case <-c.stop:
@@ -341,8 +394,8 @@ func (c *Conn) isClosed() bool {
 // Close closes the connection, which sends a FIN even after Silent, and
 // ends a Held one's child process.
 func (c *Conn) Close() error {
-	if c == nil {
-		return nil
+	if c == nil || c.tcp == nil {
+		return errZero
 	}
 	c.mu.Lock()
 	if c.closed {
@@ -368,14 +421,46 @@ func (c *Conn) Close() error {
 }
 
 // LocalAddr is the peer's address.
-func (c *Conn) LocalAddr() net.Addr { return c.tcp.LocalAddr() }
+func (c *Conn) LocalAddr() net.Addr {
+	if c == nil || c.tcp == nil {
+		return nil
+	}
+	return c.tcp.LocalAddr()
+}
 
 // RemoteAddr is the address of the other end, the code under test.
-func (c *Conn) RemoteAddr() net.Addr { return c.tcp.RemoteAddr() }
+func (c *Conn) RemoteAddr() net.Addr {
+	if c == nil || c.tcp == nil {
+		return nil
+	}
+	return c.tcp.RemoteAddr()
+}
 
-func (c *Conn) SetDeadline(t time.Time) error      { return c.tcp.SetDeadline(t) }
-func (c *Conn) SetReadDeadline(t time.Time) error  { return c.tcp.SetReadDeadline(t) }
-func (c *Conn) SetWriteDeadline(t time.Time) error { return c.tcp.SetWriteDeadline(t) }
+func (c *Conn) SetDeadline(t time.Time) error {
+	if c == nil || c.tcp == nil {
+		return errZero
+	}
+	return c.tcp.SetDeadline(t)
+}
+
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	if c == nil || c.tcp == nil {
+		return errZero
+	}
+	return c.tcp.SetReadDeadline(t)
+}
+
+func (c *Conn) SetWriteDeadline(t time.Time) error {
+	if c == nil || c.tcp == nil {
+		return errZero
+	}
+	return c.tcp.SetWriteDeadline(t)
+}
 
 // SyscallConn is the socket's, for keepalive.StatusOf and the like.
-func (c *Conn) SyscallConn() (syscall.RawConn, error) { return c.tcp.SyscallConn() }
+func (c *Conn) SyscallConn() (syscall.RawConn, error) {
+	if c == nil || c.tcp == nil {
+		return nil, errZero
+	}
+	return c.tcp.SyscallConn()
+}

@@ -38,8 +38,14 @@ func init() {
 	inside.name, inside.err = name, setUp(sysctls)
 }
 
-// setUp brings loopback up and writes the sysctls ("name=value" lines).
+// setUp brings loopback up and writes the sysctls ("name=value" lines),
+// only in a process InNetNS or Rerun started: not one the environment
+// alone asks (a set-user-ID or file-capability program importing this
+// package would write as root), and not in its parent's namespace.
 func setUp(sysctls string) error {
+	if err := startedByUs(); err != nil {
+		return err
+	}
 	if err := loopbackUp(); err != nil {
 		return fmt.Errorf("keepalivetest: bringing lo up in the network namespace: %w", err)
 	}
@@ -48,11 +54,51 @@ func setUp(sysctls string) error {
 		if !ok {
 			continue
 		}
+		if !sysctlName.MatchString(name) || strings.Contains(name, "..") {
+			return fmt.Errorf("keepalivetest: %q is not a network sysctl (net/...)", name)
+		}
 		if err := os.WriteFile("/proc/sys/"+name, []byte(v), 0o644); err != nil {
 			return fmt.Errorf("keepalivetest: sysctl %s=%s in the network namespace: %w", name, v, err)
 		}
 	}
 	return nil
+}
+
+// sysctlName is a per-namespace network sysctl: the only kind a namespace
+// of the test's own has.
+var sysctlName = regexp.MustCompile(`^net/[a-z0-9_/.-]+$`)
+
+// startedByUs refuses a process the kernel started with privileges its
+// user lacks (AT_SECURE: set-user-ID, file capabilities), and one in the
+// same network namespace as its parent.
+func startedByUs() error {
+	if secureExec() {
+		return errors.New("keepalivetest: " + envNetNS + " is ignored in a set-user-ID or file-capability program")
+	}
+	self, err1 := os.Readlink("/proc/self/ns/net")
+	parent, err2 := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", os.Getppid()))
+	if err1 == nil && err2 == nil && self == parent {
+		return errors.New("keepalivetest: " + envNetNS + " set, but this process is in its parent's network namespace: not started by InNetNS or Rerun")
+	}
+	return nil
+}
+
+// secureExec reports AT_SECURE: the kernel ran this program with more
+// privilege than its user's.
+func secureExec() bool {
+	if os.Getuid() != os.Geteuid() || os.Getgid() != os.Getegid() {
+		return true
+	}
+	auxv, err := unix.Auxv()
+	if err != nil {
+		return true // cannot tell: assume the worst
+	}
+	for _, kv := range auxv {
+		if kv[0] == 23 { // AT_SECURE
+			return kv[1] != 0
+		}
+	}
+	return false
 }
 
 func loopbackUp() error {

@@ -6,9 +6,11 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"sync"
 	"syscall"
 	"time"
 
+	"github.com/keepalive-go/keepalive/internal/netconn"
 	"golang.org/x/sys/unix"
 )
 
@@ -28,7 +30,7 @@ func Silence(conn net.Conn) error {
 
 // tcpRawConn is conn's socket, if it is a TCP one.
 func tcpRawConn(conn net.Conn) (syscall.RawConn, error) {
-	if conn == nil {
+	if netconn.IsNil(conn) {
 		return nil, errors.New("keepalivetest: nil net.Conn")
 	}
 	for {
@@ -85,7 +87,32 @@ func attach(rc syscall.RawConn) error {
 	return fmt.Errorf("keepalivetest: %w", err)
 }
 
-func supported(Fault) error { return nil }
+func supported(f Fault) error {
+	if f == Silent {
+		return canSilence()
+	}
+	return nil
+}
+
+// canSilence is whether the kernel lets this process attach the filter:
+// tried once, on a loopback connection of its own, so that Fail and
+// FailNext refuse before anything changes.
+var canSilence = sync.OnceValue(func() error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("keepalivetest: trying the socket filter: %w", err)
+	}
+	defer ln.Close()
+	c, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+	if err != nil {
+		return fmt.Errorf("keepalivetest: trying the socket filter: %w", err)
+	}
+	defer c.Close()
+	if s, err := ln.Accept(); err == nil {
+		s.Close()
+	}
+	return Silence(c)
+})
 
 // silenceQuiet silences c once what it sent has been acknowledged: a
 // retransmission reaching the other end would look like a live peer. Its
@@ -149,7 +176,7 @@ func hold(c *net.TCPConn) (*exec.Cmd, error) {
 }
 
 func init() {
-	if os.Getenv(envHold) == "1" {
+	if os.Getenv(envHold) == "1" && !secureExec() {
 		var b [1]byte
 		os.Stdin.Read(b[:]) // EOF when the test ends or dies
 		os.Exit(0)

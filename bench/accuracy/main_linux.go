@@ -1,5 +1,3 @@
-//go:build linux
-
 // Command accuracy measures how long a connection takes to fail against a
 // real peer that has gone silent (keepalivetest.Silence: the peer socket
 // drops everything it is sent, like a dead host), for a grid of Configs, and

@@ -1,5 +1,3 @@
-//go:build linux
-
 // Command heartbeat measures a heartbeat.Monitor pinging many loopback
 // connections: goroutines, Go heap per connection, CPU, and how late pings
 // start (the slack in Heartbeat.Detection).
@@ -189,7 +187,7 @@ func run(w io.Writer, n int, h heartbeat.Config, window time.Duration) error {
 func (r result) print(w io.Writer, h heartbeat.Config) {
 	perConn := (float64(r.heapWatched) - float64(r.heapIdle)) / float64(r.n)
 	cores := r.cpu.Seconds() / r.window.Seconds()
-	fmt.Fprintf(w, "%d connections, Heartbeat{Interval: %v, Timeout: %v}, measured for %v (GOMAXPROCS %d):\n\n", r.n, h.Interval, h.Timeout, r.window, runtime.GOMAXPROCS(0))
+	fmt.Fprintf(w, "%d connections, heartbeat.Config{Interval: %v, Timeout: %v}, measured for %v (GOMAXPROCS %d):\n\n", r.n, h.Interval, h.Timeout, r.window, runtime.GOMAXPROCS(0))
 	fmt.Fprintln(w, "| goroutines idle / watched (max) | heap per connection | CPU (cores) | CPU per ping | pings/s | start late p50 / p99 / max | slowest ping | false failures |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
 	fmt.Fprintf(w, "| %d / %d | %.0f B | %.3f | %.1f µs | %.0f | %v / %v / %v | %v | %d |\n",

@@ -1,5 +1,3 @@
-//go:build linux
-
 // Package peers benchmarks setting keepalive options on an existing
 // connection with this library, the standard library, the raw floor and
 // github.com/mikioh/tcpopt (through github.com/mikioh/tcp), in the same run.

@@ -1,5 +1,3 @@
-//go:build linux
-
 // Command scale opens many concurrent loopback connections through
 // Config.Listen and Config.Dial, verifies every one of them (both ends) with
 // Inspect, and reports the time and the Go heap per connection next to the

@@ -1,5 +1,5 @@
 // Command h2deadline serves and calls HTTP/2 without TLS (h2c) with every
-// layer set from one deadline by keepalive.Plan: its TCP Config on both
+// layer set from one deadline by layers.Within: its TCP Config on both
 // ends, and its HTTP/2 pings on the Transport and the Server. TCP finds a
 // dead host; the pings also find a hung server process, and a dead server
 // behind an L4 proxy (an L7 proxy answers HTTP/2 pings itself).

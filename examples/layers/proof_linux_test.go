@@ -1,5 +1,3 @@
-//go:build linux
-
 package layers
 
 // The proof that each layer catches what the layer below cannot: a peer

@@ -1,5 +1,5 @@
 // Command pgxheartbeat keeps an idle pgx session checked by a keepalive
-// heartbeat, with every layer from one deadline by keepalive.Plan: its TCP
+// heartbeat, with every layer from one deadline by layers.Within: its TCP
 // Config for a dead host, and the heartbeat's Ping for a server that hangs
 // or a dead server behind a proxy. A session busy in a call is not pinged
 // (the ping would queue behind it): give such calls a context deadline. When a ping

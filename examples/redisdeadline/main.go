@@ -1,5 +1,5 @@
 // Command redisdeadline talks to Redis through go-redis with every layer
-// set from one deadline by keepalive.Plan: its TCP Config on each pooled
+// set from one deadline by layers.Within: its TCP Config on each pooled
 // connection for a dead host, and go-redis's own per-command timeouts set
 // to the plan's ping Timeout for a server that hangs (go-redis needs no
 // heartbeat of its own: every command carries its timeout, and an idle

@@ -1,5 +1,3 @@
-//go:build linux
-
 // Command silentpeer is a dead peer for tests that cannot make one
 // themselves, such as the Windows tests under Wine (see .ci/run): it
 // listens on a loopback port, prints the address, and silences every
