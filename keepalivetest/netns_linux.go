@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/keepalive-go/keepalive/internal/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -46,8 +47,8 @@ func setUp(sysctls string) error {
 	if err := startedByUs(); err != nil {
 		return err
 	}
-	if err := loopbackUp(); err != nil {
-		return fmt.Errorf("keepalivetest: bringing lo up in the network namespace: %w", err)
+	if err := netns.LoopbackUp(); err != nil {
+		return fmt.Errorf("keepalivetest: %w", err)
 	}
 	for line := range strings.SplitSeq(sysctls, "\n") {
 		name, v, ok := strings.Cut(line, "=")
@@ -57,8 +58,8 @@ func setUp(sysctls string) error {
 		if !sysctlName.MatchString(name) || strings.Contains(name, "..") {
 			return fmt.Errorf("keepalivetest: %q is not a network sysctl (net/...)", name)
 		}
-		if err := os.WriteFile("/proc/sys/"+name, []byte(v), 0o644); err != nil {
-			return fmt.Errorf("keepalivetest: sysctl %s=%s in the network namespace: %w", name, v, err)
+		if err := netns.Sysctl(name, v); err != nil {
+			return fmt.Errorf("keepalivetest: %w", err)
 		}
 	}
 	return nil
@@ -99,23 +100,6 @@ func secureExec() bool {
 		}
 	}
 	return false
-}
-
-func loopbackUp() error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq("lo")
-	if err != nil {
-		return err
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return err
-	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
 }
 
 // InNetNS runs the calling test again, alone, in a new process inside a
