@@ -246,3 +246,51 @@ func ExampleFromNetConfig() {
 	// Output:
 	// {Idle:45s Interval:15s Count:9 UserTimeout:0s} true
 }
+
+// After a failed Read, CauseOf says why, from the kernel and the error.
+func ExampleCauseOf() {
+	cfg := keepalive.Config{Idle: 10 * time.Second, Interval: 5 * time.Second, Count: 3, UserTimeout: 25 * time.Second}
+	conn, err := cfg.Dial(context.Background(), "tcp", "db.internal:5432")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer conn.Close()
+	_, rerr := conn.Read(make([]byte, 512))
+	cause, st, err := keepalive.CauseOf(conn, rerr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if cause.PeerDead() {
+		log.Printf("peer dead (%v) after %d probes: %v", cause, st.Probes, rerr) // not just "EOF"
+	}
+}
+
+// A driver that closes its connections itself tells the hook why each
+// ended, before the descriptor goes.
+func ExampleWatchDial() {
+	cfg := keepalive.Config{Idle: 10 * time.Second, Interval: 5 * time.Second, Count: 3, UserTimeout: 25 * time.Second}
+	dial := keepalive.WatchDial(cfg.Dialer(nil).DialContext, func(conn net.Conn, cause keepalive.Cause, st keepalive.Status) {
+		if cause.PeerDead() {
+			log.Printf("%v: %v (%v)", conn.RemoteAddr(), cause, st)
+		}
+	})
+	client := &http.Client{Transport: &http.Transport{DialContext: dial}}
+	_ = client
+}
+
+// StatusOf is the kernel's view of a live connection: what a server
+// exports as "connections being probed".
+func ExampleStatusOf() {
+	conn, err := net.Dial("tcp", "db.internal:5432")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer conn.Close()
+	st, err := keepalive.StatusOf(conn)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if st.Has(keepalive.FieldProbes) && st.Probes > 0 {
+		log.Printf("%d keepalive probes unanswered; the kernel gives up in %v", st.Probes, st.GiveUp)
+	}
+}

@@ -64,7 +64,9 @@ func Slack(d time.Duration) time.Duration {
 // Slack, is at most deadline: Timeout a third of deadline in whole seconds
 // (at least 1 s, and less where Interval must be at least minInterval),
 // Interval the longest whole number of seconds that fits. Any ping with an
-// interval and a timeout (HTTP/2's, gRPC's) can take the two values.
+// interval and a timeout (HTTP/2's, gRPC's) can take the two values. Its
+// second argument is a floor (gRPC's 10 s), not keepalive.Within's
+// middlebox idle timeout; layers.Within takes that one for both.
 func Within(deadline, minInterval time.Duration) (Config, error) {
 	minInterval = max(time.Second, minInterval)
 	sum := fits(deadline)

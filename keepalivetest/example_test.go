@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"os"
@@ -102,5 +103,42 @@ func ExampleRerun() {
 			os.Exit(3) // err names the sysctl or policy that forbids user namespaces
 		}
 		os.Exit(code)
+	}
+}
+
+// A Listener of the test's own: the code under test dials it, and the test
+// fails the connections it accepted.
+func ExampleNewListener() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	l, err := keepalivetest.NewListener(ln)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go io.Copy(c, c) // the test's server
+		}
+	}()
+	// ... the code under test connects to l.Addr() ...
+	if err := l.FailAll(keepalivetest.Silent); err != nil { // every host it reached dies
+		log.Fatal(err)
+	}
+}
+
+// One connection dies; the others live on.
+func ExampleConn_Fail() {
+	var l *keepalivetest.Listener // from NewListener or Proxy
+	if conns := l.Conns(); len(conns) > 0 {
+		if err := conns[0].Fail(keepalivetest.Hung); err != nil { // its process stops reading
+			log.Fatal(err)
+		}
 	}
 }
