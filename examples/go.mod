@@ -6,6 +6,7 @@ replace github.com/keepalive-go/keepalive => ../
 
 require (
 	github.com/bradfitz/gomemcache v0.0.0-20260422231931-4d751bb6e37c
+	github.com/coder/websocket v1.8.15
 	github.com/eclipse/paho.mqtt.golang v1.5.1
 	github.com/go-sql-driver/mysql v1.10.2
 	github.com/gorilla/websocket v1.5.3

@@ -47,6 +47,8 @@ type WebSocket struct {
 	Dial func(ctx context.Context, url string, dial testkit.DialFunc, m *heartbeat.Monitor, onFail func(error)) (WSClient, error)
 	// Default is what the library dials with when it is not told otherwise.
 	Default testkit.DialFunc
+	// ConnContext is the http.Server's, if the server needs one.
+	ConnContext func(ctx context.Context, c net.Conn) context.Context
 }
 
 // Pings is the WebSocket ping for the tests, from the same deadline as
@@ -68,9 +70,9 @@ func PingBound(hb heartbeat.Config) time.Duration {
 	return d.IdleMax + Slack
 }
 
-// serveWS serves s on ln until the test ends.
-func serveWS(t *testing.T, ln net.Listener, s http.Handler) {
-	hs := &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second}
+// serve serves s on ln until the test ends.
+func (ws WebSocket) serve(t *testing.T, ln net.Listener, s http.Handler) {
+	hs := &http.Server{Handler: s, ConnContext: ws.ConnContext, ReadHeaderTimeout: 5 * time.Second}
 	go hs.Serve(ln)
 	t.Cleanup(func() { hs.Close() })
 }
@@ -83,7 +85,7 @@ func wsURL(addr net.Addr) string { return "ws://" + addr.String() + "/" }
 func (ws WebSocket) DeadServer(t *testing.T) {
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	require.NoError(t, err)
-	serveWS(t, ln, ws.NewServer(nil, nil))
+	ws.serve(t, ln, ws.NewServer(nil, nil))
 	DeadPeer(t, Driver{
 		Server:      ln.Addr().String(),
 		Keepalive:   Config.Dialer(&net.Dialer{Timeout: 5 * time.Second}).DialContext,
@@ -150,7 +152,7 @@ func (ws WebSocket) DeadClient(t *testing.T) {
 				default:
 				}
 			})
-			serveWS(t, keepalive.WatchListener(ln, ends.Hook), s)
+			ws.serve(t, keepalive.WatchListener(ln, ends.Hook), s)
 
 			ctx, cancel := context.WithTimeout(context.Background(), NextWait)
 			defer cancel()
@@ -231,7 +233,7 @@ func (ws WebSocket) ServerPings(t *testing.T) {
 			t.Parallel()
 			ln, err := net.Listen("tcp4", "127.0.0.1:0")
 			require.NoError(t, err)
-			serveWS(t, ln, ws.NewServer(nil, nil))
+			ws.serve(t, ln, ws.NewServer(nil, nil))
 			proxy, err := keepalivetest.Proxy("tcp", ln.Addr().String())
 			require.NoError(t, err)
 			t.Cleanup(func() { proxy.Close() })
