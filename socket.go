@@ -128,19 +128,19 @@ func onRawConn(rc syscall.RawConn, op *fdOp) (cerr, err error) {
 	}
 	p := fdOps.Get().(*fdOp)
 	p.kind, p.plain, p.src, p.cfg = op.kind, op.plain, op.src, op.cfg
-	p.insp, p.st, p.end = &p.buf.insp, &p.buf.st, &p.buf.end
 	cerr = rc.Control(p.fn)
 	op.ran, err = p.ran, p.err
-	if op.insp != nil {
-		*op.insp = p.buf.insp
+	if op.kind != opApply { // Apply (Control's) reads nothing back
+		if op.insp != nil {
+			*op.insp, p.buf.insp = p.buf.insp, inspection{}
+		}
+		if op.st != nil {
+			*op.st, p.buf.st = p.buf.st, Status{}
+		}
+		if op.end != nil {
+			*op.end, p.buf.end = p.buf.end, ending{}
+		}
 	}
-	if op.st != nil {
-		*op.st = p.buf.st
-	}
-	if op.end != nil {
-		*op.end = p.buf.end
-	}
-	*p.buf = fdBuf{}
 	p.ran, p.err = false, nil
 	fdOps.Put(p)
 	switch {
@@ -154,6 +154,7 @@ func onRawConn(rc syscall.RawConn, op *fdOp) (cerr, err error) {
 
 var fdOps = sync.Pool{New: func() any {
 	op := &fdOp{buf: new(fdBuf)}
+	op.insp, op.st, op.end = &op.buf.insp, &op.buf.st, &op.buf.end
 	op.fn = func(fd uintptr) { op.err = op.runRaw(fd) }
 	return op
 }}

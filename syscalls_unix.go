@@ -19,15 +19,17 @@ import (
 // setOptions sets c, already validated and rounded, on fd, in the order
 // settings gives.
 func setOptions(sysfd uintptr, c Config) error {
-	p := host()
+	p, fd := host(), int(sysfd)
 	var s [5]setting
-	for _, o := range s[:p.settings(c, &s)] {
+	n := p.settings(c, &s)
+	for i := range n {
+		o := &s[i]
 		level, num := unix.IPPROTO_TCP, o.num
 		if num == 0 {
 			level, num = unix.SOL_SOCKET, unix.SO_KEEPALIVE
 		}
-		if err := unix.SetsockoptInt(int(sysfd), level, num, o.v); err != nil {
-			return setErr(p.optName(o), o.v, err)
+		if err := unix.SetsockoptInt(fd, level, num, o.v); err != nil {
+			return setErr(p.optName(*o), o.v, err)
 		}
 	}
 	return nil
