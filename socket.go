@@ -79,7 +79,7 @@ func (op *fdOp) runRaw(fd uintptr) error {
 	err := op.run(fd)
 	if err != nil && !isTCPSocket(fd) {
 		err = fmt.Errorf("%w: the socket is not a TCP socket", ErrNotTCP)
-		if op.insp != nil {
+		if op.kind == opInspect { // Inspect reads its error from insp
 			op.insp.err = err
 		}
 	}
